@@ -1,0 +1,193 @@
+"""The client library the CLI and the MCP server share.
+
+It discovers OPS from the SSM parameters under ``/g3nretailstack/ops/``, calls direct operations
+by invoking their Lambda functions, and reads through the HTTP API (SigV4-signed for its IAM auth).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+)
+
+from g3n_ops import discovery
+from g3n_ops.registry import Registry
+from g3n_ops_client.errors import OpsClientError
+
+ENDPOINT_ENV = "G3N_OPS_ENDPOINT_URL"
+DEFAULT_REGION = "us-east-1"
+# The client's own calls must answer an operator quickly; the vacuum steps do the long work.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=120, connect_timeout=5)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    stage: str | None = None
+    source: str = "cli"
+
+    @classmethod
+    def from_options(cls, *, endpoint_url=None, region=None, profile=None, stage=None, source="cli"):
+        return cls(
+            endpoint_url=endpoint_url or os.environ.get(ENDPOINT_ENV) or None,
+            region=region,
+            profile=profile,
+            stage=stage,
+            source=source,
+        )
+
+
+def translate_aws_error(error: Exception) -> OpsClientError:
+    """One place that turns transport failures into codes an operator can act on."""
+    if isinstance(error, EndpointConnectionError):
+        return OpsClientError("endpoint-unreachable", f"cannot reach AWS endpoint: {error}")
+    if isinstance(error, NoCredentialsError):
+        return OpsClientError(
+            "no-credentials", "no AWS credentials found; use --profile, or --endpoint-url for the local stack"
+        )
+    if isinstance(error, NoRegionError):
+        return OpsClientError("no-credentials", "no AWS region configured; pass --region")
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return OpsClientError("aws-error", f"{details.get('Code', 'Error')}: {details.get('Message', error)}")
+    return OpsClientError("aws-error", str(error))
+
+
+class OpsClient:
+    def __init__(self, config: ClientConfig | None = None) -> None:
+        self.config = config or ClientConfig.from_options()
+
+    # -- AWS plumbing ----------------------------------------------------------------------------
+    @cached_property
+    def session(self) -> boto3.session.Session:
+        if self.config.endpoint_url:
+            # The local stack needs no credentials; never pick up a real profile by accident.
+            return boto3.session.Session(
+                aws_access_key_id="local",
+                aws_secret_access_key="local",
+                region_name=self.config.region or DEFAULT_REGION,
+            )
+        return boto3.session.Session(profile_name=self.config.profile, region_name=self.config.region)
+
+    def aws(self, service: str):
+        return self.session.client(service, endpoint_url=self.config.endpoint_url, config=_CONFIG)
+
+    @cached_property
+    def parameters(self) -> dict[str, str]:
+        """Every discovery parameter, in one paginated call."""
+        try:
+            pages = self.aws("ssm").get_paginator("get_parameters_by_path")
+            found = {
+                parameter["Name"]: parameter["Value"]
+                for page in pages.paginate(Path=discovery.PREFIX, Recursive=True)
+                for parameter in page["Parameters"]
+            }
+        except (BotoCoreError, ClientError) as error:
+            raise translate_aws_error(error) from None
+        if discovery.STAGE not in found:
+            where = self.config.endpoint_url or f"region {self.session.region_name}"
+            raise OpsClientError("ops-not-deployed", f"no OPS parameters under {discovery.PREFIX}/ at {where}")
+        if self.config.stage and found[discovery.STAGE] != self.config.stage:
+            raise OpsClientError(
+                "stage-mismatch",
+                f"--stage {self.config.stage} was asked for but this account runs stage {found[discovery.STAGE]}",
+            )
+        return found
+
+    def parameter(self, name: str) -> str:
+        try:
+            return self.parameters[name]
+        except KeyError:
+            raise OpsClientError("ops-not-deployed", f"missing discovery parameter {name}") from None
+
+    @cached_property
+    def actor(self) -> str:
+        try:
+            return self.aws("sts").get_caller_identity()["Arn"]
+        except (BotoCoreError, ClientError):
+            return "unknown"
+
+    # -- calls -----------------------------------------------------------------------------------
+    def invoke(self, function_key: str, operation: str, **fields: Any) -> dict:
+        """Run a direct operation; returns its result or raises its error code."""
+        payload = {"operation": operation, "source": self.config.source, "actor": self.actor}
+        payload.update({key: value for key, value in fields.items() if value is not None})
+        function_name = self.parameter(discovery.function_parameter(function_key))
+        try:
+            response = self.aws("lambda").invoke(FunctionName=function_name, Payload=json.dumps(payload).encode())
+        except (BotoCoreError, ClientError) as error:
+            raise translate_aws_error(error) from None
+        body = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            message = body.get("errorMessage", "the function failed") if isinstance(body, dict) else str(body)
+            raise OpsClientError("lambda-error", f"{function_name}: {message}")
+        if isinstance(body, dict) and "error" in body:
+            raise OpsClientError(body["error"]["code"], body["error"]["message"])
+        return body["result"]
+
+    def get(self, path: str, **query: Any) -> dict:
+        """A signed GET on the OPS HTTP API."""
+        params = {key: str(value) for key, value in query.items() if value is not None}
+        url = self.parameter(discovery.API_URL).rstrip("/") + path
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        request = AWSRequest(method="GET", url=url, headers={"accept": "application/json"})
+        credentials = self._credentials()
+        if credentials is not None:
+            SigV4Auth(credentials, "execute-api", self.session.region_name or DEFAULT_REGION).add_auth(request)
+        prepared = urllib.request.Request(url, headers=dict(request.headers.items()), method="GET")
+        try:
+            with urllib.request.urlopen(prepared, timeout=60) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            raise _http_error(error) from None
+        except urllib.error.URLError as error:
+            raise OpsClientError("endpoint-unreachable", f"cannot reach {url}: {error.reason}") from None
+
+    def _credentials(self) -> Credentials | None:
+        credentials = self.session.get_credentials()
+        return credentials.get_frozen_credentials() if credentials else None
+
+    # -- operations ------------------------------------------------------------------------------
+    def ping(self) -> dict:
+        return self.get("/ping")
+
+    def stat(self) -> dict:
+        return self.get("/stat")
+
+    def services(self) -> dict:
+        return {"services": self.registry().to_document()["services"]}
+
+    def registry(self) -> Registry:
+        return Registry.model_validate_json(self.parameter(discovery.REGISTRY))
+
+    def rotate_secret(self, secret_code: str, new_secret_code: str) -> dict:
+        return self.invoke("admin", "rotate-secret", secretCode=secret_code, newSecretCode=new_secret_code)
+
+
+def _http_error(error: urllib.error.HTTPError) -> OpsClientError:
+    try:
+        body = json.loads(error.read())
+        return OpsClientError(body["error"]["code"], body["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return OpsClientError("http-error", f"HTTP {error.code} from {error.url}")

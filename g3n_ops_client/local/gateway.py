@@ -1,0 +1,98 @@
+"""One port for everything: moto's AWS APIs, OPS's HTTP API and the stand-in service endpoints.
+
+Requests under ``/_ops/api`` become API Gateway HTTP API (payload 2.0) events for OPS's API
+handler; requests under ``/_ops/services/<code>`` go to that service's stand-in handler; all other
+requests are AWS API calls for moto.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+API_PREFIX = "/_ops/api"
+SERVICES_PREFIX = "/_ops/services"
+
+Handler = Callable[[dict], dict]
+
+
+def http_api_event(environ: dict, path: str, stage_path_parameters: dict | None = None) -> dict:
+    """An API Gateway HTTP API (v2) event for a WSGI request."""
+    query = environ.get("QUERY_STRING", "")
+    headers = {
+        key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    method = environ["REQUEST_METHOD"]
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "queryStringParameters": params or None,
+        "pathParameters": stage_path_parameters,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": headers.get("host", "127.0.0.1"),
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                "sourceIp": environ.get("REMOTE_ADDR", "127.0.0.1"),
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+            "timeEpoch": int(time.time() * 1000),
+        },
+        "body": base64.b64encode(body).decode() if body else None,
+        "isBase64Encoded": bool(body),
+    }
+
+
+def _respond(start_response, response: dict) -> list[bytes]:
+    body = response.get("body") or ""
+    raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
+    headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+    headers.setdefault("content-type", "application/json")
+    headers["content-length"] = str(len(raw))
+    status = int(response.get("statusCode", 200))
+    start_response(f"{status} {_REASONS.get(status, 'Status')}", list(headers.items()))
+    return [raw]
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error",
+            503: "Service Unavailable"}
+
+
+class Gateway:
+    def __init__(self, moto_app, api: Handler, services: dict[str, Handler]) -> None:
+        self.moto_app = moto_app
+        self.api = api
+        self.services = services
+
+    def __call__(self, environ: dict, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+            event = http_api_event(environ, path[len(API_PREFIX) :] or "/")
+            return _respond(start_response, self.api(event))
+        if path.startswith(SERVICES_PREFIX + "/"):
+            code, _, rest = path[len(SERVICES_PREFIX) + 1 :].partition("/")
+            handler = self.services.get(code)
+            if handler is None:
+                not_found = {"error": {"code": "not-found", "message": f"no stand-in service '{code}'"}}
+                return _respond(start_response, {"statusCode": 404, "body": json.dumps(not_found)})
+            return _respond(start_response, handler(http_api_event(environ, "/" + rest)))
+        return self.moto_app(environ, start_response)

@@ -1,0 +1,105 @@
+"""Realistic sample data for a few organisations across every service table, bucket and log group.
+
+Deterministic (fixed random seed), so tests can compare what a vacuum reports with what was
+seeded. Returns a manifest of exactly what it wrote.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+
+from g3n_ops.registry import Registry, ServiceTable
+
+ORGS = ("acme", "globex", "initech")
+ITEMS_PER_ORG = {"inv-movements": 130, "ord-order-lines": 90, "cat-products": 60}  # others: 30-45
+SHARED_PREFIX = "shared/"  # objects outside any organisation's prefix
+
+_WORDS = ("oak", "linen", "copper", "amber", "slate", "maple", "coral", "onyx", "sage", "ivory")
+
+
+def _suffix(table: ServiceTable) -> str:
+    return table.name.split("-", 2)[-1]  # g3n-<stage>-cat-products → cat-products
+
+
+def _item(table: ServiceTable, org: str, index: int, rng: random.Random) -> dict:
+    entity = _suffix(table)
+    item: dict = {}
+    for key in table.key_schema:
+        name = key.attribute_name
+        if name == "orgcode":
+            item[name] = {"S": org}
+        elif name == "pk":
+            item[name] = {"S": f"{org}#{entity}#{index // 5:04d}"}
+        elif name == "sk":
+            item[name] = {"S": f"{entity}#{index:06d}"}
+        else:
+            item[name] = {"S": f"{org}-{name}-{index:06d}"}
+    item["orgcode"] = {"S": org}  # cross-org tables (users, sessions) carry a home org too
+    item["name"] = {"S": f"{rng.choice(_WORDS).title()} {rng.choice(_WORDS)} {index}"}
+    item["amount"] = {"N": str(rng.randint(1, 99_999))}
+    item["updatedAt"] = {"S": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_760_000_000 + index * 97))}
+    return item
+
+
+def _write_items(ddb, table: str, items: list[dict]) -> None:
+    for start in range(0, len(items), 25):
+        requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        pending = {table: requests}
+        while pending:
+            pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+
+
+def seed(registry: Registry, client_for, *, seed_value: int = 20261129) -> dict:
+    rng = random.Random(seed_value)
+    ddb, s3, logs = client_for("dynamodb"), client_for("s3"), client_for("logs")
+    manifest: dict = {"orgs": list(ORGS), "tables": {}, "buckets": {}, "logGroups": {}}
+    for service in registry.services:
+        for table in service.tables:
+            counts: dict[str, int] = {}
+            items = []
+            for org in ORGS:
+                count = ITEMS_PER_ORG.get(_suffix(table), rng.randint(30, 45))
+                items += [_item(table, org, index, rng) for index in range(count)]
+                counts[org] = count
+            _write_items(ddb, table.name, items)
+            manifest["tables"][table.name] = counts
+        for bucket in service.buckets:
+            manifest["buckets"][bucket] = _seed_bucket(s3, bucket, rng)
+        for group in service.log_groups:
+            manifest["logGroups"][group] = _seed_log_group(logs, group, rng)
+    return manifest
+
+
+def _seed_bucket(s3, bucket: str, rng: random.Random) -> dict:
+    """Per prefix (org or shared): versions, delete markers and bytes, as a vacuum would count them."""
+    stats: dict[str, dict[str, int]] = defaultdict(lambda: {"versions": 0, "deleteMarkers": 0, "bytes": 0})
+    for prefix in (*(f"{org}/" for org in ORGS), SHARED_PREFIX):
+        owner = prefix.rstrip("/")
+        keys = [f"{prefix}{rng.choice(_WORDS)}-{n:03d}.bin" for n in range(rng.randint(8, 14))]
+        for key in keys:
+            for _ in range(1 if rng.random() < 0.7 else 2):  # some keys get a second version
+                body = rng.randbytes(rng.randint(100, 4000))
+                s3.put_object(Bucket=bucket, Key=key, Body=body)
+                stats[owner]["versions"] += 1
+                stats[owner]["bytes"] += len(body)
+        for key in keys[:2]:  # deleted keys leave delete markers behind their versions
+            s3.delete_object(Bucket=bucket, Key=key)
+            stats[owner]["deleteMarkers"] += 1
+    return dict(stats)
+
+
+def _seed_log_group(logs, group: str, rng: random.Random) -> dict:
+    streams, events = rng.randint(2, 3), 0
+    now = int(time.time() * 1000)
+    for index in range(streams):
+        stream = f"2026/11/29/[$LATEST]{index:032x}"
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        batch = [
+            {"timestamp": now - 1000 * (20 - n), "message": f'{{"level":"INFO","message":"request {n}"}}'}
+            for n in range(rng.randint(4, 8))
+        ]
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
+        events += len(batch)
+    return {"streams": streams, "events": events}

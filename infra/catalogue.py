@@ -1,0 +1,70 @@
+"""What OPS deploys, as data: its functions and state machines.
+
+The CDK stack and the embedded local stack both build from this list, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    key: str
+    handler: str
+    description: str
+    timeout_seconds: int = 30
+    memory_mb: int = 512
+
+
+@dataclass(frozen=True)
+class StateMachineSpec:
+    key: str
+    asl_file: str
+    # ASL placeholder → key of the function whose ARN fills it.
+    function_placeholders: dict[str, str] = field(default_factory=dict)
+
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec("api", "g3n_ops.handlers.api.handler", "OPS HTTP API: ping, stat, maintenance reads"),
+    FunctionSpec("admin", "g3n_ops.handlers.admin.handler", "OPS administration: rotate the secret code"),
+    FunctionSpec(
+        "maintenance",
+        "g3n_ops.handlers.maintenance_ops.handler",
+        "Maintenance operations: schedule, start, update, end, cancel",
+    ),
+    FunctionSpec(
+        "maintenance-steps",
+        "g3n_ops.handlers.maintenance_steps.handler",
+        "Maintenance lifecycle state machine tasks",
+    ),
+    FunctionSpec("vacuum", "g3n_ops.handlers.vacuum_ops.handler", "Vacuum requests: all, org, cancel, status"),
+    FunctionSpec(
+        "vacuum-steps",
+        "g3n_ops.handlers.vacuum_steps.handler",
+        "Vacuum state machine tasks: admit, purge chunks, verify, finalise",
+        timeout_seconds=900,
+        memory_mb=1024,
+    ),
+)
+
+STATE_MACHINES: tuple[StateMachineSpec, ...] = (
+    StateMachineSpec(
+        "maintenance",
+        "maintenance-lifecycle.asl.json",
+        {"MaintenanceStepsFunctionArn": "maintenance-steps"},
+    ),
+    StateMachineSpec("vacuum", "vacuum.asl.json", {"VacuumStepsFunctionArn": "vacuum-steps"}),
+)
+
+
+def function_name(stage: str, key: str) -> str:
+    return f"g3n-{stage}-ops-{key}"
+
+
+def state_machine_name(stage: str, key: str) -> str:
+    return f"g3n-{stage}-ops-{key}"
+
+
+def function_spec(key: str) -> FunctionSpec:
+    return next(spec for spec in FUNCTIONS if spec.key == key)

@@ -1,0 +1,1 @@
+"""g3n OPS: everything that runs inside Lambda (asset root is ``lambdas/``)."""

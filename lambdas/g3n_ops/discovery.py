@@ -1,0 +1,17 @@
+"""SSM parameter names the stack writes under ``/g3nretailstack/ops/`` so clients find OPS."""
+
+PREFIX = "/g3nretailstack/ops"
+
+STAGE = f"{PREFIX}/stage"
+API_URL = f"{PREFIX}/api-url"
+TABLE_NAME = f"{PREFIX}/table-name"
+REGISTRY = f"{PREFIX}/registry"
+LOCAL_SERVICES_URL = f"{PREFIX}/local/services-url"
+
+
+def function_parameter(key: str) -> str:
+    return f"{PREFIX}/functions/{key}"
+
+
+def state_machine_parameter(key: str) -> str:
+    return f"{PREFIX}/state-machines/{key}"

@@ -1,0 +1,1 @@
+"""Domain logic: what OPS does, independent of how it is invoked."""

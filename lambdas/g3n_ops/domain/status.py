@@ -1,0 +1,70 @@
+"""What ping and stat report: health, the maintenance state, counts at a glance."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from g3n_ops.aws import client
+from g3n_ops.registry import load_registry
+from g3n_ops.settings import settings
+from g3n_ops.store import maintenance_state, table
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def ping() -> dict:
+    return {
+        "status": "ok",
+        "service": "ops",
+        "stage": settings().stage,
+        "time": now_iso(),
+        "maintenance": maintenance_state.read(),
+    }
+
+
+def _count_by_status(kind: str) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    start_key = None
+    while True:
+        items, start_key = table.query_kind(kind, limit=500, start_key=start_key)
+        counts.update(item.get("status", "unknown") for item in items)
+        if not start_key:
+            return dict(sorted(counts.items()))
+
+
+def _last_vacuum() -> dict | None:
+    items, _ = table.query_kind("vacuum", limit=1)
+    if not items:
+        return None
+    last = items[0]
+    fields = ("vacuumId", "status", "scope", "orgcode", "dryRun", "createdAt", "finishedAt")
+    return {field: last.get(field) for field in fields} | {"totals": last.get("stats", {}).get("totals")}
+
+
+def _table_item_count(name: str) -> int | None:
+    try:
+        return client("dynamodb").describe_table(TableName=name)["Table"].get("ItemCount")
+    except client("dynamodb").exceptions.ResourceNotFoundException:
+        return None
+
+
+def stat() -> dict:
+    """Counts at a glance. Table item counts come from DescribeTable (AWS refreshes them ~6-hourly)."""
+    registry = load_registry()
+    tables = [(service.code, tbl.name) for service in registry.services for tbl in service.tables]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        counts = list(pool.map(lambda pair: _table_item_count(pair[1]), tables))
+    services: dict[str, dict] = {}
+    for (code, name), count in zip(tables, counts, strict=True):
+        services.setdefault(code, {"tables": {}})["tables"][name] = count
+    return {
+        "stage": settings().stage,
+        "time": now_iso(),
+        "maintenance": {"current": maintenance_state.read(), "byStatus": _count_by_status("maintenance")},
+        "vacuum": {"last": _last_vacuum(), "byStatus": _count_by_status("vacuum")},
+        "services": services,
+    }

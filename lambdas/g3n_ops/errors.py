@@ -1,0 +1,92 @@
+"""Stable error codes, one class each. Handlers map them to responses in one place.
+
+The class name doubles as the Step Functions error name (``errorType``) so a state
+machine's ``Catch`` can match on it.
+"""
+
+from __future__ import annotations
+
+
+class OpsError(Exception):
+    code = "internal-error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class InvalidInput(OpsError):
+    code = "invalid-input"
+
+
+class SecretCodeMismatch(OpsError):
+    code = "secret-code-mismatch"
+
+
+class SecretNotSet(OpsError):
+    code = "secret-not-set"
+
+
+class ConfirmationPhraseMismatch(OpsError):
+    code = "confirmation-phrase-mismatch"
+
+
+class InvalidOrgcode(OpsError):
+    code = "invalid-orgcode"
+
+
+class MaintenanceNotFound(OpsError):
+    code = "maintenance-not-found"
+
+
+class MaintenanceAlreadyActive(OpsError):
+    code = "maintenance-already-active"
+
+
+class InvalidTransition(OpsError):
+    code = "invalid-transition"
+
+
+class VacuumNotFound(OpsError):
+    code = "vacuum-not-found"
+
+
+class VacuumMutexLocked(OpsError):
+    code = "vacuum-mutex-locked"
+
+
+class VacuumNotCancellable(OpsError):
+    code = "vacuum-not-cancellable"
+
+
+class VacuumNotAllowed(OpsError):
+    """The stage forbids vacuums (production)."""
+
+    code = "vacuum-not-allowed"
+
+
+class UnknownOperation(OpsError):
+    code = "unknown-operation"
+
+
+ALL_ERRORS: tuple[type[OpsError], ...] = (
+    OpsError,
+    InvalidInput,
+    SecretCodeMismatch,
+    SecretNotSet,
+    ConfirmationPhraseMismatch,
+    InvalidOrgcode,
+    MaintenanceNotFound,
+    MaintenanceAlreadyActive,
+    InvalidTransition,
+    VacuumNotFound,
+    VacuumMutexLocked,
+    VacuumNotCancellable,
+    VacuumNotAllowed,
+    UnknownOperation,
+)
+
+ERROR_CODES: frozenset[str] = frozenset(cls.code for cls in ALL_ERRORS)

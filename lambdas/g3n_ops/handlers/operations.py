@@ -1,0 +1,68 @@
+"""Routing for direct-invoke operations: ``{"operation": "<name>", ...}`` → a domain call.
+
+Answers ``{"result": {...}}`` or ``{"error": {"code", "message"}}``. The secret code is verified
+here, once, for every request model that carries one, so no operation can forget it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from g3n_ops.domain import secret
+from g3n_ops.errors import InvalidInput, OpsError, UnknownOperation
+from g3n_ops.models import SecretRequest
+from g3n_ops.observability import logger, metrics
+
+Route = tuple[type[BaseModel], Callable[[Any], dict]]
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """A person-readable summary that never echoes input values (they may hold the secret)."""
+    parts = []
+    for detail in error.errors(include_input=False, include_url=False):
+        field = ".".join(str(part) for part in detail["loc"]) or "request"
+        parts.append(f"{field}: {detail['msg']}")
+    return "; ".join(parts)
+
+
+class Operations:
+    def __init__(self) -> None:
+        self._routes: dict[str, Route] = {}
+
+    def route(self, name: str, model: type[BaseModel]) -> Callable:
+        def register(function: Callable[[Any], dict]) -> Callable[[Any], dict]:
+            self._routes[name] = (model, function)
+            return function
+
+        return register
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._routes)
+
+    def __call__(self, event: dict) -> dict:
+        try:
+            return {"result": self._run(event)}
+        except OpsError as error:
+            logger.info("operation refused", extra={"code": error.code})
+            metrics.add_metric(name="OperationError", unit="Count", value=1)
+            return error.to_dict()
+
+    def _run(self, event: Any) -> dict:
+        if not isinstance(event, dict) or not isinstance(event.get("operation"), str):
+            raise InvalidInput("the request must be a JSON object with an 'operation' field")
+        name = event["operation"]
+        if name not in self._routes:
+            raise UnknownOperation(f"unknown operation '{name}'; known: {', '.join(self.names)}")
+        model, function = self._routes[name]
+        try:
+            request = model.model_validate(event)
+        except ValidationError as error:
+            raise InvalidInput(describe_validation_error(error)) from None
+        if isinstance(request, SecretRequest):
+            secret.verify(request.secret_code.get_secret_value())
+        logger.append_keys(operation=name, source=getattr(request, "source", None))
+        return function(request)

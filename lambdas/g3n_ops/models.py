@@ -1,0 +1,34 @@
+"""Request models shared by the direct-invoke operations (parsed at the edge with pydantic)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+Source = Literal["cli", "mcp", "console", "schedule", "api"]
+
+
+class Request(BaseModel):
+    """Every direct operation names itself and who asked (the caller's own words)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", str_strip_whitespace=True)
+
+    operation: str
+    source: Source = "cli"
+    actor: str | None = Field(default=None, max_length=256)
+    request_id: str | None = Field(default=None, alias="requestId", max_length=64)
+
+
+class SecretRequest(Request):
+    """An operation gated by the secret code; the dispatcher verifies it before anything else.
+
+    SecretStr keeps the code out of reprs, logs and validation messages.
+    """
+
+    secret_code: SecretStr = Field(alias="secretCode", min_length=1, max_length=256)
+
+
+class RotateSecretRequest(SecretRequest):
+    operation: Literal["rotate-secret"]
+    new_secret_code: SecretStr = Field(alias="newSecretCode", min_length=1, max_length=256)

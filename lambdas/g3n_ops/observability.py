@@ -1,0 +1,14 @@
+"""One Logger, Tracer and Metrics for every OPS function (Powertools).
+
+Service and namespace are explicit so they hold wherever the module is first imported
+(the stack also sets POWERTOOLS_* variables; these are the same values).
+"""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+SERVICE = "g3n-ops"
+METRICS_NAMESPACE = "G3nOps"
+
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)

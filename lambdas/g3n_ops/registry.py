@@ -1,0 +1,81 @@
+"""The service registry: which platform services exist and where their data lives.
+
+It is deploy-time data (``infra/registry.json``, expanded per stage by the stack and the local
+stack) published as one SSM parameter, so every function and every client reads the same list.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+OrgLookup = Literal["index", "partition", "scan", "none"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="forbid")
+
+
+class KeyAttribute(_Model):
+    attribute_name: str = Field(alias="attributeName")
+    key_type: Literal["HASH", "RANGE"] = Field(alias="keyType")
+    attribute_type: Literal["S", "N", "B"] = Field(alias="attributeType")
+
+
+class ServiceTable(_Model):
+    name: str
+    key_schema: tuple[KeyAttribute, ...] = Field(alias="keySchema")
+    org_index: str | None = Field(default=None, alias="orgIndex")
+    org_lookup: OrgLookup = Field(alias="orgLookup")
+
+    @property
+    def key_names(self) -> list[str]:
+        return [key.attribute_name for key in self.key_schema]
+
+
+class Service(_Model):
+    code: str
+    name: str
+    api: bool
+    org_scoped: bool = Field(alias="orgScoped")
+    tables: tuple[ServiceTable, ...]
+    buckets: tuple[str, ...] = ()
+    log_groups: tuple[str, ...] = Field(default=(), alias="logGroups")
+
+
+class Registry(_Model):
+    services: tuple[Service, ...]
+
+    @classmethod
+    def from_template(cls, text: str, *, stage: str, account: str) -> Registry:
+        """Expand ``{stage}``/``{account}`` in the registry file's text and validate it."""
+        document = json.loads(text.replace("{stage}", stage).replace("{account}", account))
+        document.pop("_comment", None)
+        return cls.model_validate(document)
+
+    def service(self, code: str) -> Service:
+        for service in self.services:
+            if service.code == code:
+                return service
+        raise KeyError(code)
+
+    @property
+    def api_services(self) -> list[Service]:
+        return [service for service in self.services if service.api]
+
+    def to_document(self) -> dict:
+        return self.model_dump(by_alias=True, mode="json")
+
+
+def load_registry() -> Registry:
+    """The registry the stack published, cached for five minutes per container."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from g3n_ops.aws import client
+    from g3n_ops.settings import settings
+
+    provider = parameters.SSMProvider(boto3_client=client("ssm"))
+    document = provider.get(settings().registry_parameter, transform="json", max_age=300)
+    return Registry.model_validate(document)

@@ -1,0 +1,31 @@
+"""The embedded local stack, started once per test process on a free port."""
+
+from __future__ import annotations
+
+import pytest
+
+from g3n_ops_client.client import ClientConfig, OpsClient
+from g3n_ops_client.local import LocalStack
+from tests.support import SECRET
+
+
+@pytest.fixture(scope="session")
+def local_stack():
+    stack = LocalStack(port=0, pending_seconds=2, secret_code=SECRET)
+    stack.start(seed=False)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def seeded(local_stack, monkeypatch) -> dict:
+    """A freshly reset and seeded local stack; returns the seed manifest. The CLI points at it."""
+    manifest = local_stack.reset(seed=True)
+    monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", local_stack.endpoint_url)
+    monkeypatch.delenv("G3N_OPS_SECRET_CODE", raising=False)
+    return manifest
+
+
+@pytest.fixture
+def client(local_stack) -> OpsClient:
+    return OpsClient(ClientConfig(endpoint_url=local_stack.endpoint_url))
