@@ -27,9 +27,9 @@ from botocore.exceptions import (
     NoCredentialsError,
     NoRegionError,
 )
-
 from g3n_ops import discovery
 from g3n_ops.registry import Registry
+
 from g3n_ops_client.errors import OpsClientError
 
 ENDPOINT_ENV = "G3N_OPS_ENDPOINT_URL"
@@ -106,11 +106,13 @@ class OpsClient:
             raise translate_aws_error(error) from None
         if discovery.STAGE not in found:
             where = self.config.endpoint_url or f"region {self.session.region_name}"
-            raise OpsClientError("ops-not-deployed", f"no OPS parameters under {discovery.PREFIX}/ at {where}")
-        if self.config.stage and found[discovery.STAGE] != self.config.stage:
             raise OpsClientError(
-                "stage-mismatch",
-                f"--stage {self.config.stage} was asked for but this account runs stage {found[discovery.STAGE]}",
+                "ops-not-deployed", f"no OPS parameters under {discovery.PREFIX}/ at {where}"
+            )
+        deployed = found[discovery.STAGE]
+        if self.config.stage and deployed != self.config.stage:
+            raise OpsClientError(
+                "stage-mismatch", f"asked for stage {self.config.stage}, but this stack is stage {deployed}"
             )
         return found
 
@@ -134,7 +136,9 @@ class OpsClient:
         payload.update({key: value for key, value in fields.items() if value is not None})
         function_name = self.parameter(discovery.function_parameter(function_key))
         try:
-            response = self.aws("lambda").invoke(FunctionName=function_name, Payload=json.dumps(payload).encode())
+            response = self.aws("lambda").invoke(
+                FunctionName=function_name, Payload=json.dumps(payload).encode()
+            )
         except (BotoCoreError, ClientError) as error:
             raise translate_aws_error(error) from None
         body = json.loads(response["Payload"].read() or b"null")
@@ -154,7 +158,9 @@ class OpsClient:
         request = AWSRequest(method="GET", url=url, headers={"accept": "application/json"})
         credentials = self._credentials()
         if credentials is not None:
-            SigV4Auth(credentials, "execute-api", self.session.region_name or DEFAULT_REGION).add_auth(request)
+            SigV4Auth(credentials, "execute-api", self.session.region_name or DEFAULT_REGION).add_auth(
+                request
+            )
         prepared = urllib.request.Request(url, headers=dict(request.headers.items()), method="GET")
         try:
             with urllib.request.urlopen(prepared, timeout=60) as response:
@@ -169,6 +175,18 @@ class OpsClient:
         return credentials.get_frozen_credentials() if credentials else None
 
     # -- operations ------------------------------------------------------------------------------
+    @cached_property
+    def maintenance(self):
+        from g3n_ops_client.operations.maintenance import MaintenanceOperations
+
+        return MaintenanceOperations(self)
+
+    @cached_property
+    def vacuum(self):
+        from g3n_ops_client.operations.vacuum import VacuumOperations
+
+        return VacuumOperations(self)
+
     def ping(self) -> dict:
         return self.get("/ping")
 

@@ -38,7 +38,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "g3n_ops.handlers.maintenance_steps.handler",
         "Maintenance lifecycle state machine tasks",
     ),
-    FunctionSpec("vacuum", "g3n_ops.handlers.vacuum_ops.handler", "Vacuum requests: all, org, cancel, status"),
+    FunctionSpec(
+        "vacuum", "g3n_ops.handlers.vacuum_ops.handler", "Vacuum requests: all, org, cancel, status"
+    ),
     FunctionSpec(
         "vacuum-steps",
         "g3n_ops.handlers.vacuum_steps.handler",

@@ -49,10 +49,19 @@ def print_error(error: OpsClientError, output: str) -> None:
 
 def common_options(function: Callable) -> Callable:
     options = [
-        click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
-                     help="text for people, json for tools (one document on stdout)."),
-        click.option("--endpoint-url", envvar="G3N_OPS_ENDPOINT_URL", default=None,
-                     help="AWS endpoint, e.g. the local stack's http://127.0.0.1:4566."),
+        click.option(
+            "--output",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+            help="text for people, json for tools (one document on stdout).",
+        ),
+        click.option(
+            "--endpoint-url",
+            envvar="G3N_OPS_ENDPOINT_URL",
+            default=None,
+            help="AWS endpoint, e.g. the local stack's http://127.0.0.1:4566.",
+        ),
         click.option("--region", default=None, help="AWS region (default: your AWS configuration)."),
         click.option("--profile", default=None, help="AWS profile."),
         click.option("--stage", default=None, help="Refuse to act unless OPS runs this stage."),
@@ -84,7 +93,9 @@ def ops_command(group: click.Group, name: str, *, source: str = "cli") -> Callab
 
 def secret_code_option(function: Callable) -> Callable:
     return click.option(
-        "--secret-code", default=None, metavar="CODE",
+        "--secret-code",
+        default=None,
+        metavar="CODE",
         help=f"The operator secret code (or set {SECRET_ENV}; prompted for when neither is given).",
     )(function)
 

@@ -33,7 +33,9 @@ def register(ops: click.Group) -> None:
 
     @ops_command(ops, "rotate-secret")
     @secret_code_option
-    @click.option("--new-secret-code", default=None, metavar="CODE", help="The new code (prompted if absent).")
+    @click.option(
+        "--new-secret-code", default=None, metavar="CODE", help="The new code (prompted if absent)."
+    )
     def rotate_secret(run: Run, secret_code: str | None, new_secret_code: str | None) -> None:
         """Replace the secret code; needs the current one."""
         current = resolve_secret(secret_code)

@@ -19,9 +19,16 @@ def register(ops: click.Group) -> None:
 
     @local.command("up")
     @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
-    @click.option("--pending-seconds", type=click.IntRange(0, 3600), default=10, show_default=True,
-                  help="The vacuum pending window on this stack (300 s when deployed).")
-    @click.option("--seed", is_flag=True, help="Fill every service table, bucket and log group with sample data.")
+    @click.option(
+        "--pending-seconds",
+        type=click.IntRange(0, 3600),
+        default=10,
+        show_default=True,
+        help="The vacuum pending window on this stack (300 s when deployed).",
+    )
+    @click.option(
+        "--seed", is_flag=True, help="Fill every service table, bucket and log group with sample data."
+    )
     @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
     def up(port: int, pending_seconds: int, seed: bool, output: str) -> None:
         """Run the local stack in the foreground until Ctrl-C."""

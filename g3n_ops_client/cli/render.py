@@ -53,9 +53,13 @@ def services(document: dict) -> None:
             for t in service["tables"]
         )
         table.add_row(
-            service["code"], service["name"], "yes" if service["api"] else "no",
+            service["code"],
+            service["name"],
+            "yes" if service["api"] else "no",
             "yes" if service["orgScoped"] else "no (vacuum-org skips it)",
-            tables, "\n".join(service["buckets"]), "\n".join(service["logGroups"]),
+            tables,
+            "\n".join(service["buckets"]),
+            "\n".join(service["logGroups"]),
         )
     stdout.print(table)
     count = sum(len(s["tables"]) for s in document["services"])

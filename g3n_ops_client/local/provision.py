@@ -4,6 +4,7 @@ buckets, log groups) and ``workflows/*.asl.json`` (the state machine definitions
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -11,13 +12,13 @@ import zipfile
 from importlib import resources
 
 import boto3
-
-import workflows
 from g3n_ops import aws, discovery, settings
 from g3n_ops.domain import secret
 from g3n_ops.registry import Registry
 from g3n_ops.store import maintenance_state
 from g3n_ops.store import table as ops_table
+
+import workflows
 from g3n_ops_client.local.lambda_runtime import LambdaDispatcher, LocalFunction
 from g3n_ops_client.local.standins import standin_handler
 from infra import catalogue
@@ -52,12 +53,16 @@ class Provisioner:
         for spec in catalogue.FUNCTIONS:
             name = catalogue.function_name(stage, spec.key)
             self.dispatcher.register(
-                LocalFunction(name, self.function_arn(spec.key), spec.handler, spec.memory_mb, spec.timeout_seconds)
+                LocalFunction(
+                    name, self.function_arn(spec.key), spec.handler, spec.memory_mb, spec.timeout_seconds
+                )
             )
 
     # -- names -----------------------------------------------------------------------------------
     def function_arn(self, key: str) -> str:
-        return f"arn:aws:lambda:{self.region}:{self.account}:function:{catalogue.function_name(self.stage, key)}"
+        return (
+            f"arn:aws:lambda:{self.region}:{self.account}:function:{catalogue.function_name(self.stage, key)}"
+        )
 
     def state_machine_arn(self, key: str) -> str:
         name = catalogue.state_machine_name(self.stage, key)
@@ -123,7 +128,8 @@ class Provisioner:
             ],
         )
         ddb.update_time_to_live(
-            TableName=self.table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+            TableName=self.table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
         )
 
     def _create_role(self) -> None:
@@ -198,19 +204,19 @@ class Provisioner:
         for spec in catalogue.STATE_MACHINES:
             values[discovery.state_machine_parameter(spec.key)] = self.state_machine_arn(spec.key)
         for name, value in values.items():
-            ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True, Tier="Intelligent-Tiering")
+            ssm.put_parameter(
+                Name=name, Value=value, Type="String", Overwrite=True, Tier="Intelligent-Tiering"
+            )
 
     def _initialise_maintenance_state(self) -> None:
         item = maintenance_state.item(maintenance_state.INACTIVE)
         ddb = self._client("dynamodb")
-        try:
+        with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):
             ddb.put_item(
                 TableName=self.table_name,
                 Item=ops_table.serialize(item),
                 ConditionExpression="attribute_not_exists(pk)",
             )
-        except ddb.exceptions.ConditionalCheckFailedException:
-            pass
 
     # -- serving ---------------------------------------------------------------------------------
     def call_api(self, event: dict) -> dict:

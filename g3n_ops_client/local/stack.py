@@ -10,10 +10,10 @@ import urllib.request
 import warnings
 from dataclasses import dataclass
 
+from g3n_ops.observability import logger
 from moto.core.config import default_user_config
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from g3n_ops.observability import logger
 from g3n_ops_client.local import lambda_runtime
 from g3n_ops_client.local.gateway import API_PREFIX, SERVICES_PREFIX, Gateway
 from g3n_ops_client.local.provision import Provisioner
@@ -106,11 +106,15 @@ class LocalStack:
             api=self.provisioner.call_api,
             services=self.provisioner.standin_handlers(),
         )
-        self._server = make_server("127.0.0.1", self.port, gateway, threaded=True, request_handler=MotoRequestHandler)
+        self._server = make_server(
+            "127.0.0.1", self.port, gateway, threaded=True, request_handler=MotoRequestHandler
+        )
         self.port = self._server.server_address[1]  # port 0 asks the OS for a free one
         self.provisioner.info = self.info
         self._configure_process()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="g3n-local-stack", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="g3n-local-stack", daemon=True
+        )
         self._thread.start()
         self.provisioner.provision(self.secret_code)
         if seed:

@@ -11,6 +11,7 @@ from functools import cache
 
 from g3n_ops import discovery
 
+
 @dataclass(frozen=True)
 class Settings:
     stage: str

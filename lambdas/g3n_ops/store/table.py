@@ -73,9 +73,9 @@ def is_conditional_failure(error: Exception) -> bool:
     return False
 
 
-def query_kind(kind: str, *, limit: int, newest_first: bool = True, start_key: dict | None = None) -> tuple[
-    list[dict[str, Any]], dict | None
-]:
+def query_kind(
+    kind: str, *, limit: int, newest_first: bool = True, start_key: dict | None = None
+) -> tuple[list[dict[str, Any]], dict | None]:
     """One page of items of a kind, ordered by sortKey, with the key to continue from."""
     kwargs: dict[str, Any] = {
         "TableName": table_name(),
