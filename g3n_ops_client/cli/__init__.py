@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from g3n_ops_client.cli import core, local, maintenance, vacuum
+from g3n_ops_client.cli import core, local, maintenance, mcp, vacuum
 from g3n_ops_client.cli.common import print_error
 from g3n_ops_client.errors import OpsClientError
 
@@ -22,7 +22,7 @@ def ops() -> None:
     """OPS: maintenance windows, vacuum, and the platform's health."""
 
 
-for module in (core, maintenance, vacuum, local):
+for module in (core, maintenance, vacuum, mcp, local):
     module.register(ops)
 
 
