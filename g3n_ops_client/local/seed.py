@@ -60,7 +60,9 @@ def seed(registry: Registry, client_for, *, seed_value: int = 20261129) -> dict:
             counts: dict[str, int] = {}
             items = []
             for org in ORGS:
-                count = ITEMS_PER_ORG.get(_suffix(table), rng.randint(30, 45))
+                # A table keyed by orgcode alone (the org directory) holds one item per org.
+                one_per_org = table.key_names == ["orgcode"]
+                count = 1 if one_per_org else ITEMS_PER_ORG.get(_suffix(table), rng.randint(30, 45))
                 items += [_item(table, org, index, rng) for index in range(count)]
                 counts[org] = count
             _write_items(ddb, table.name, items)
