@@ -27,9 +27,9 @@ from botocore.exceptions import (
     NoCredentialsError,
     NoRegionError,
 )
+
 from g3n_ops import discovery
 from g3n_ops.registry import Registry
-
 from g3n_ops_client.errors import OpsClientError
 
 ENDPOINT_ENV = "G3N_OPS_ENDPOINT_URL"

@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from g3n_ops.errors import OpsError
 from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from g3n_ops.errors import OpsError
 
 log = logging.getLogger("g3n.local.lambda")
 

@@ -12,13 +12,13 @@ import zipfile
 from importlib import resources
 
 import boto3
+
+import workflows
 from g3n_ops import aws, discovery, settings
 from g3n_ops.domain import secret
 from g3n_ops.registry import Registry
 from g3n_ops.store import maintenance_state
 from g3n_ops.store import table as ops_table
-
-import workflows
 from g3n_ops_client.local.lambda_runtime import LambdaDispatcher, LocalFunction
 from g3n_ops_client.local.standins import standin_handler
 from infra import catalogue

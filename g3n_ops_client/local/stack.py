@@ -10,10 +10,10 @@ import urllib.request
 import warnings
 from dataclasses import dataclass
 
-from g3n_ops.observability import logger
 from moto.core.config import default_user_config
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from g3n_ops.observability import logger
 from g3n_ops_client.local import lambda_runtime
 from g3n_ops_client.local.gateway import API_PREFIX, SERVICES_PREFIX, Gateway
 from g3n_ops_client.local.provision import Provisioner
