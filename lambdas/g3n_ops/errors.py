@@ -68,6 +68,36 @@ class VacuumNotAllowed(OpsError):
     code = "vacuum-not-allowed"
 
 
+class VacuumStartFailed(OpsError):
+    """The vacuum execution could not be started; the record is marked failed."""
+
+    code = "vacuum-start-failed"
+
+
+class VacuumNotAdmitted(OpsError):
+    """A vacuum execution was started for a record that is not its own pending run."""
+
+    code = "vacuum-not-admitted"
+
+
+class VacuumMutexLost(OpsError):
+    """A running vacuum no longer holds the mutex (its lease ran out and another run took it)."""
+
+    code = "vacuum-mutex-lost"
+
+
+class VacuumScopeViolation(OpsError):
+    """A lookup returned data outside the run's scope; nothing of it is deleted."""
+
+    code = "vacuum-scope-violation"
+
+
+class VacuumIncomplete(OpsError):
+    """Data could not be deleted after retries, or the verification count found some left."""
+
+    code = "vacuum-incomplete"
+
+
 class UnknownOperation(OpsError):
     code = "unknown-operation"
 
@@ -86,6 +116,11 @@ ALL_ERRORS: tuple[type[OpsError], ...] = (
     VacuumMutexLocked,
     VacuumNotCancellable,
     VacuumNotAllowed,
+    VacuumStartFailed,
+    VacuumNotAdmitted,
+    VacuumMutexLost,
+    VacuumScopeViolation,
+    VacuumIncomplete,
     UnknownOperation,
 )
 
