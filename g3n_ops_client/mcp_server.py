@@ -106,6 +106,14 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         except OpsClientError as error:
             return failure(error)
 
+    def gated(operation: Callable[[str], dict]) -> CallToolResult:
+        """A secret-gated call: no secret in the environment, no request at all."""
+        try:
+            secret = secret_from_environment()
+        except OpsClientError as error:
+            return failure(error)
+        return call(lambda: operation(secret))
+
     server = MCPServer("g3n-ops", instructions=INSTRUCTIONS)
     tool = server.tool
 
@@ -168,36 +176,34 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
     ) -> CallToolResult:
         """Schedule a maintenance window. At its start all 14 API services answer 503 until it
         ends. Creates a new window on every call. Check maintenance_list first to avoid a duplicate."""
-        return call(
-            lambda: ops.maintenance.schedule(
-                secret_from_environment(), description, duration, start, auto_end=auto_end
-            )
+        return gated(
+            lambda secret: ops.maintenance.schedule(secret, description, duration, start, auto_end=auto_end)
         )
 
     @tool(annotations=_write("Start a maintenance window now", idempotent=True))
     def maintenance_start(maintenance_id: MaintenanceId) -> CallToolResult:
         """Start a scheduled window now (before its start time): the API services answer 503 from
         now on (within their 20 s cache). Fails if another window is active."""
-        return call(lambda: ops.maintenance.start(secret_from_environment(), maintenance_id))
+        return gated(lambda secret: ops.maintenance.start(secret, maintenance_id))
 
     @tool(annotations=_write("Post a maintenance update", idempotent=False))
     def maintenance_update(
         text: Annotated[str, Field(description="The update, as API callers will read it.")],
     ) -> CallToolResult:
         """Post a progress update on the ACTIVE window; the 503 answers carry the latest one."""
-        return call(lambda: ops.maintenance.update(secret_from_environment(), text))
+        return gated(lambda secret: ops.maintenance.update(secret, text))
 
     @tool(annotations=_write("End the active maintenance window", idempotent=False))
     def maintenance_end(
         end_message: Annotated[str, Field(description="Closing note recorded in the window's history.")],
     ) -> CallToolResult:
         """End the ACTIVE window: the API services recover within their 20 s cache."""
-        return call(lambda: ops.maintenance.end(secret_from_environment(), end_message))
+        return gated(lambda secret: ops.maintenance.end(secret, end_message))
 
     @tool(annotations=_write("Cancel a scheduled maintenance window", idempotent=True))
     def maintenance_cancel(maintenance_id: MaintenanceId) -> CallToolResult:
         """Cancel a window that has not started yet (an active one is ended with maintenance_end)."""
-        return call(lambda: ops.maintenance.cancel(secret_from_environment(), maintenance_id))
+        return gated(lambda secret: ops.maintenance.cancel(secret, maintenance_id))
 
     # -- vacuum (destructive; secret code from the environment) -------------------------------
     @tool(annotations=_write("Vacuum ALL data of the stack", idempotent=False, destructive=True))
@@ -216,9 +222,7 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         (dev/test) stack. Always run with dry_run=true first and show the operator the counts
         (vacuum_status until completed). A real run waits in `pending` for the pending window
         (vacuum_cancel stops it), then deletes. Only one vacuum runs at a time."""
-        return call(
-            lambda: ops.vacuum.all(secret_from_environment(), reason, confirmation_phrase, dry_run=dry_run)
-        )
+        return gated(lambda secret: ops.vacuum.all(secret, reason, confirmation_phrase, dry_run=dry_run))
 
     @tool(annotations=_write("Vacuum one organisation's data", idempotent=False, destructive=True))
     def vacuum_org(
@@ -230,12 +234,12 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         (uas and usm are cross-org and skipped). Always run with dry_run=true first and show the
         operator the counts (vacuum_status until completed). A real run waits in `pending` for the
         pending window (vacuum_cancel stops it), then deletes. Only one vacuum runs at a time."""
-        return call(lambda: ops.vacuum.org(secret_from_environment(), orgcode, reason, dry_run=dry_run))
+        return gated(lambda secret: ops.vacuum.org(secret, orgcode, reason, dry_run=dry_run))
 
     @tool(annotations=_write("Cancel a pending vacuum", idempotent=True))
     def vacuum_cancel(vacuum_id: VacuumId) -> CallToolResult:
         """Cancel a vacuum still in its pending window, before anything is deleted (prevents
         deletion; a running vacuum cannot be cancelled)."""
-        return call(lambda: ops.vacuum.cancel(secret_from_environment(), vacuum_id))
+        return gated(lambda secret: ops.vacuum.cancel(secret, vacuum_id))
 
     return server
