@@ -1,0 +1,155 @@
+"""Least-privilege IAM for each OPS function, in one place so a reviewer can read it whole.
+
+Table permissions use ``Table.grant`` (the table and its indexes) with explicit actions rather than
+``grant_read_write_data``, which would add Scan and batch operations nobody needs. DynamoDB has no
+``TransactWriteItems`` IAM action: a transaction is authorised by its parts (Put/Update/Delete
+and ``ConditionCheckItem``). Nothing grants DeleteTable, on the OPS table or any other.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from cdk_nag import RegexAppliesTo
+from constructs import Construct
+
+from infra.constructs.functions import OpsFunctions
+from infra.constructs.nag import suppress
+from infra.constructs.registry import ServiceRegistry
+from infra.constructs.state_machines import execution_arns, state_machine_arn
+
+OPS_READ = ("dynamodb:GetItem", "dynamodb:Query")
+OPS_READ_WRITE = (
+    *OPS_READ,
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",  # Powertools idempotency deletes a failed call's record
+    "dynamodb:ConditionCheckItem",
+)
+SERVICE_TABLE_PURGE = (
+    "dynamodb:Scan",
+    "dynamodb:Query",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable",
+)
+BUCKET_LIST = ("s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning")
+OBJECT_DELETE = ("s3:DeleteObject", "s3:DeleteObjectVersion")
+LOG_STREAM_PURGE = ("logs:DescribeLogStreams", "logs:DeleteLogStream")
+# cdk-nag finding for an ARN ending in ``:*`` or ``/*`` after a named resource (never a bare ``*``).
+WILDCARD_BELOW_NAMED_RESOURCE = RegexAppliesTo(regex="/^Resource::.+[:/]\\*$/")
+AUDIT_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+
+
+def grant_function_access(
+    scope: Construct,
+    *,
+    stage: str,
+    functions: OpsFunctions,
+    table: dynamodb.ITable,
+    registry: ServiceRegistry,
+    audit_log_group: logs.ILogGroup,
+) -> None:
+    maintenance_machine = sfn.StateMachine.from_state_machine_arn(
+        scope, "MaintenanceStateMachineRef", state_machine_arn(scope, stage, "maintenance")
+    )
+    vacuum_machine = sfn.StateMachine.from_state_machine_arn(
+        scope, "VacuumStateMachineRef", state_machine_arn(scope, stage, "vacuum")
+    )
+
+    api = functions["api"]
+    table.grant(api, *OPS_READ)
+    _read_registry(api, registry)
+    _allow(api, ["dynamodb:DescribeTable"], registry.table_arns())  # item counts for stat
+
+    _suppress_wildcards(api)
+
+    admin = functions["admin"]
+    table.grant(admin, "dynamodb:GetItem", "dynamodb:PutItem")
+    _suppress_wildcards(admin)
+
+    for key in ("maintenance", "maintenance-steps"):
+        function = functions[key]
+        table.grant(function, *OPS_READ_WRITE)
+        maintenance_machine.grant_start_execution(function)
+        _allow(
+            function,
+            ["states:StopExecution", "states:DescribeExecution"],
+            [execution_arns(scope, stage, "maintenance")],
+        )
+        audit_log_group.grant(function, *AUDIT_WRITE)
+        _suppress_wildcards(function, "state machine executions and audit log streams")
+
+    vacuum = functions["vacuum"]
+    table.grant(vacuum, *OPS_READ_WRITE)
+    _read_registry(vacuum, registry)
+    vacuum_machine.grant_start_execution(vacuum)
+    _allow(
+        vacuum,
+        ["states:StopExecution", "states:DescribeExecution"],
+        [execution_arns(scope, stage, "vacuum")],
+    )
+    _suppress_wildcards(vacuum, "state machine executions")
+
+    steps = functions["vacuum-steps"]
+    table.grant(steps, *OPS_READ_WRITE)
+    _read_registry(steps, registry)
+    _suppress_wildcards(steps)
+    # The registry's resources, one managed policy per kind: together they would overflow the
+    # role's inline policy size, and CDK's automatic overflow policies cannot carry suppressions.
+    purge = {
+        "ServiceTables": [
+            iam.PolicyStatement(
+                actions=list(SERVICE_TABLE_PURGE),
+                resources=[*registry.table_arns(), *registry.table_index_arns()],
+            )
+        ],
+        "ServiceBuckets": [
+            iam.PolicyStatement(actions=list(BUCKET_LIST), resources=registry.bucket_arns()),
+            iam.PolicyStatement(actions=list(OBJECT_DELETE), resources=registry.object_arns()),
+        ],
+        "ServiceLogGroups": [
+            iam.PolicyStatement(actions=list(LOG_STREAM_PURGE), resources=registry.log_group_arns())
+        ],
+    }
+    for name, statements in purge.items():
+        statements = [statement for statement in statements if statement.resources]
+        if not statements:
+            continue
+        policy = iam.ManagedPolicy(
+            scope,
+            f"VacuumSteps{name}Policy",
+            description=f"g3n OPS vacuum: purge the registry's {name[len('Service') :].lower()} ({stage})",
+            statements=statements,
+            roles=[steps.role],
+        )
+        suppress(
+            policy,
+            "IAM5",
+            "Wildcards only below the registry's named resources: table indexes, bucket objects and log "
+            "streams, whose names are not known in advance.",
+            applies_to=[WILDCARD_BELOW_NAMED_RESOURCE],
+        )
+
+
+def _read_registry(function: lambda_.Function, registry: ServiceRegistry) -> None:
+    _allow(function, ["ssm:GetParameter"], [registry.parameter_arn])
+
+
+def _allow(function: lambda_.Function, actions, resources: list[str]) -> None:
+    if resources:
+        function.add_to_role_policy(iam.PolicyStatement(actions=list(actions), resources=resources))
+
+
+def _suppress_wildcards(function: lambda_.Function, what: str = "") -> None:
+    """IAM5 for ARNs that end in ``*`` below a named resource (never a bare ``*`` on data)."""
+    assert function.role is not None
+    suppress(
+        function.role,
+        "IAM5",
+        "Wildcards only below named resources: the OPS table's indexes" + (f"; {what}." if what else "."),
+        applies_to=[WILDCARD_BELOW_NAMED_RESOURCE],
+    )

@@ -1,0 +1,43 @@
+"""SSM parameters under ``/g3nretailstack/ops/`` from which the CLI, the MCP server and the
+services find OPS (names from ``g3n_ops.discovery``; the local stack writes the same ones).
+The registry parameter belongs to ``ServiceRegistry``."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from g3n_ops import discovery
+from infra.constructs.functions import OpsFunctions, pascal
+from infra.constructs.state_machines import OpsStateMachines
+
+
+class DiscoveryParameters(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        api_url: str,
+        table_name: str,
+        functions: OpsFunctions,
+        state_machines: OpsStateMachines,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        values: dict[str, tuple[str, str]] = {
+            "Stage": (discovery.STAGE, stage),
+            "ApiUrl": (discovery.API_URL, api_url),
+            "TableName": (discovery.TABLE_NAME, table_name),
+        }
+        for key, function in functions.by_key.items():
+            values[f"Function{pascal(key)}"] = (discovery.function_parameter(key), function.function_name)
+        for key, machine in state_machines.by_key.items():
+            values[f"StateMachine{pascal(key)}"] = (
+                discovery.state_machine_parameter(key),
+                machine.state_machine_arn,
+            )
+        self.parameters: dict[str, ssm.StringParameter] = {
+            name: ssm.StringParameter(self, construct_id_, parameter_name=name, string_value=value)
+            for construct_id_, (name, value) in values.items()
+        }

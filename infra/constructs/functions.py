@@ -1,0 +1,97 @@
+"""One Lambda function per entry of ``infra.catalogue.FUNCTIONS``, all from the ``lambdas/`` asset,
+with Powertools (public layer), active tracing, an explicit log group and the environment that
+``g3n_ops/settings.py`` reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import catalogue
+from infra.constructs.nag import LAMBDA_BASIC_EXECUTION_ROLE, suppress
+
+POWERTOOLS_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python311-x86_64"
+RUNTIME = lambda_.Runtime.PYTHON_3_11
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", "tests"]
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+
+def powertools_layer_arn(version: int) -> str:
+    return f"arn:aws:lambda:{Aws.REGION}:{POWERTOOLS_ACCOUNT}:layer:{POWERTOOLS_LAYER}:{version}"
+
+
+def pascal(key: str) -> str:
+    """``maintenance-steps`` → ``MaintenanceSteps`` (stable logical ids)."""
+    return "".join(part.capitalize() for part in key.split("-"))
+
+
+class OpsFunctions(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        asset_root: Path,
+        powertools_layer_version: int,
+        environment: dict[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self, "Powertools", powertools_layer_arn(powertools_layer_version)
+        )
+        # One asset for all functions: handlers share the g3n_ops package.
+        code = lambda_.Code.from_asset(str(asset_root), exclude=ASSET_EXCLUDES)
+        self.by_key: dict[str, lambda_.Function] = {}
+        for spec in catalogue.FUNCTIONS:
+            name = catalogue.function_name(stage, spec.key)
+            log_group = logs.LogGroup(
+                self,
+                f"{pascal(spec.key)}Logs",
+                log_group_name=f"/aws/lambda/{name}",
+                retention=LOG_RETENTION,
+                # Operational logs go with the stack, so a re-created stack can reuse the name.
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            function = lambda_.Function(
+                self,
+                pascal(spec.key),
+                function_name=name,
+                description=spec.description,
+                runtime=RUNTIME,
+                architecture=lambda_.Architecture.X86_64,  # the Powertools layer is x86_64
+                handler=spec.handler,
+                code=code,
+                timeout=Duration.seconds(spec.timeout_seconds),
+                memory_size=spec.memory_mb,
+                layers=[powertools],
+                tracing=lambda_.Tracing.ACTIVE,
+                log_group=log_group,
+                environment=dict(environment),
+            )
+            suppress(
+                function,
+                "IAM4",
+                "AWSLambdaBasicExecutionRole only allows writing this function's own logs.",
+                applies_to=[LAMBDA_BASIC_EXECUTION_ROLE],
+            )
+            suppress(
+                function,
+                "IAM5",
+                "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions.",
+                applies_to=["Resource::*"],
+            )
+            suppress(
+                function,
+                "L1",
+                "Python 3.11 is the project's runtime, pinned with the matching Powertools layer.",
+            )
+            self.by_key[spec.key] = function
+
+    def __getitem__(self, key: str) -> lambda_.Function:
+        return self.by_key[key]

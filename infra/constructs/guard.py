@@ -1,0 +1,72 @@
+"""What the 14 platform services adopt: the maintenance guard as a Lambda layer, and a managed
+policy that lets them read the one maintenance state item (and nothing else) in the OPS table."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from aws_cdk import Stage
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from g3n_ops.store import maintenance_state
+from infra.constructs.functions import RUNTIME
+
+PACKAGE = "g3n_maintenance_guard"
+STAGING_DIR = ".g3n-guard-layer"  # inside the cloud assembly directory (cdk.out)
+
+
+def stage_layer_content(package_dir: Path, outdir: Path) -> Path:
+    """Copy ``package_dir`` to ``<outdir>/.g3n-guard-layer/python/<package>``: Lambda puts a
+    layer's ``python/`` on ``sys.path``. Plain copy, because no Docker bundling is available."""
+    if not (package_dir / "__init__.py").is_file():
+        raise FileNotFoundError(f"the maintenance guard package is missing: {package_dir}/__init__.py")
+    root = outdir / STAGING_DIR
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(
+        package_dir,
+        root / "python" / PACKAGE,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests"),
+    )
+    return root
+
+
+class MaintenanceGuard(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        package_dir: Path,
+        table: dynamodb.ITable,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        content = stage_layer_content(package_dir, Path(Stage.of(self).outdir))
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Layer",
+            layer_version_name=f"g3n-{stage}-maintenance-guard",
+            description="g3n maintenance guard: 503 while OPS maintenance is active (fails open)",
+            code=lambda_.Code.from_asset(str(content)),
+            compatible_runtimes=[RUNTIME],
+        )
+        self.read_policy = iam.ManagedPolicy(
+            self,
+            "ReadPolicy",
+            managed_policy_name=f"g3n-{stage}-ops-maintenance-guard-read",
+            description="Read the g3n OPS maintenance state item (for the maintenance guard)",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["dynamodb:GetItem"],
+                    resources=[table.table_arn],
+                    # Only the state item: the secret hash and the records stay out of reach.
+                    conditions={
+                        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [maintenance_state.STATE_PK]}
+                    },
+                )
+            ],
+        )

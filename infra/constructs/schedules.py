@@ -1,0 +1,109 @@
+"""Recurring maintenance windows: one EventBridge Scheduler schedule per ``recurringMaintenance``
+context entry, starting the maintenance state machine with a ``source: schedule`` input (the state
+machine writes the record itself; no secret code is involved, IAM is the gate)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from aws_cdk import Aws
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.constructs.functions import pascal
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
+
+
+@dataclass(frozen=True)
+class RecurringWindow:
+    """One ``recurringMaintenance`` entry: ``{name, cron, description, duration, autoEnd}`` plus an
+    optional ``timezone`` (IANA name, UTC by default)."""
+
+    name: str
+    cron: str
+    description: str
+    duration: int  # seconds
+    auto_end: bool
+    timezone: str = "UTC"
+
+    @classmethod
+    def from_context(cls, entry: dict) -> RecurringWindow:
+        missing = {"name", "cron", "description", "duration"} - entry.keys()
+        if missing:
+            raise ValueError(f"recurringMaintenance entry {entry!r} lacks {sorted(missing)}")
+        name = str(entry["name"])
+        if not NAME.match(name):
+            raise ValueError(f"recurringMaintenance name {name!r}: use lowercase letters, digits and '-'")
+        duration = entry["duration"]
+        if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
+            raise ValueError(f"recurringMaintenance {name}: duration must be a positive number of seconds")
+        auto_end = entry.get("autoEnd", False)
+        if not isinstance(auto_end, bool):
+            raise ValueError(f"recurringMaintenance {name}: autoEnd must be true or false")
+        cron = str(entry["cron"]).strip()
+        if not cron.startswith(("cron(", "rate(", "at(")):
+            cron = f"cron({cron})"  # accept the bare six-field expression too
+        return cls(
+            name=name,
+            cron=cron,
+            description=str(entry["description"]),
+            duration=duration,
+            auto_end=auto_end,
+            timezone=str(entry.get("timezone", "UTC")),
+        )
+
+    def execution_input(self) -> dict:
+        return {
+            "source": "schedule",
+            "description": self.description,
+            "duration": self.duration,
+            "autoEnd": self.auto_end,
+        }
+
+
+class RecurringMaintenance(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        windows: tuple[RecurringWindow, ...],
+        state_machine: sfn.IStateMachine,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.schedules: list[scheduler.CfnSchedule] = []
+        if not windows:
+            return
+        self.role = iam.Role(
+            self,
+            "SchedulerRole",
+            description="EventBridge Scheduler: start g3n OPS maintenance windows",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            ),
+        )
+        state_machine.grant_start_execution(self.role)
+        for window in windows:
+            self.schedules.append(
+                scheduler.CfnSchedule(
+                    self,
+                    pascal(window.name),
+                    name=f"g3n-{stage}-ops-maintenance-{window.name}",
+                    description=window.description[:512],
+                    schedule_expression=window.cron,
+                    schedule_expression_timezone=window.timezone,
+                    flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+                    target=scheduler.CfnSchedule.TargetProperty(
+                        arn=state_machine.state_machine_arn,
+                        role_arn=self.role.role_arn,
+                        input=json.dumps(window.execution_input()),
+                    ),
+                )
+            )
