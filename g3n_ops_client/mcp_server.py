@@ -20,10 +20,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
+from g3n_ops_client.cli.common import SECRET_ENV
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.errors import OpsClientError
-
-SECRET_ENV = "G3N_OPS_SECRET_CODE"
 
 INSTRUCTIONS = """\
 Operate g3n OPS, the control plane of the g3nretailstack platform: maintenance windows (all 14 API
