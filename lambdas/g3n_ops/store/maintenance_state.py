@@ -3,6 +3,10 @@
 ``{"pk": "maintenance#state", "value": "<json>"}`` where the JSON is ``{"active": false}`` or
 ``{"active": true, "maintenanceId", "description", "latestUpdate", "startedAt", "expectedEnd",
 "overrunning"}``. It is a JSON string so Powertools' DynamoDBProvider can read it as-is.
+
+While a window is active the item also carries ``activeMaintenanceId`` as a plain attribute:
+DynamoDB conditions cannot look inside the JSON string, and "at most one active window" is a
+condition on exactly that attribute (absent = nothing active).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from g3n_ops.store import table
 
 STATE_PK = "maintenance#state"
 VALUE_ATTRIBUTE = "value"
+ACTIVE_ID_ATTRIBUTE = "activeMaintenanceId"
 INACTIVE: dict = {"active": False}
 
 
@@ -23,6 +28,15 @@ def read() -> dict:
     return json.loads(item[VALUE_ATTRIBUTE])
 
 
+def active_id() -> str | None:
+    """The id of the active window, or None (read consistently: callers act on it)."""
+    item = table.get(STATE_PK)
+    return item.get(ACTIVE_ID_ATTRIBUTE) if item else None
+
+
 def item(state: dict) -> dict:
     """The full item for ``state`` (used in puts and transactions)."""
-    return {"pk": STATE_PK, VALUE_ATTRIBUTE: json.dumps(state, sort_keys=True)}
+    full = {"pk": STATE_PK, VALUE_ATTRIBUTE: json.dumps(state, sort_keys=True)}
+    if state.get("active"):
+        full[ACTIVE_ID_ATTRIBUTE] = state["maintenanceId"]
+    return full

@@ -1,0 +1,602 @@
+"""The maintenance window lifecycle.
+
+    scheduled ──start──▶ active ──end / auto-end──▶ ended
+        │                  └──overrun (past its expected end, no auto-end; stays active)
+        └──cancel──▶ cancelled
+
+Every change is a conditional write on the record (status and version as read), appended to
+its ``history`` and written as one audit line. Starting, updating and ending also write the
+state item the guard reads, in the same transaction, so at most one window is ever active.
+
+The lifecycle state machine times a window (wait for the start → start → wait for the expected
+end → auto-end or flag the overrun). Operators may act at any point; each step looks at the
+record first and only does what is still due, so the execution and the record stay consistent
+whatever happened by hand in between.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import math
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from g3n_ops.aws import client
+from g3n_ops.domain import audit
+from g3n_ops.errors import (
+    InvalidInput,
+    InvalidTransition,
+    MaintenanceAlreadyActive,
+    MaintenanceNotFound,
+    OpsError,
+)
+from g3n_ops.observability import logger, metrics
+from g3n_ops.settings import settings
+from g3n_ops.store import maintenance as store
+from g3n_ops.store import maintenance_state
+
+STATUSES = ("scheduled", "active", "ended", "cancelled")
+
+# 5 s is the shortest window the state machine's whole-second timers can time meaningfully (and it
+# keeps tests fast); a "maintenance window" longer than a week is an outage to plan differently,
+# and the bound keeps every execution far inside Step Functions' one-year limit.
+MIN_DURATION_SECONDS = 5
+MAX_DURATION_SECONDS = 7 * 24 * 3600
+# A start slightly in the past is an operator saying "now" with a little typing or clock skew.
+START_TOLERANCE_SECONDS = 60
+MAX_START_AHEAD = timedelta(days=90)
+MAX_DESCRIPTION_LENGTH = 500
+MAX_TEXT_LENGTH = 1000  # an update's text and an end message
+MAX_UPDATES = 100  # keeps a record far below DynamoDB's 400 KB item limit
+# Timers may fire up to a second early (the local interpreter truncates to whole seconds); a
+# window must never be closed or flagged before its expected end, so the end timer gets 1 s slack.
+END_TIMER_SLACK = timedelta(seconds=1)
+RACE_ATTEMPTS = 3
+
+# Who acts when nobody typed a command: the lifecycle state machine's own steps.
+STATE_MACHINE_SOURCE = "state-machine"
+
+T = TypeVar("T")
+
+_ID_PATTERN = re.compile(r"^mw-\d{8}-[0-9a-f]{8}$")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asked: the surface (cli, mcp, console, schedule, state-machine) and, if known, the
+    principal or execution."""
+
+    source: str
+    actor: str | None = None
+
+
+class _Raced(Exception):
+    """The record changed between our read and our write; read again and decide again."""
+
+
+# -- time ----------------------------------------------------------------------------------------
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """Timestamps in records: UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_seconds(moment: datetime) -> str:
+    """Timestamps for Wait states: whole seconds, ``Z`` (what TimestampPath accepts everywhere)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _end_timer(expected_end: str) -> str:
+    moment = parse_iso(expected_end)
+    whole = moment.replace(microsecond=0) + timedelta(seconds=math.ceil(moment.microsecond / 1e6))
+    return iso_seconds(whole + END_TIMER_SLACK)
+
+
+# -- validation ----------------------------------------------------------------------------------
+def check_description(description: str) -> str:
+    description = description.strip()
+    if not 1 <= len(description) <= MAX_DESCRIPTION_LENGTH:
+        raise InvalidInput(f"the description must be 1 to {MAX_DESCRIPTION_LENGTH} characters")
+    return description
+
+
+def check_text(text: str, what: str) -> str:
+    text = text.strip()
+    if not 1 <= len(text) <= MAX_TEXT_LENGTH:
+        raise InvalidInput(f"the {what} must be 1 to {MAX_TEXT_LENGTH} characters")
+    return text
+
+
+def check_duration(duration: int) -> int:
+    if isinstance(duration, bool) or not isinstance(duration, int):
+        raise InvalidInput("the duration must be a whole number of seconds")
+    if not MIN_DURATION_SECONDS <= duration <= MAX_DURATION_SECONDS:
+        raise InvalidInput(
+            f"the duration must be from {MIN_DURATION_SECONDS} to {MAX_DURATION_SECONDS} seconds (7 days)"
+        )
+    return duration
+
+
+def parse_start(text: str, moment: datetime) -> datetime:
+    """An ISO 8601 start with a timezone, not in the past (beyond a minute), at most 90 days out."""
+    try:
+        start = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput("the start must be an ISO 8601 time, e.g. 2026-12-01T02:00:00Z") from None
+    if start.tzinfo is None:
+        raise InvalidInput("the start must include a timezone, e.g. 2026-12-01T02:00:00Z or +01:00")
+    if start < moment - timedelta(seconds=START_TOLERANCE_SECONDS):
+        raise InvalidInput("the start is in the past; give a future time (or now)")
+    if start > moment + MAX_START_AHEAD:
+        raise InvalidInput(f"the start must be within {MAX_START_AHEAD.days} days from now")
+    return start.astimezone(UTC)
+
+
+def check_id(maintenance_id: str) -> str:
+    if not _ID_PATTERN.match(maintenance_id or ""):
+        raise InvalidInput("a maintenance id looks like mw-20261201-3f2a9c1d")
+    return maintenance_id
+
+
+def new_id(moment: datetime) -> str:
+    return f"mw-{moment:%Y%m%d}-{secrets.token_hex(4)}"
+
+
+# -- records -------------------------------------------------------------------------------------
+def _history(action: str, from_status: str | None, to_status: str, at: str, by: Actor, message: str | None):
+    return {
+        "action": action,
+        "from": from_status,
+        "to": to_status,
+        "at": at,
+        "source": by.source,
+        "actor": by.actor,
+        "message": message,
+    }
+
+
+def new_record(
+    *, description: str, duration: int, start: datetime, auto_end: bool, by: Actor, moment: datetime
+) -> dict:
+    created = iso(moment)
+    return {
+        "maintenanceId": new_id(moment),
+        "status": "scheduled",
+        "description": description,
+        "start": iso_seconds(start),
+        "duration": duration,
+        "autoEnd": auto_end,
+        "overrunning": False,
+        "createdAt": created,
+        "source": by.source,
+        "actor": by.actor,
+        "executionArn": None,
+        "startedAt": None,
+        "expectedEnd": None,
+        "endedAt": None,
+        "cancelledAt": None,
+        "endMessage": None,
+        "latestUpdate": None,
+        "updates": [],
+        "history": [_history("schedule", None, "scheduled", created, by, None)],
+        "version": 1,
+    }
+
+
+def active_state(record: dict) -> dict:
+    """What the guard and ping see while ``record`` is the active window."""
+    return {
+        "active": True,
+        "maintenanceId": record["maintenanceId"],
+        "description": record["description"],
+        "latestUpdate": record.get("latestUpdate"),
+        "startedAt": record["startedAt"],
+        "expectedEnd": record["expectedEnd"],
+        "overrunning": bool(record.get("overrunning")),
+    }
+
+
+def _audit(action: str, record: dict, entry: dict) -> None:
+    audit.write(
+        {
+            "action": action,
+            "maintenanceId": record["maintenanceId"],
+            "description": record["description"],
+            "from": entry.get("from"),
+            "to": entry.get("to"),
+            "at": entry["at"],
+            "source": entry["source"],
+            "actor": entry["actor"],
+            "message": entry.get("message") or entry.get("text"),
+        }
+    )
+    metrics.add_metric(name=f"Maintenance{action.title().replace('-', '')}", unit="Count", value=1)
+
+
+def get(maintenance_id: str) -> dict:
+    record = store.get(check_id(maintenance_id))
+    if record is None:
+        raise MaintenanceNotFound(f"no maintenance window {maintenance_id}")
+    return record
+
+
+def _with_fresh_record(maintenance_id: str, attempt: Callable[[dict], T]) -> T:
+    """Run ``attempt`` on the current record; if another writer got in first, read and decide again."""
+    for _ in range(RACE_ATTEMPTS):
+        try:
+            return attempt(get(maintenance_id))
+        except _Raced:
+            continue
+    raise InvalidTransition(
+        f"maintenance {maintenance_id} kept changing while we tried; look at it and retry"
+    )
+
+
+def _apply(record: dict, change: store.Change, state: store.StateChange | None = None) -> None:
+    try:
+        store.apply(record["maintenanceId"], change, state)
+    except store.RecordConditionFailed:
+        raise _Raced() from None
+
+
+# -- schedule ------------------------------------------------------------------------------------
+def schedule(*, description: str, duration: int, start: str, auto_end: bool, by: Actor) -> dict:
+    """Create a scheduled window and start the execution that times it (named after its id)."""
+    moment = now()
+    record = new_record(
+        description=check_description(description),
+        duration=check_duration(duration),
+        start=parse_start(start, moment),
+        auto_end=auto_end,
+        by=by,
+        moment=moment,
+    )
+    store.create(record)
+    _audit("schedule", record, record["history"][0])
+    maintenance_id = record["maintenanceId"]
+    try:
+        execution_arn = _start_execution(maintenance_id, maintenance_id)
+    except (ClientError, BotoCoreError) as error:
+        logger.error("lifecycle execution not started", extra={"maintenanceId": maintenance_id})
+        cancel(maintenance_id, Actor(by.source, by.actor), message="cancelled: its execution could not start")
+        raise OpsError(
+            f"the lifecycle execution could not be started, so the window was cancelled: {error}"
+        ) from None
+    store.set_execution_arn(maintenance_id, execution_arn)
+    return get(maintenance_id)
+
+
+def schedule_from_execution(
+    *,
+    description: str,
+    duration: int,
+    start: str | None,
+    auto_end: bool,
+    source: str,
+    execution_arn: str,
+) -> dict:
+    """A window asked for by an execution itself (console or EventBridge Scheduler): IAM on
+    StartExecution was the gate, the execution is its timer, and the start defaults to now."""
+    moment = now()
+    by = Actor(source, execution_arn)
+    record = new_record(
+        description=check_description(description),
+        duration=check_duration(duration),
+        start=parse_start(start, moment) if start else moment,
+        auto_end=auto_end,
+        by=by,
+        moment=moment,
+    )
+    record["executionArn"] = execution_arn
+    store.create(record)
+    _audit("schedule", record, record["history"][0])
+    return record
+
+
+def admit(maintenance_id: str, execution_arn: str) -> dict:
+    """The first step for a window that maintenance-schedule (or a manual start) already recorded."""
+    record = get(maintenance_id)
+    # Usually already set by the request handler (or a hand-over): then the record keeps its own.
+    with contextlib.suppress(store.RecordConditionFailed):
+        store.set_execution_arn(maintenance_id, execution_arn, only_if_absent=True)
+    return timing(record)
+
+
+def timing(record: dict) -> dict:
+    """Where the execution stands for ``record``: what to wait for next."""
+    waiting = record["status"] == "scheduled"
+    return {
+        "maintenanceId": record["maintenanceId"],
+        "status": record["status"],
+        "waitUntil": record["start"] if waiting else iso_seconds(now()),
+    }
+
+
+# -- start ---------------------------------------------------------------------------------------
+def _activate(record: dict, by: Actor, message: str | None) -> dict:
+    if record["status"] == "active":
+        raise MaintenanceAlreadyActive(
+            f"maintenance {record['maintenanceId']} is already active (since {record['startedAt']})"
+        )
+    if record["status"] != "scheduled":
+        raise InvalidTransition(
+            f"maintenance {record['maintenanceId']} is {record['status']}; only a scheduled window can start"
+        )
+    moment = now()
+    fields = {
+        "status": "active",
+        "startedAt": iso(moment),
+        "expectedEnd": iso(moment + timedelta(seconds=record["duration"])),
+        "overrunning": False,
+    }
+    entry = _history("start", "scheduled", "active", fields["startedAt"], by, message)
+    state = active_state({**record, **fields})
+    try:
+        _apply(
+            record,
+            store.Change("scheduled", record["version"], fields, history_entry=entry),
+            store.StateChange(state, "inactive", record["maintenanceId"]),
+        )
+    except store.StateConditionFailed:
+        other = maintenance_state.active_id()
+        raise MaintenanceAlreadyActive(
+            f"maintenance {other} is active; end it before starting {record['maintenanceId']}"
+        ) from None
+    _audit("start", record, entry)
+    return {**record, **fields}
+
+
+def start(maintenance_id: str, by: Actor) -> dict:
+    """Start a scheduled window now (before its scheduled time)."""
+    record = _with_fresh_record(
+        maintenance_id, lambda current: _activate(current, by, "started by hand before its scheduled time")
+    )
+    _hand_timing_to_new_execution(record)
+    return get(maintenance_id)
+
+
+def start_when_due(maintenance_id: str, execution_arn: str) -> dict:
+    """The state machine's start step, at the scheduled time. It starts the window unless it was
+    started by hand, cancelled or ended meanwhile; if another window is active it cancels this
+    one (windows never overlap) and says why in the history."""
+    by = Actor(STATE_MACHINE_SOURCE, execution_arn)
+    record = get(maintenance_id)
+    outcome = {"scheduled": "started", "active": "already-active"}.get(record["status"], "not-started")
+    if record["status"] == "scheduled":
+        try:
+            record = _with_fresh_record(
+                maintenance_id, lambda current: _activate(current, by, "started at its scheduled time")
+            )
+        except MaintenanceAlreadyActive as refusal:
+            record = get(maintenance_id)
+            if record["status"] == "scheduled":
+                try:
+                    record = cancel(maintenance_id, by, message=f"not started: {refusal.message}")
+                except InvalidTransition:
+                    record = get(maintenance_id)  # started or cancelled by hand meanwhile
+                outcome = "already-active" if record["status"] == "active" else "not-started"
+            else:
+                outcome = "already-active" if record["status"] == "active" else "not-started"
+        except InvalidTransition:
+            record = get(maintenance_id)  # cancelled or ended while we looked
+            outcome = "not-started"
+    result = {"maintenanceId": maintenance_id, "status": record["status"], "outcome": outcome}
+    if record["status"] == "active":
+        result["waitUntil"] = _end_timer(record["expectedEnd"])
+    return result
+
+
+# -- update --------------------------------------------------------------------------------------
+def _active_record() -> dict:
+    active_id = maintenance_state.active_id()
+    if not active_id:
+        raise InvalidTransition("no maintenance window is active")
+    return get(active_id)
+
+
+def update(text: str, by: Actor) -> dict:
+    """Post an update on the active window (the guard's 503 body and ping carry the latest)."""
+    text = check_text(text, "update text")
+
+    def attempt(record: dict) -> dict:
+        if record["status"] != "active":
+            raise InvalidTransition(f"maintenance {record['maintenanceId']} is {record['status']}")
+        if len(record.get("updates") or []) >= MAX_UPDATES:
+            raise InvalidInput(f"a window takes at most {MAX_UPDATES} updates")
+        at = iso(now())
+        latest = {"text": text, "at": at}
+        entry = {**latest, "source": by.source, "actor": by.actor}
+        state = active_state({**record, "latestUpdate": latest})
+        try:
+            _apply(
+                record,
+                store.Change("active", record["version"], {"latestUpdate": latest}, update_entry=entry),
+                store.StateChange(state, "owned", record["maintenanceId"]),
+            )
+        except store.StateConditionFailed:
+            raise _Raced() from None
+        _audit("update", record, {**entry, "from": "active", "to": "active"})
+        return record
+
+    record = _with_fresh_record(_active_record()["maintenanceId"], attempt)
+    return get(record["maintenanceId"])
+
+
+# -- end / overrun ------------------------------------------------------------------------------
+def _finish(record: dict, by: Actor, *, action: str, message: str) -> dict:
+    if record["status"] != "active":
+        raise InvalidTransition(f"maintenance {record['maintenanceId']} is {record['status']}, not active")
+    at = iso(now())
+    fields = {"status": "ended", "endedAt": at, "endMessage": message}
+    entry = _history(action, "active", "ended", at, by, message)
+    try:
+        _apply(
+            record,
+            store.Change("active", record["version"], fields, history_entry=entry),
+            store.StateChange(maintenance_state.INACTIVE, "owned", record["maintenanceId"]),
+        )
+    except store.StateConditionFailed:
+        raise _Raced() from None
+    _audit(action, record, entry)
+    return {**record, **fields}
+
+
+def end(end_message: str, by: Actor) -> dict:
+    """End the active window: the services recover within the guard's cache TTL."""
+    message = check_text(end_message, "end message")
+    active = _active_record()
+    _with_fresh_record(
+        active["maintenanceId"], lambda current: _finish(current, by, action="end", message=message)
+    )
+    return get(active["maintenanceId"])
+
+
+def _flag_overrun(record: dict, by: Actor) -> dict:
+    message = f"still active past its expected end ({record['expectedEnd']}); end it with maintenance-end"
+    at = iso(now())
+    entry = _history("overrun", "active", "active", at, by, message)
+    state = active_state({**record, "overrunning": True})
+    try:
+        _apply(
+            record,
+            store.Change("active", record["version"], {"overrunning": True}, history_entry=entry),
+            store.StateChange(state, "owned", record["maintenanceId"]),
+        )
+    except store.StateConditionFailed:
+        raise _Raced() from None
+    _audit("overrun", record, entry)
+    return {**record, "overrunning": True}
+
+
+def expire(maintenance_id: str, execution_arn: str) -> dict:
+    """The state machine's step at the expected end: auto-end the window if asked, otherwise
+    flag it overrunning (ping and the guard show it). A window already ended is left alone."""
+    by = Actor(STATE_MACHINE_SOURCE, execution_arn)
+
+    def attempt(record: dict) -> tuple[dict, str]:
+        if record["status"] != "active":
+            return record, f"already-{record['status']}"
+        if record.get("overrunning"):
+            return record, "overrunning"
+        if record["autoEnd"]:
+            message = "ended automatically after its duration"
+            return _finish(record, by, action="auto-end", message=message), "auto-ended"
+        return _flag_overrun(record, by), "overrunning"
+
+    record, outcome = _with_fresh_record(maintenance_id, attempt)
+    return {
+        "maintenanceId": maintenance_id,
+        "status": record["status"],
+        "overrunning": bool(record.get("overrunning")),
+        "outcome": outcome,
+    }
+
+
+# -- cancel --------------------------------------------------------------------------------------
+def cancel(maintenance_id: str, by: Actor, *, message: str | None = None) -> dict:
+    """Cancel a scheduled window and stop the execution waiting to start it."""
+
+    def attempt(record: dict) -> dict:
+        if record["status"] == "active":
+            raise InvalidTransition(
+                f"maintenance {maintenance_id} is active; end it with maintenance-end instead of cancelling"
+            )
+        if record["status"] != "scheduled":
+            raise InvalidTransition(f"maintenance {maintenance_id} is already {record['status']}")
+        at = iso(now())
+        fields = {"status": "cancelled", "cancelledAt": at}
+        entry = _history("cancel", "scheduled", "cancelled", at, by, message)
+        _apply(record, store.Change("scheduled", record["version"], fields, history_entry=entry))
+        _audit("cancel", record, entry)
+        return {**record, **fields}
+
+    record = _with_fresh_record(check_id(maintenance_id), attempt)
+    if record.get("executionArn") and by.source != STATE_MACHINE_SOURCE:
+        _stop_execution(record["executionArn"], cause=f"maintenance {maintenance_id} was cancelled")
+    return get(maintenance_id)
+
+
+# -- listing -------------------------------------------------------------------------------------
+def _encode_token(key: dict) -> str:
+    plain = {name: value["S"] for name, value in key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> dict:
+    invalid = InvalidInput("the nextToken is not valid; pass the previous page's nextToken unchanged")
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError):
+        raise invalid from None
+    if (
+        not isinstance(plain, dict)
+        or set(plain) != {"pk", "kind", "sortKey"}
+        or not all(isinstance(value, str) for value in plain.values())
+        or plain["kind"] != store.KIND
+        or not plain["pk"].startswith(store.PK_PREFIX)
+    ):
+        raise invalid
+    return {name: {"S": value} for name, value in plain.items()}
+
+
+def list_windows(*, status: str | None, limit: int, next_token: str | None) -> dict:
+    """One page of windows, newest first, optionally only those in ``status``."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+    start_key = _decode_token(next_token) if next_token else None
+    items, last_key = store.list_page(status=status, limit=limit, start_key=start_key)
+    return {"items": items, "nextToken": _encode_token(last_key) if last_key else None}
+
+
+# -- executions ----------------------------------------------------------------------------------
+def _start_execution(maintenance_id: str, name: str) -> str:
+    response = client("stepfunctions").start_execution(
+        stateMachineArn=settings().maintenance_state_machine_arn,
+        name=name,
+        input=json.dumps({"maintenanceId": maintenance_id}),
+    )
+    return response["executionArn"]
+
+
+def _stop_execution(execution_arn: str, *, cause: str) -> None:
+    """Best effort: an execution that cannot be stopped finds the record changed at its next
+    step and ends without touching it."""
+    try:
+        client("stepfunctions").stop_execution(executionArn=execution_arn, cause=cause)
+    except (ClientError, BotoCoreError) as error:
+        logger.warning(
+            "lifecycle execution not stopped", extra={"executionArn": execution_arn, "error": str(error)}
+        )
+
+
+def _hand_timing_to_new_execution(record: dict) -> None:
+    """A window started by hand is timed from its real start: a fresh execution (named
+    ``<id>-started``) waits for the expected end, and the one still waiting for the scheduled
+    start is stopped. If the fresh one cannot start, the old one times it at the scheduled start."""
+    maintenance_id = record["maintenanceId"]
+    try:
+        new_arn = _start_execution(maintenance_id, f"{maintenance_id}-started")
+    except (ClientError, BotoCoreError) as error:
+        logger.warning(
+            "timer hand-over not started", extra={"maintenanceId": maintenance_id, "error": str(error)}
+        )
+        return
+    store.set_execution_arn(maintenance_id, new_arn)
+    if record.get("executionArn"):
+        _stop_execution(record["executionArn"], cause=f"maintenance {maintenance_id} was started by hand")
