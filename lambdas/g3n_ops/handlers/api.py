@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
-from g3n_ops.domain import status
+from g3n_ops.domain import maintenance, status
 from g3n_ops.errors import InvalidInput, OpsError
 from g3n_ops.observability import logger, metrics, tracer
 
@@ -38,6 +38,22 @@ def query_int(name: str, default: int, *, low: int, high: int) -> int:
     if not raw.isdigit() or not low <= int(raw) <= high:
         raise InvalidInput(f"query parameter '{name}' must be an integer from {low} to {high}")
     return int(raw)
+
+
+@app.get("/maintenance")
+def maintenance_list() -> dict:
+    """Windows newest first: ``?status=scheduled|active|ended|cancelled&limit=1..100&nextToken=``."""
+    query = app.current_event.get_query_string_value
+    return maintenance.list_windows(
+        status=query("status", default_value=None) or None,
+        limit=query_int("limit", 20, low=1, high=100),
+        next_token=query("nextToken", default_value=None) or None,
+    )
+
+
+@app.get("/maintenance/<maintenance_id>")
+def maintenance_get(maintenance_id: str) -> dict:
+    return maintenance.get(maintenance_id)
 
 
 @logger.inject_lambda_context(log_event=False)

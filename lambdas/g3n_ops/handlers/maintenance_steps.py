@@ -1,0 +1,90 @@
+"""The maintenance lifecycle state machine's tasks: admit, start when due, expire.
+
+Event: ``{"step": "admit" | "start" | "expire", "executionArn": ..., ...}`` (built by the ASL's
+Parameters). A step that cannot proceed raises an ``OpsError``; its class name is the error the
+state machine's Catch sees.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from g3n_ops.domain import maintenance
+from g3n_ops.errors import InvalidInput
+from g3n_ops.handlers.operations import describe_validation_error
+from g3n_ops.observability import logger, metrics, tracer
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", str_strip_whitespace=True)
+
+
+class StepEvent(_Model):
+    step: Literal["admit", "start", "expire"]
+    execution_arn: str = Field(alias="executionArn")
+    maintenance_id: str | None = Field(default=None, alias="maintenanceId")
+    input: dict | None = None  # admit only: the execution's own input
+
+
+class ExistingWindow(_Model):
+    """Execution input from maintenance-schedule or a manual start: the record exists."""
+
+    maintenance_id: str = Field(alias="maintenanceId")
+
+
+class NewWindow(_Model):
+    """Execution input from the console or an EventBridge schedule: no record yet."""
+
+    source: Literal["console", "schedule"] = "console"
+    description: str = Field(max_length=4 * maintenance.MAX_DESCRIPTION_LENGTH)
+    duration: int
+    auto_end: bool = Field(default=False, alias="autoEnd")
+    start: str | None = Field(default=None, max_length=64)
+
+
+def _parse(model: type[_Model], data: object) -> _Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise InvalidInput(describe_validation_error(error)) from None
+
+
+def admit(event: StepEvent) -> dict:
+    raw = event.input or {}
+    if "maintenanceId" in raw:
+        existing = _parse(ExistingWindow, raw)
+        return maintenance.admit(existing.maintenance_id, event.execution_arn)
+    window = _parse(NewWindow, raw)
+    record = maintenance.schedule_from_execution(
+        description=window.description,
+        duration=window.duration,
+        start=window.start,
+        auto_end=window.auto_end,
+        source=window.source,
+        execution_arn=event.execution_arn,
+    )
+    return maintenance.timing(record)
+
+
+def _window_id(event: StepEvent) -> str:
+    if not event.maintenance_id:
+        raise InvalidInput(f"the {event.step} step needs maintenanceId")
+    return event.maintenance_id
+
+
+STEPS = {
+    "admit": admit,
+    "start": lambda event: maintenance.start_when_due(_window_id(event), event.execution_arn),
+    "expire": lambda event: maintenance.expire(_window_id(event), event.execution_arn),
+}
+
+
+@logger.inject_lambda_context(log_event=False)  # console input is free text: never log it
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict, context) -> dict:
+    step = _parse(StepEvent, event)
+    logger.append_keys(step=step.step, maintenanceId=step.maintenance_id)
+    return STEPS[step.step](step)
