@@ -1,0 +1,86 @@
+"""Direct-invoke vacuum operations: vacuum-all, vacuum-org, vacuum-cancel, vacuum-status.
+
+The router verifies the secret code of every SecretRequest before these functions run.
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from g3n_ops.domain import vacuum
+from g3n_ops.handlers.operations import Operations
+from g3n_ops.models import Request, SecretRequest
+from g3n_ops.observability import logger, metrics, tracer
+
+operations = Operations()
+
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+VacuumId = Annotated[str, Field(alias="vacuumId", min_length=1, max_length=64)]
+# Compared exactly as typed: no whitespace stripping for the phrase.
+Phrase = Annotated[str, StringConstraints(strip_whitespace=False, max_length=200)]
+
+
+class VacuumAllRequest(SecretRequest):
+    operation: Literal["vacuum-all"]
+    reason: Reason
+    confirmation_phrase: Phrase | None = Field(default=None, alias="confirmationPhrase")
+    dry_run: bool = Field(default=False, alias="dryRun")
+
+
+class VacuumOrgRequest(SecretRequest):
+    operation: Literal["vacuum-org"]
+    reason: Reason
+    orgcode: str = Field(max_length=200)  # the format rule is the domain's (invalid-orgcode)
+    dry_run: bool = Field(default=False, alias="dryRun")
+
+
+class VacuumCancelRequest(SecretRequest):
+    operation: Literal["vacuum-cancel"]
+    vacuum_id: VacuumId
+
+
+class VacuumStatusRequest(Request):
+    operation: Literal["vacuum-status"]
+    vacuum_id: VacuumId
+
+
+@operations.route("vacuum-all", VacuumAllRequest)
+def vacuum_all(request: VacuumAllRequest) -> dict:
+    return vacuum.request(
+        scope="all",
+        orgcode=None,
+        dry_run=request.dry_run,
+        reason=request.reason,
+        source=request.source,
+        actor=request.actor,
+        confirmation_phrase=request.confirmation_phrase,
+    )
+
+
+@operations.route("vacuum-org", VacuumOrgRequest)
+def vacuum_org(request: VacuumOrgRequest) -> dict:
+    return vacuum.request(
+        scope="org",
+        orgcode=request.orgcode,
+        dry_run=request.dry_run,
+        reason=request.reason,
+        source=request.source,
+        actor=request.actor,
+    )
+
+
+@operations.route("vacuum-cancel", VacuumCancelRequest)
+def vacuum_cancel(request: VacuumCancelRequest) -> dict:
+    return vacuum.cancel(request.vacuum_id, actor=request.actor, source=request.source)
+
+
+@operations.route("vacuum-status", VacuumStatusRequest)
+def vacuum_status(request: VacuumStatusRequest) -> dict:
+    return vacuum.status(request.vacuum_id)
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict, context) -> dict:
+    return operations(event)

@@ -1,0 +1,201 @@
+"""Data access for vacuum runs in the OPS table: the record, the mutex and the audit entries.
+
+Items:
+  vacuum#<id>                       the record (kind=vacuum, sortKey=createdAt → newest first)
+  vacuum#mutex                      owner (a vacuum id) + leaseExpiresAt (epoch seconds)
+  audit#vacuum#<id>#<n>-<action>    one entry per lifecycle action (kind=audit#vacuum)
+
+Every state change is a conditional write, so two writers (a cancel and the state machine, two
+requests, a retried step) can never both win. Functions answer ``None``/``False`` when their
+condition did not hold and leave the decision to the domain layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from g3n_ops.store import table
+
+KIND = "vacuum"
+AUDIT_KIND = "audit#vacuum"
+MUTEX_PK = "vacuum#mutex"
+RECORD_PREFIX = "vacuum#"
+
+
+def record_pk(vacuum_id: str) -> str:
+    return f"{RECORD_PREFIX}{vacuum_id}"
+
+
+def _names(*names: str) -> dict[str, str]:
+    return {f"#{name}": name for name in names}
+
+
+def _conditional(call, **kwargs) -> dict | None:
+    """Run a conditional write; ``None`` when the condition did not hold."""
+    try:
+        return call(TableName=table.table_name(), **kwargs)
+    except ClientError as error:
+        if table.is_conditional_failure(error):
+            return None
+        raise
+
+
+# -- the record ----------------------------------------------------------------------------------
+def get_record(vacuum_id: str) -> dict | None:
+    return table.get(record_pk(vacuum_id))
+
+
+def create_record(record: dict) -> bool:
+    """Write a new record; False if one with that id exists already."""
+    item = {"pk": record_pk(record["vacuumId"]), "kind": KIND, "sortKey": record["createdAt"], **record}
+    written = _conditional(
+        table.dynamodb().put_item,
+        Item=table.serialize(item),
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+    return written is not None
+
+
+def update_record(
+    vacuum_id: str,
+    *,
+    set_fields: dict[str, Any],
+    from_statuses: tuple[str, ...] | None = None,
+    execution_arn: str | None = None,
+    execution_arn_unset_ok: bool = False,
+) -> dict | None:
+    """SET ``set_fields`` on the record if it exists, its status is one of ``from_statuses`` and
+    (when given) it belongs to ``execution_arn``. Returns the updated record, or None."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    assignments = []
+    for index, (field, value) in enumerate(set_fields.items()):
+        names[f"#f{index}"] = field
+        values[f":v{index}"] = table.serialize_value(value)
+        assignments.append(f"#f{index} = :v{index}")
+    conditions = ["attribute_exists(pk)"]
+    if from_statuses:
+        names["#status"] = "status"
+        placeholders = []
+        for index, status in enumerate(from_statuses):
+            values[f":s{index}"] = {"S": status}
+            placeholders.append(f":s{index}")
+        conditions.append(f"#status IN ({', '.join(placeholders)})")
+    if execution_arn is not None:
+        names["#executionArn"] = "executionArn"
+        values[":executionArn"] = {"S": execution_arn}
+        owned = "#executionArn = :executionArn"
+        if execution_arn_unset_ok:
+            owned = f"(attribute_not_exists(#executionArn) OR {owned})"
+        conditions.append(owned)
+    response = _conditional(
+        table.dynamodb().update_item,
+        Key={"pk": {"S": record_pk(vacuum_id)}},
+        UpdateExpression="SET " + ", ".join(assignments),
+        ConditionExpression=" AND ".join(conditions),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+        ReturnValues="ALL_NEW",
+    )
+    return table.deserialize(response["Attributes"]) if response else None
+
+
+def add_stats(vacuum_id: str, service: str, counts: dict[str, int]) -> bool:
+    """Atomically add a chunk's counts to its service and to the totals (live progress).
+
+    The stats maps are created when the run starts, so nested ADDs always have a parent. False if
+    the record is no longer running (nothing is added then)."""
+    counts = {name: value for name, value in counts.items() if value}
+    if not counts:
+        return True
+    names = {"#stats": "stats", "#services": "services", "#totals": "totals", "#service": service}
+    names["#status"] = "status"
+    values = {":running": {"S": "running"}}
+    additions = []
+    for name, value in counts.items():
+        names[f"#{name}"] = name
+        values[f":{name}"] = {"N": str(value)}
+        additions.append(f"#stats.#services.#service.#{name} :{name}")
+        additions.append(f"#stats.#totals.#{name} :{name}")
+    updated = _conditional(
+        table.dynamodb().update_item,
+        Key={"pk": {"S": record_pk(vacuum_id)}},
+        UpdateExpression="ADD " + ", ".join(additions),
+        ConditionExpression="#status = :running AND attribute_exists(#stats.#services.#service)",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+    return updated is not None
+
+
+def newest_records(limit: int) -> list[dict]:
+    items, _ = table.query_kind(KIND, limit=limit, newest_first=True)
+    return items
+
+
+# -- the mutex -----------------------------------------------------------------------------------
+def read_mutex() -> dict | None:
+    return table.get(MUTEX_PK)
+
+
+def take_mutex(owner: str, *, now: int, lease_expires_at: int) -> bool:
+    """Take the mutex if it is free or its lease ran out (a crashed run does not lock forever)."""
+    item = {"pk": MUTEX_PK, "owner": owner, "leaseExpiresAt": lease_expires_at, "takenAt": now}
+    written = _conditional(
+        table.dynamodb().put_item,
+        Item=table.serialize(item),
+        ConditionExpression="attribute_not_exists(pk) OR leaseExpiresAt < :now",
+        ExpressionAttributeValues={":now": {"N": str(now)}},
+    )
+    return written is not None
+
+
+def renew_mutex(owner: str, *, lease_expires_at: int) -> bool:
+    """Extend the lease; False if ``owner`` no longer holds the mutex."""
+    renewed = _conditional(
+        table.dynamodb().update_item,
+        Key={"pk": {"S": MUTEX_PK}},
+        UpdateExpression="SET leaseExpiresAt = :expires",
+        ConditionExpression="#owner = :owner",
+        ExpressionAttributeNames=_names("owner"),
+        ExpressionAttributeValues={":owner": {"S": owner}, ":expires": {"N": str(lease_expires_at)}},
+    )
+    return renewed is not None
+
+
+def release_mutex(owner: str) -> bool:
+    """Free the mutex if ``owner`` holds it (never someone else's)."""
+    released = _conditional(
+        table.dynamodb().delete_item,
+        Key={"pk": {"S": MUTEX_PK}},
+        ConditionExpression="#owner = :owner",
+        ExpressionAttributeNames=_names("owner"),
+        ExpressionAttributeValues={":owner": {"S": owner}},
+    )
+    return released is not None
+
+
+# -- audit ---------------------------------------------------------------------------------------
+def put_audit(entry: dict, *, sequence: int) -> bool:
+    """Write one audit entry; idempotent (a retried step does not write it twice)."""
+    pk = f"{AUDIT_KIND}#{entry['vacuumId']}#{sequence}-{entry['action']}"
+    item = {"pk": pk, "kind": AUDIT_KIND, "sortKey": entry["at"], **entry}
+    written = _conditional(
+        table.dynamodb().put_item,
+        Item=table.serialize(item),
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+    return written is not None
+
+
+def audit_entries(vacuum_id: str) -> list[dict]:
+    """A run's audit entries, oldest first."""
+    found: list[dict] = []
+    start_key = None
+    while True:
+        items, start_key = table.query_kind(AUDIT_KIND, limit=500, newest_first=False, start_key=start_key)
+        found += [item for item in items if item.get("vacuumId") == vacuum_id]
+        if not start_key:
+            return sorted(found, key=lambda item: item["pk"])
