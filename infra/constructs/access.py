@@ -150,6 +150,7 @@ def _suppress_wildcards(function: lambda_.Function, what: str = "") -> None:
     suppress(
         function.role,
         "IAM5",
-        "Wildcards only below named resources: the OPS table's indexes" + (f"; {what}." if what else "."),
+        "Wildcards only below named resources: the function's log streams, the OPS table's indexes"
+        + (f", {what}." if what else "."),
         applies_to=[WILDCARD_BELOW_NAMED_RESOURCE],
     )

@@ -7,12 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import catalogue
-from infra.constructs.nag import LAMBDA_BASIC_EXECUTION_ROLE, suppress
+from infra.constructs.nag import suppress
 
 POWERTOOLS_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python311-x86_64"
@@ -58,6 +59,15 @@ class OpsFunctions(Construct):
                 # Operational logs go with the stack, so a re-created stack can reuse the name.
                 removal_policy=RemovalPolicy.DESTROY,
             )
+            # Our own role instead of AWSLambdaBasicExecutionRole (logs:* on every log group):
+            # this function may write to its own log group only.
+            role = iam.Role(
+                self,
+                f"{pascal(spec.key)}Role",
+                description=f"g3n OPS {spec.key} function",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            )
+            log_group.grant(role, "logs:CreateLogStream", "logs:PutLogEvents")
             function = lambda_.Function(
                 self,
                 pascal(spec.key),
@@ -72,16 +82,11 @@ class OpsFunctions(Construct):
                 layers=[powertools],
                 tracing=lambda_.Tracing.ACTIVE,
                 log_group=log_group,
+                role=role,
                 environment=dict(environment),
             )
             suppress(
-                function,
-                "IAM4",
-                "AWSLambdaBasicExecutionRole only allows writing this function's own logs.",
-                applies_to=[LAMBDA_BASIC_EXECUTION_ROLE],
-            )
-            suppress(
-                function,
+                role,
                 "IAM5",
                 "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions.",
                 applies_to=["Resource::*"],
@@ -89,7 +94,8 @@ class OpsFunctions(Construct):
             suppress(
                 function,
                 "L1",
-                "Python 3.11 is the project's runtime, pinned with the matching Powertools layer.",
+                "Python 3.11 is the project's runtime (pyproject requires 3.11), matched by the Powertools "
+                "python311 layer.",
             )
             self.by_key[spec.key] = function
 

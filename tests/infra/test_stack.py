@@ -119,7 +119,7 @@ def table_arn(name: str) -> str:
 
 @pytest.mark.parametrize("spec", catalogue.FUNCTIONS, ids=lambda spec: spec.key)
 def test_each_catalogue_function_is_deployed_as_specified(template, spec):
-    _, props = template.function(catalogue.function_name(STAGE, spec.key))
+    logical_id, props = template.function(catalogue.function_name(STAGE, spec.key))
     assert props["Handler"] == spec.handler
     assert props["Runtime"] == "python3.11"
     assert props["Timeout"] == spec.timeout_seconds
@@ -130,9 +130,16 @@ def test_each_catalogue_function_is_deployed_as_specified(template, spec):
         r"arn:aws:lambda:\$\{AWS::Region\}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:\d+",
         layer,
     )
-    log_group = template.properties(props["LoggingConfig"]["LogGroup"]["Ref"])
+    log_group_id = props["LoggingConfig"]["LogGroup"]["Ref"]
+    log_group = template.properties(log_group_id)
     assert log_group["LogGroupName"] == f"/aws/lambda/{props['FunctionName']}"
     assert log_group["RetentionInDays"] > 0
+    # Its own role, writing its own log group only (no AWSLambdaBasicExecutionRole: logs on "*").
+    role_id = template.role_of(logical_id)
+    assert "ManagedPolicyArns" not in template.properties(role_id)
+    allowed = template.allowed(role_id)
+    assert _on(allowed, f"${{{log_group_id}.Arn}}") == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert not any(action.startswith("logs:") and res == "*" for action, res in allowed)
     # The handler module exists in the asset the function is built from.
     module = spec.handler.rsplit(".", 1)[0]
     assert (PROJECT_ROOT / "lambdas" / (module.replace(".", "/") + ".py")).is_file(), module
@@ -232,7 +239,7 @@ def test_api_function_reads_only(template, ops_table_id, registry):
 
 def test_admin_function_gets_and_puts_the_secret_item_only(template, ops_table_id):
     allowed = template.allowed(role(template, "admin"))
-    data_actions = {action for action, _ in allowed if not action.startswith("xray:")}
+    data_actions = {action for action, _ in allowed if action.split(":")[0] not in {"xray", "logs"}}
     assert data_actions == {"dynamodb:GetItem", "dynamodb:PutItem"}
     assert _on(allowed, f"${{{ops_table_id}.Arn}}") == {"dynamodb:GetItem", "dynamodb:PutItem"}
 
