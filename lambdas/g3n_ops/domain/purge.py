@@ -180,6 +180,10 @@ class Budget:
     limits: Limits
     started: float = field(default_factory=time.monotonic)
 
+    def page(self, largest: int) -> int:
+        """A page no larger than the whole chunk (small chunks stay small)."""
+        return max(1, min(largest, self.limits.chunk_items))
+
     def spent(self, counts: Counts) -> bool:
         elapsed = time.monotonic() - self.started
         return counts.processed >= self.limits.chunk_items or elapsed >= self.limits.chunk_seconds
@@ -310,7 +314,7 @@ def table_chunk(unit: TableUnit, cursor: Cursor, *, dry_run: bool, limits: Limit
     with ThreadPoolExecutor(max_workers=WRITE_WORKERS, thread_name_prefix="vacuum-write") as pool:
         deleter = TableDeleter(unit.table, tally, pool)
         while True:
-            page = read_table_page(unit, cursor, count_only=dry_run)
+            page = read_table_page(unit, cursor, count_only=dry_run, limit=budget.page(TABLE_PAGE_ITEMS))
             if dry_run:
                 tally.add(Counts(items=page.count))
             else:
@@ -334,8 +338,8 @@ def table_remaining(unit: TableUnit) -> int:
 
 
 # -- S3 ------------------------------------------------------------------------------------------
-def _list_versions(unit: BucketUnit, cursor: Cursor) -> dict:
-    request: dict[str, Any] = {"Bucket": unit.bucket, "MaxKeys": DELETE_OBJECTS_KEYS}
+def _list_versions(unit: BucketUnit, cursor: Cursor, *, limit: int = DELETE_OBJECTS_KEYS) -> dict:
+    request: dict[str, Any] = {"Bucket": unit.bucket, "MaxKeys": limit}
     if unit.prefix:
         request["Prefix"] = unit.prefix
     if cursor:
@@ -371,7 +375,7 @@ def bucket_chunk(unit: BucketUnit, cursor: Cursor, *, dry_run: bool, limits: Lim
     while True:
         # Deleting always lists from the start: what the last page deleted is gone, so the next
         # listing is the next page (no marker can point at a version that no longer exists).
-        response = _list_versions(unit, cursor if dry_run else None)
+        response = _list_versions(unit, cursor if dry_run else None, limit=budget.page(DELETE_OBJECTS_KEYS))
         entries = [*response.get("Versions", []), *response.get("DeleteMarkers", [])]
         if entries and not dry_run:
             delete_versions(unit.bucket, [{"Key": e["Key"], "VersionId": e["VersionId"]} for e in entries])
@@ -395,8 +399,8 @@ def bucket_remaining(unit: BucketUnit) -> int:
 
 
 # -- CloudWatch Logs -----------------------------------------------------------------------------
-def _describe_streams(unit: LogGroupUnit, cursor: Cursor) -> dict:
-    request: dict[str, Any] = {"logGroupName": unit.log_group, "limit": LOG_STREAM_PAGE}
+def _describe_streams(unit: LogGroupUnit, cursor: Cursor, *, limit: int = LOG_STREAM_PAGE) -> dict:
+    request: dict[str, Any] = {"logGroupName": unit.log_group, "limit": limit}
     if cursor:
         request["nextToken"] = cursor["nextToken"]
     return client("logs").describe_log_streams(**request)
@@ -406,7 +410,8 @@ def log_group_chunk(unit: LogGroupUnit, cursor: Cursor, *, dry_run: bool, limits
     budget, tally = Budget(limits), Tally(report, limits.flush_seconds)
     logs = client("logs")
     while True:
-        response = _describe_streams(unit, cursor if dry_run else None)  # deleting: from the start
+        # Deleting lists from the start each time, like buckets.
+        response = _describe_streams(unit, cursor if dry_run else None, limit=budget.page(LOG_STREAM_PAGE))
         streams = response.get("logStreams", [])
         for stream in streams:
             if not dry_run:

@@ -195,9 +195,12 @@ def request(
     source: str,
     actor: str | None,
     confirmation_phrase: str | None = None,
+    request_id: str | None = None,
 ) -> dict:
     """Check, take the mutex, write the record, start ``vacuum-<id>``. The secret was verified by
-    the caller and goes nowhere from here: the execution input is the run's description only."""
+    the caller and goes nowhere from here: the execution input is the run's description only.
+
+    ``request_id`` makes a retried request (same id) answer with the run it started."""
     orgcode = check_request(scope, orgcode, confirmation_phrase)
     moment = utc_now()
     record = new_record(
@@ -209,8 +212,16 @@ def request(
         source=source,
         actor=actor,
     )
+    if request_id:
+        record["requestId"] = request_id
     vacuum_id = record["vacuumId"]
-    _open_record(record)
+    try:
+        _open_record(record)
+    except VacuumMutexLocked:
+        earlier = _run_of_request(request_id)
+        if earlier is None:
+            raise
+        return public(earlier)
     audit(record, "requested")
     execution_input = {"vacuumId": vacuum_id, "scope": scope, "orgcode": orgcode, "dryRun": dry_run}
     try:
@@ -232,6 +243,13 @@ def request(
     )
     metrics.add_metric(name="VacuumRequested", unit="Count", value=1)
     return public(bound or store.get_record(vacuum_id) or record)
+
+
+def _run_of_request(request_id: str | None) -> dict | None:
+    """The run holding the mutex if the same request (a client retry) started it."""
+    holder = store.read_mutex() if request_id else None
+    record = store.get_record(holder["owner"]) if holder else None
+    return record if record and record.get("requestId") == request_id else None
 
 
 def get(vacuum_id: str) -> dict:

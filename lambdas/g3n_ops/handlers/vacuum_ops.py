@@ -54,6 +54,7 @@ def vacuum_all(request: VacuumAllRequest) -> dict:
         source=request.source,
         actor=request.actor,
         confirmation_phrase=request.confirmation_phrase,
+        request_id=request.request_id,
     )
 
 
@@ -66,6 +67,7 @@ def vacuum_org(request: VacuumOrgRequest) -> dict:
         reason=request.reason,
         source=request.source,
         actor=request.actor,
+        request_id=request.request_id,
     )
 
 

@@ -1,0 +1,76 @@
+"""Vacuum runs, as the CLI and the MCP server call them (``OpsClient.vacuum``).
+
+Every call invokes the ``vacuum`` function directly and returns the vacuum record document
+(DESIGN.md, "The CLI contract"); ``wait`` polls ``status`` until the run ends.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+from g3n_ops_client.errors import OpsClientError
+
+FUNCTION = "vacuum"
+TERMINAL_STATUSES = frozenset({"completed", "cancelled", "failed"})
+
+
+class VacuumOperations:
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def all(self, secret_code: str, reason: str, confirmation_phrase: str, dry_run: bool = False) -> dict:
+        """Request vacuum-all (every service table, bucket and log group of the stack).
+
+        ``requestId`` is fresh per call, so the invoke's own retries (and only those) get the
+        first attempt's record back instead of ``vacuum-mutex-locked``."""
+        return self.client.invoke(
+            FUNCTION,
+            "vacuum-all",
+            secretCode=secret_code,
+            reason=reason,
+            confirmationPhrase=confirmation_phrase,
+            dryRun=dry_run,
+            requestId=str(uuid.uuid4()),
+        )
+
+    def org(self, secret_code: str, orgcode: str, reason: str, dry_run: bool = False) -> dict:
+        """Request vacuum-org (one organisation's data; users and sessions are kept)."""
+        return self.client.invoke(
+            FUNCTION,
+            "vacuum-org",
+            secretCode=secret_code,
+            orgcode=orgcode,
+            reason=reason,
+            dryRun=dry_run,
+            requestId=str(uuid.uuid4()),
+        )
+
+    def cancel(self, secret_code: str, vacuum_id: str) -> dict:
+        """Cancel a pending run (``vacuum-not-cancellable`` once it runs)."""
+        return self.client.invoke(FUNCTION, "vacuum-cancel", secretCode=secret_code, vacuumId=vacuum_id)
+
+    def status(self, vacuum_id: str) -> dict:
+        return self.client.invoke(FUNCTION, "vacuum-status", vacuumId=vacuum_id)
+
+    def wait(
+        self,
+        vacuum_id: str,
+        timeout: float = 600,
+        poll: float = 1.0,
+        on_update: Callable[[dict], None] | None = None,
+    ) -> dict:
+        """Poll until the run is completed, cancelled or failed; returns the final record."""
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.status(vacuum_id)
+            if on_update is not None:
+                on_update(record)
+            if record["status"] in TERMINAL_STATUSES:
+                return record
+            if time.monotonic() + poll > deadline:
+                raise OpsClientError(
+                    "timeout", f"vacuum {vacuum_id} is still {record['status']} after {timeout:g}s"
+                )
+            time.sleep(poll)
