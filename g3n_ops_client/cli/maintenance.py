@@ -1,9 +1,142 @@
-"""``g3n ops maintenance-*`` commands."""
+"""``g3n ops maintenance-*`` commands: list, get, schedule, start, update, end, cancel.
+
+``--output json`` prints the record document (``maintenance-list``: the page); text is for people.
+"""
 
 from __future__ import annotations
 
 import click
+from rich.table import Table
+from rich.text import Text
+
+from g3n_ops_client.cli.common import Run, ops_command, resolve_secret, secret_code_option, stdout
+
+STATUSES = ("scheduled", "active", "ended", "cancelled")
+
+
+def _say(text: str) -> None:
+    stdout.print(text, markup=False)  # records hold free text: never read it as rich markup
+
+
+def _status_line(record: dict) -> str:
+    status = record["status"].upper()
+    if record.get("overrunning") and record["status"] == "active":
+        status += " (OVERRUNNING)"
+    return status
+
+
+def render_record(record: dict) -> None:
+    """One window: what, when, where it stands, its updates and its history."""
+    _say(f"maintenance {record['maintenanceId']}: {_status_line(record)}")
+    _say(f"  description  {record['description']}")
+    auto = "auto-end" if record.get("autoEnd") else "no auto-end (flagged overrunning if still active)"
+    _say(f"  start        {record['start']} for {record['duration']} s, {auto}")
+    if record.get("startedAt"):
+        _say(f"  started      {record['startedAt']} (expected end {record.get('expectedEnd')})")
+    if record.get("endedAt"):
+        _say(f"  ended        {record['endedAt']}: {record.get('endMessage') or ''}")
+    if record.get("cancelledAt"):
+        _say(f"  cancelled    {record['cancelledAt']}")
+    updates = record.get("updates") or []
+    if updates:
+        _say(f"  updates ({len(updates)}):")
+        for update in updates:
+            _say(f"    {update['at']}  {update['text']}")
+    history = Table("at", "action", "from → to", "source", "message", title="history", title_justify="left")
+    for entry in record.get("history") or []:
+        history.add_row(
+            entry["at"],
+            entry["action"],
+            f"{entry.get('from') or '—'} → {entry['to']}",
+            entry.get("source") or "",
+            Text(entry.get("message") or ""),
+        )
+    stdout.print(history)
+
+
+def render_page(page: dict) -> None:
+    items = page["items"]
+    if not items:
+        stdout.print("no maintenance windows")
+    else:
+        table = Table("maintenance id", "status", "start", "duration", "description")
+        for record in items:
+            table.add_row(
+                record["maintenanceId"],
+                _status_line(record).lower(),
+                record["start"],
+                f"{record['duration']} s",
+                Text(record["description"]),
+            )
+        stdout.print(table)
+    if page.get("nextToken"):
+        stdout.print("more: pass --next-token " + page["nextToken"], markup=False)
 
 
 def register(ops: click.Group) -> None:
-    pass
+    @ops_command(ops, "maintenance-list")
+    @click.option("--status", type=click.Choice(STATUSES), default=None, help="Only windows in this status.")
+    @click.option("--limit", type=click.IntRange(1, 100), default=None, help="At most this many (a page).")
+    @click.option("--next-token", default=None, help="Continue from the previous page.")
+    def maintenance_list(run: Run, status: str | None, limit: int | None, next_token: str | None) -> None:
+        """Maintenance windows, newest first."""
+        run.emit(run.client.maintenance.list(status=status, limit=limit, next_token=next_token), render_page)
+
+    @ops_command(ops, "maintenance-get")
+    @click.option("--maintenance-id", required=True, help="The window's id (mw-…).")
+    def maintenance_get(run: Run, maintenance_id: str) -> None:
+        """One window with its updates and full history."""
+        run.emit(run.client.maintenance.get(maintenance_id), render_record)
+
+    @ops_command(ops, "maintenance-schedule")
+    @secret_code_option
+    @click.option("--description", required=True, help="What the window is for (API callers see it).")
+    @click.option(
+        "--duration", type=int, required=True, metavar="SECONDS", help="Planned length, 5 s to 7 days."
+    )
+    @click.option(
+        "--start",
+        required=True,
+        metavar="ISO8601",
+        help="Start time with a timezone, e.g. 2026-12-01T02:00:00Z.",
+    )
+    @click.option(
+        "--auto-end", is_flag=True, help="End it after the duration (otherwise it is flagged overrunning)."
+    )
+    def maintenance_schedule(
+        run: Run, secret_code: str | None, description: str, duration: int, start: str, auto_end: bool
+    ) -> None:
+        """Schedule a window: at its start all 14 API services answer 503 until it ends."""
+        secret = resolve_secret(secret_code)
+        run.emit(
+            run.client.maintenance.schedule(secret, description, duration, start, auto_end=auto_end),
+            render_record,
+        )
+
+    @ops_command(ops, "maintenance-start")
+    @secret_code_option
+    @click.option("--maintenance-id", required=True, help="The scheduled window to start now.")
+    def maintenance_start(run: Run, secret_code: str | None, maintenance_id: str) -> None:
+        """Start a scheduled window now, before its start time."""
+        run.emit(run.client.maintenance.start(resolve_secret(secret_code), maintenance_id), render_record)
+
+    @ops_command(ops, "maintenance-update")
+    @secret_code_option
+    @click.option("--text", required=True, help="The update, as API callers will read it.")
+    def maintenance_update(run: Run, secret_code: str | None, text: str) -> None:
+        """Post an update on the active window (503 answers and ping carry the latest)."""
+        run.emit(run.client.maintenance.update(resolve_secret(secret_code), text), render_record)
+
+    @ops_command(ops, "maintenance-end")
+    @secret_code_option
+    @click.option("--end-message", required=True, help="Closing note, kept in the window's history.")
+    def maintenance_end(run: Run, secret_code: str | None, end_message: str) -> None:
+        """End the active window: services recover within their 20 s cache."""
+        run.emit(run.client.maintenance.end(resolve_secret(secret_code), end_message), render_record)
+
+    @ops_command(ops, "maintenance-cancel")
+    @secret_code_option
+    @click.option("--maintenance-id", required=True, help="The scheduled window to cancel.")
+    def maintenance_cancel(run: Run, secret_code: str | None, maintenance_id: str) -> None:
+        """Cancel a window that has not started (an active one is ended with maintenance-end)."""
+        run.emit(run.client.maintenance.cancel(resolve_secret(secret_code), maintenance_id), render_record)

@@ -1,0 +1,53 @@
+"""Helpers for the maintenance tests: a clean local stack per test, times, audit lines, tidy-up."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+
+from g3n_ops.settings import settings
+from g3n_ops_client.client import ClientConfig, OpsClient
+
+
+def soon(seconds: float) -> str:
+    """An ISO 8601 start ``seconds`` from now."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+def parse(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp)
+
+
+def audit_lines(maintenance_id: str | None = None) -> list[dict]:
+    """Every audit line in the maintenance audit log group (optionally one window's), oldest first."""
+    logs = boto3.client("logs")
+    pages = logs.get_paginator("filter_log_events").paginate(
+        logGroupName=settings().maintenance_audit_log_group
+    )
+    lines = [json.loads(event["message"]) for page in pages for event in page["events"]]
+    lines.sort(key=lambda line: line["at"])
+    return [line for line in lines if maintenance_id in (None, line["maintenanceId"])]
+
+
+def stop_running_executions() -> None:
+    """Tidy up: no execution of one test may wake up inside the next."""
+    sfn = boto3.client("stepfunctions")
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        if "maintenance" not in machine["name"]:
+            continue
+        running = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")
+        for execution in running["executions"]:
+            sfn.stop_execution(executionArn=execution["executionArn"], cause="test teardown")
+
+
+def fresh_ops(local_stack, monkeypatch) -> Iterator[OpsClient]:
+    """For an ``ops`` fixture: a client on a freshly reset (unseeded) local stack, the CLI
+    pointed at it too; afterwards no lifecycle execution is left running."""
+    local_stack.reset(seed=False)
+    monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", local_stack.endpoint_url)
+    monkeypatch.delenv("G3N_OPS_SECRET_CODE", raising=False)
+    yield OpsClient(ClientConfig(endpoint_url=local_stack.endpoint_url))
+    stop_running_executions()

@@ -1,0 +1,218 @@
+"""The maintenance guard: 503 while a window is active, cached reads, fail open, both adapters."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
+from botocore.config import Config
+
+from g3n_maintenance_guard import (
+    FAIL_OPEN_METRIC,
+    MIN_RETRY_AFTER_SECONDS,
+    OVERRUNNING_RETRY_AFTER_SECONDS,
+    MaintenanceGuard,
+    maintenance_guard,
+    retry_after,
+)
+from g3n_ops.settings import settings
+from g3n_ops.store import maintenance_state, table
+
+
+def http_event(path: str) -> dict:
+    """API Gateway HTTP API (payload 2.0)."""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {},
+        "requestContext": {"http": {"method": "GET", "path": path}, "stage": "$default"},
+        "isBase64Encoded": False,
+    }
+
+
+def rest_event(path: str) -> dict:
+    """API Gateway REST API (payload 1.0)."""
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": "GET",
+        "headers": {},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "requestContext": {"stage": "prod", "httpMethod": "GET", "path": path, "resourcePath": path},
+        "isBase64Encoded": False,
+        "body": None,
+    }
+
+
+def put_state(state: dict) -> None:
+    table.dynamodb().put_item(
+        TableName=settings().table_name, Item=table.serialize(maintenance_state.item(state))
+    )
+
+
+def active(**overrides) -> dict:
+    expected_end = datetime.now(UTC) + timedelta(seconds=120)
+    state = {
+        "active": True,
+        "maintenanceId": "mw-20261201-3f2a9c1d",
+        "description": "Database upgrade",
+        "latestUpdate": {"text": "migrations running", "at": "2026-12-01T02:00:10.000Z"},
+        "startedAt": "2026-12-01T02:00:00.000Z",
+        "expectedEnd": expected_end.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "overrunning": False,
+    }
+    return {**state, **overrides}
+
+
+@pytest.fixture
+def stack(local_stack):
+    local_stack.reset(seed=False)  # the state item starts inactive
+    return local_stack
+
+
+def counted_resource() -> tuple[object, list]:
+    """A DynamoDB resource that counts the GetItem calls it sends."""
+    resource = boto3.resource("dynamodb")
+    calls: list[str] = []
+    resource.meta.client.meta.events.register(
+        "before-call.dynamodb.GetItem", lambda **_: calls.append("GetItem")
+    )
+    return resource, calls
+
+
+def guarded_handler(guard: MaintenanceGuard):
+    @maintenance_guard(guard=guard)
+    def handler(event, context):
+        return {"statusCode": 200, "body": json.dumps({"ok": True})}
+
+    return handler
+
+
+def test_no_window_passes_and_a_cache_hit_makes_no_aws_call(stack):
+    resource, calls = counted_resource()
+    handler = guarded_handler(MaintenanceGuard(settings().table_name, boto3_client=resource))
+    for _ in range(5):
+        assert handler(http_event("/orders"), None)["statusCode"] == 200
+    assert calls == ["GetItem"]
+
+
+def test_a_window_is_seen_when_the_cache_expires_not_before(stack):
+    resource, calls = counted_resource()
+    handler = guarded_handler(MaintenanceGuard(settings().table_name, ttl_seconds=1, boto3_client=resource))
+    assert handler(http_event("/orders"), None)["statusCode"] == 200
+    put_state(active())
+    assert handler(http_event("/orders"), None)["statusCode"] == 200  # cached: still the old state
+    assert len(calls) == 1
+    time.sleep(1.1)
+    assert handler(http_event("/orders"), None)["statusCode"] == 503
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("event", [http_event("/orders/42"), rest_event("/orders/42")], ids=["http", "rest"])
+def test_an_active_window_answers_503_with_retry_after_and_the_window(stack, event):
+    state = active()
+    put_state(state)
+    response = guarded_handler(MaintenanceGuard(settings().table_name))(event, None)
+    assert response["statusCode"] == 503
+    assert 115 <= int(response["headers"]["Retry-After"]) <= 120
+    body = json.loads(response["body"])
+    assert body["maintenanceId"] == "mw-20261201-3f2a9c1d"
+    assert body["latestUpdate"]["text"] == "migrations running"
+    assert body["expectedEnd"] == state["expectedEnd"]
+    assert "Database upgrade" in body["message"]
+
+
+@pytest.mark.parametrize("path", ["/ping", "/stat", "/ping/"])
+def test_ping_and_stat_are_never_blocked(stack, path):
+    put_state(active())
+    assert (
+        guarded_handler(MaintenanceGuard(settings().table_name))(http_event(path), None)["statusCode"] == 200
+    )
+
+
+@pytest.mark.parametrize(
+    ("resolver", "event"),
+    [(APIGatewayHttpResolver, http_event), (APIGatewayRestResolver, rest_event)],
+    ids=["http", "rest"],
+)
+def test_event_handler_middleware(stack, resolver, event):
+    app = resolver()
+    app.use(middlewares=[MaintenanceGuard(settings().table_name).middleware])
+
+    @app.get("/orders")
+    def orders():
+        return {"orders": []}
+
+    @app.get("/ping")
+    def ping():
+        return {"status": "ok"}
+
+    assert app.resolve(event("/orders"), None)["statusCode"] == 200
+    put_state(active(overrunning=True))
+    app_after = resolver()  # a fresh guard (its own cache) sees the window at once
+    app_after.use(middlewares=[MaintenanceGuard(settings().table_name).middleware])
+    app_after.get("/orders")(orders)
+    app_after.get("/ping")(ping)
+    blocked = app_after.resolve(event("/orders"), None)
+    assert blocked["statusCode"] == 503
+    headers = blocked.get("headers") or {}
+    multi = blocked.get("multiValueHeaders") or {}
+    assert headers.get("Retry-After", (multi.get("Retry-After") or [None])[0]) == str(
+        OVERRUNNING_RETRY_AFTER_SECONDS
+    )
+    assert json.loads(blocked["body"])["maintenanceId"] == "mw-20261201-3f2a9c1d"
+    assert app_after.resolve(event("/ping"), None)["statusCode"] == 200
+
+
+def test_unreachable_table_fails_open_with_a_warning_and_a_metric(capsys, caplog):
+    unreachable = boto3.resource(
+        "dynamodb",
+        endpoint_url="http://127.0.0.1:9",  # nothing listens on the discard port
+        config=Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 1}),
+    )
+    calls: list[str] = []
+    unreachable.meta.client.meta.events.register(
+        "before-call.dynamodb.GetItem", lambda **_: calls.append("x")
+    )
+    handler = guarded_handler(MaintenanceGuard("g3n-local-ops", boto3_client=unreachable, service="cat"))
+    capsys.readouterr()
+    assert handler(http_event("/orders"), None)["statusCode"] == 200
+    assert handler(http_event("/orders"), None)["statusCode"] == 200  # backing off: no second attempt
+    assert len(calls) == 1
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if FAIL_OPEN_METRIC in line]
+    assert len(metrics) == 1
+    emf = metrics[0]
+    assert emf[FAIL_OPEN_METRIC] == [1.0]
+    assert emf["service"] == "cat"
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "G3nMaintenanceGuard"
+    assert any(
+        "fail open" in record.getMessage() for record in caplog.records if record.levelname == "WARNING"
+    )
+
+
+def test_no_table_configured_fails_open(monkeypatch, capsys):
+    monkeypatch.delenv("G3N_OPS_TABLE_NAME", raising=False)
+    assert guarded_handler(MaintenanceGuard())(http_event("/orders"), None)["statusCode"] == 200
+    assert FAIL_OPEN_METRIC in capsys.readouterr().out
+
+
+def test_retry_after():
+    moment = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    state = {"expectedEnd": "2026-12-01T02:10:00.000Z", "overrunning": False}
+    assert retry_after(state, moment=moment) == 600
+    assert (
+        retry_after({**state, "expectedEnd": "2026-12-01T02:00:01.000Z"}, moment=moment)
+        == MIN_RETRY_AFTER_SECONDS
+    )
+    assert retry_after({**state, "overrunning": True}, moment=moment) == OVERRUNNING_RETRY_AFTER_SECONDS
+    assert (
+        retry_after({**state, "expectedEnd": "2026-12-01T01:00:00Z"}, moment=moment)
+        == OVERRUNNING_RETRY_AFTER_SECONDS
+    )

@@ -1,0 +1,132 @@
+"""Maintenance rules that need no AWS: input validation, timers, page tokens, write expressions."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from g3n_ops.domain import maintenance
+from g3n_ops.errors import InvalidInput
+from g3n_ops.store.maintenance import Change
+
+NOW = datetime(2026, 12, 1, 2, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-12-01T03:00:00Z",
+        "2026-12-01T04:00:00+01:00",
+        "2026-12-01T03:00:00.250Z",
+        "2026-12-01T01:59:30Z",  # half a minute ago: "now", typed slowly
+    ],
+)
+def test_start_accepts_iso8601_with_a_timezone(text):
+    start = maintenance.parse_start(text, NOW)
+    assert start.tzinfo is not None and start.utcoffset() == timedelta(0)
+
+
+def test_start_is_normalised_to_utc():
+    assert maintenance.parse_start("2026-12-01T04:00:00+01:00", NOW) == datetime(2026, 12, 1, 3, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("2026-12-01T03:00:00", "timezone"),
+        ("tomorrow at three", "ISO 8601"),
+        ("", "ISO 8601"),
+        ("2026-12-01T01:58:00Z", "past"),
+        ("2027-06-01T00:00:00Z", "90 days"),
+    ],
+)
+def test_start_rejects(text, complaint):
+    with pytest.raises(InvalidInput, match=complaint):
+        maintenance.parse_start(text, NOW)
+
+
+@pytest.mark.parametrize("duration", [5, 60, 7 * 24 * 3600])
+def test_duration_bounds_accept(duration):
+    assert maintenance.check_duration(duration) == duration
+
+
+@pytest.mark.parametrize("duration", [0, 4, -10, 7 * 24 * 3600 + 1, True, 10.5])
+def test_duration_bounds_reject(duration):
+    with pytest.raises(InvalidInput, match="duration"):
+        maintenance.check_duration(duration)
+
+
+def test_text_lengths():
+    assert maintenance.check_description("  Database upgrade  ") == "Database upgrade"
+    with pytest.raises(InvalidInput, match="description"):
+        maintenance.check_description("   ")
+    with pytest.raises(InvalidInput, match="description"):
+        maintenance.check_description("x" * (maintenance.MAX_DESCRIPTION_LENGTH + 1))
+    with pytest.raises(InvalidInput, match="end message"):
+        maintenance.check_text("x" * (maintenance.MAX_TEXT_LENGTH + 1), "end message")
+
+
+def test_ids_are_checked_before_any_lookup():
+    assert maintenance.check_id("mw-20261201-3f2a9c1d")
+    for bad in ("", "mw-1", "../secret", "maintenance#state"):
+        with pytest.raises(InvalidInput):
+            maintenance.check_id(bad)
+
+
+def test_end_timer_never_fires_before_the_expected_end():
+    # Whole seconds for TimestampPath, rounded up, plus a second for timers that fire early.
+    assert maintenance._end_timer("2026-12-01T02:00:05.000Z") == "2026-12-01T02:00:06Z"
+    assert maintenance._end_timer("2026-12-01T02:00:05.001Z") == "2026-12-01T02:00:07Z"
+    assert maintenance._end_timer("2026-12-01T02:00:59.900Z") == "2026-12-01T02:01:01Z"
+
+
+def test_page_tokens_round_trip_and_reject_tampering():
+    key = {
+        "pk": {"S": "maintenance#mw-20261201-3f2a9c1d"},
+        "kind": {"S": "maintenance"},
+        "sortKey": {"S": "x"},
+    }
+    assert maintenance._decode_token(maintenance._encode_token(key)) == key
+    forged = {**key, "pk": {"S": "secret"}}
+    for token in ("not-a-token", maintenance._encode_token(forged), "e30"):
+        with pytest.raises(InvalidInput, match="nextToken"):
+            maintenance._decode_token(token)
+
+
+def test_a_change_is_conditional_on_status_and_version_and_appends_history():
+    entry = {"action": "start"}
+    expression = Change("scheduled", 3, {"status": "active"}, history_entry=entry).expression()
+    assert expression["ConditionExpression"] == "#status = :expected AND #version = :version"
+    assert expression["ExpressionAttributeValues"][":expected"] == {"S": "scheduled"}
+    assert expression["ExpressionAttributeValues"][":version"] == {"N": "3"}
+    assert expression["ExpressionAttributeValues"][":next_version"] == {"N": "4"}
+    assert "list_append(if_not_exists(#history, :empty), :history)" in expression["UpdateExpression"]
+    assert "#updates" not in expression["ExpressionAttributeNames"]
+
+
+def test_a_new_record_has_the_contract_fields_and_its_first_history_entry():
+    by = maintenance.Actor("cli", "arn:aws:iam::1:user/op")
+    record = maintenance.new_record(
+        description="Upgrade", duration=60, start=NOW, auto_end=True, by=by, moment=NOW
+    )
+    assert {
+        "maintenanceId",
+        "status",
+        "description",
+        "start",
+        "duration",
+        "autoEnd",
+        "updates",
+        "history",
+    } <= set(record)
+    assert record["status"] == "scheduled" and record["start"] == "2026-12-01T02:00:00Z"
+    assert record["history"] == [
+        {
+            "action": "schedule",
+            "from": None,
+            "to": "scheduled",
+            "at": "2026-12-01T02:00:00.000Z",
+            "source": "cli",
+            "actor": "arn:aws:iam::1:user/op",
+            "message": None,
+        }
+    ]
