@@ -13,26 +13,47 @@ from __future__ import annotations
 
 import os
 
-from aws_cdk import Annotations, Stack
+from aws_cdk import Annotations, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
+from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
 from g3n_ops.domain import secret
 from g3n_ops.store import maintenance_state
 from g3n_ops.store import table as ops_table
-from infra.constructs.nag import LAMBDA_BASIC_EXECUTION_ROLE, suppress
+from infra.constructs.nag import suppress
 
 SECRET_ENV = "G3N_OPS_SECRET_CODE"
-# The singleton provider function AwsCustomResource adds at stack level.
-PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
 
 
 class InitialItems(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, table: dynamodb.ITable) -> None:
         super().__init__(scope, construct_id)
         self._table = table
+        # The provider function (a stack-wide singleton) gets this role and log group instead of
+        # AWSLambdaBasicExecutionRole; each item adds its own PutItem statement to the role.
+        self._log_group = logs.LogGroup(
+            self,
+            "ProviderLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self._role = iam.Role(
+            self,
+            "ProviderRole",
+            description="g3n OPS: write the initial OPS table items on first deploy",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        self._log_group.grant(self._role, "logs:CreateLogStream", "logs:PutLogEvents")
+        suppress(
+            self._role,
+            "IAM5",
+            "The provider writes log streams (':*') of its own log group only.",
+            applies_to=[RegexAppliesTo(regex="/^Resource::<.+ProviderLogs.+\\.Arn>:\\*$/")],
+        )
         self.maintenance_state = self._put_if_absent(
             "MaintenanceState", maintenance_state.item(maintenance_state.INACTIVE)
         )
@@ -48,15 +69,6 @@ class InitialItems(Construct):
                 f"{SECRET_ENV} is not set: the template does not set the OPS secret code. "
                 "Set it when deploying a new stack (an existing secret is never overwritten).",
             )
-        provider = Stack.of(self).node.try_find_child(PROVIDER_ID)
-        if provider is not None:
-            suppress(
-                provider,
-                "IAM4",
-                "AWSLambdaBasicExecutionRole only lets the custom-resource provider write its own logs.",
-                applies_to=[LAMBDA_BASIC_EXECUTION_ROLE],
-            )
-            suppress(provider, "L1", "The AwsCustomResource provider runtime is chosen and updated by CDK.")
 
     def _put_if_absent(self, construct_id: str, item: dict) -> cr.AwsCustomResource:
         key = item["pk"]
@@ -77,6 +89,8 @@ class InitialItems(Construct):
             construct_id,
             on_create=put,  # create only: an update or delete of the stack never touches the item
             install_latest_aws_sdk=False,  # the runtime's SDK: no network fetch during deploy
+            role=self._role,
+            log_group=self._log_group,
             policy=cr.AwsCustomResourcePolicy.from_statements(
                 [
                     iam.PolicyStatement(

@@ -5,10 +5,6 @@ from __future__ import annotations
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import IConstruct
 
-LAMBDA_BASIC_EXECUTION_ROLE = (
-    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-)
-
 
 def suppress(construct: IConstruct, rule: str, reason: str, *, applies_to: list[str] | None = None) -> None:
     """Suppress ``AwsSolutions-<rule>`` on ``construct`` and its children, for ``reason``."""

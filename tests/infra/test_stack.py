@@ -450,15 +450,21 @@ def test_inactive_maintenance_state_is_written_if_absent(template):
 
 
 def test_initial_item_writer_may_only_put_those_two_items(template, ops_table_id):
-    (provider_id, provider) = next(
+    (_, provider) = next(
         (lid, props)
         for lid, props in _props(template, "AWS::Lambda::Function")
         if lid.startswith("AWS679f53fac002430cb0da5b7982bd2287")
     )
-    statements = template.statements(provider["Role"]["Fn::GetAtt"][0])
-    assert statements, provider_id
+    provider_role = provider["Role"]["Fn::GetAtt"][0]
+    assert "ManagedPolicyArns" not in template.properties(provider_role)
+    statements = template.statements(provider_role)
+    log_group = provider["LoggingConfig"]["LogGroup"]["Ref"]
+    assert template.allowed(provider_role) >= {
+        ("logs:CreateLogStream", f"${{{log_group}.Arn}}"),
+        ("logs:PutLogEvents", f"${{{log_group}.Arn}}"),
+    }
     keys = set()
-    for statement in statements:
+    for statement in (s for s in statements if not s["Action"][0].startswith("logs:")):
         assert statement["Action"] == ["dynamodb:PutItem"]
         assert statement["Resource"] == [f"${{{ops_table_id}.Arn}}"]
         keys.update(statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"])
