@@ -39,9 +39,9 @@ SERVICE_TABLE_PURGE = (
 BUCKET_LIST = ("s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning")
 OBJECT_DELETE = ("s3:DeleteObject", "s3:DeleteObjectVersion")
 LOG_STREAM_PURGE = ("logs:DescribeLogStreams", "logs:DeleteLogStream")
+AUDIT_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
 # cdk-nag finding for an ARN ending in ``:*`` or ``/*`` after a named resource (never a bare ``*``).
 WILDCARD_BELOW_NAMED_RESOURCE = RegexAppliesTo(regex="/^Resource::.+[:/]\\*$/")
-AUDIT_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
 
 
 def grant_function_access(
@@ -64,7 +64,6 @@ def grant_function_access(
     table.grant(api, *OPS_READ)
     _read_registry(api, registry)
     _allow(api, ["dynamodb:DescribeTable"], registry.table_arns())  # item counts for stat
-
     _suppress_wildcards(api)
 
     admin = functions["admin"]

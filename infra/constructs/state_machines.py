@@ -9,6 +9,7 @@ as an S3 asset instead and leave only ``DefinitionS3Location`` in the template."
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -100,5 +101,5 @@ class OpsStateMachines(Construct):
         return self.by_key[key]
 
 
-def _function_logical_id(function) -> str:
+def _function_logical_id(function: lambda_.Function) -> str:
     return Stack.of(function).get_logical_id(function.node.default_child)
