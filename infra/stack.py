@@ -32,8 +32,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = PROJECT_ROOT / "cdk.json"
 STACK_ID = "OpsStack"
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,11}$")
-# Public Powertools layer version carrying aws-lambda-powertools 3.37.0 (pyproject's pin).
-DEFAULT_POWERTOOLS_LAYER_VERSION = 38
 
 
 @dataclass(frozen=True)
@@ -59,9 +57,7 @@ class OpsConfig:
             vacuum_allowed=stage != "prod" and _bool(node.try_get_context("vacuumAllowed"), default=True),
             registry_file=PROJECT_ROOT / str(node.try_get_context("registryFile") or "infra/registry.json"),
             recurring_maintenance=tuple(RecurringWindow.from_context(entry) for entry in windows),
-            powertools_layer_version=int(
-                node.try_get_context("powertoolsLayerVersion") or DEFAULT_POWERTOOLS_LAYER_VERSION
-            ),
+            powertools_layer_version=_powertools_layer_version(node),
         )
 
 
@@ -171,6 +167,16 @@ def build_app(
     if nag:
         Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     return app, stack
+
+
+def _powertools_layer_version(node: Node) -> int:
+    """The public Powertools layer's version number (cdk.json ``powertoolsLayerVersion``). It must
+    be the one that carries pyproject's aws-lambda-powertools pin; AWS publishes the mapping as
+    ``/aws/service/powertools/python/x86_64/python3.11/<version>`` in SSM (needs an account)."""
+    value = node.try_get_context("powertoolsLayerVersion")
+    if value is None:
+        raise ValueError("context powertoolsLayerVersion is missing (see cdk.json)")
+    return int(value)
 
 
 def _bool(value: Any, *, default: bool) -> bool:

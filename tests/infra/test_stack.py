@@ -25,7 +25,7 @@ from g3n_ops.registry import Registry
 from g3n_ops.store import maintenance_state
 from g3n_ops.store import table as ops_table
 from infra import catalogue
-from infra.stack import PROJECT_ROOT, OpsConfig, build_app
+from infra.stack import PROJECT_ROOT, OpsConfig, build_app, cdk_json_context
 from tests.infra.template import Template, render
 
 STAGE = "dev"
@@ -550,15 +550,26 @@ def test_every_nag_suppression_gives_a_reason(template):
 # -- configuration ------------------------------------------------------------------------------------------
 
 
+def _config(**context) -> OpsConfig:
+    return OpsConfig.from_context(App(context={**cdk_json_context(), **context}).node)
+
+
 def test_prod_never_allows_vacuum_and_cli_strings_are_parsed():
-    prod = OpsConfig.from_context(App(context={"stage": "prod", "vacuumAllowed": True}).node)
-    assert prod.vacuum_allowed is False
-    dev = OpsConfig.from_context(
-        App(context={"stage": "dev", "vacuumAllowed": "false", "vacuumPendingSeconds": "60"}).node
-    )
+    assert _config(stage="prod", vacuumAllowed=True).vacuum_allowed is False
+    dev = _config(stage="dev", vacuumAllowed="false", vacuumPendingSeconds="60")
     assert (dev.vacuum_allowed, dev.vacuum_pending_seconds) == (False, 60)
-    windows = OpsConfig.from_context(App(context={"recurringMaintenance": json.dumps([WINDOW])}).node)
-    assert windows.recurring_maintenance[0].auto_end is True
+    (window,) = _config(recurringMaintenance=json.dumps([WINDOW])).recurring_maintenance
+    assert (window.cron, window.duration, window.auto_end) == (f"cron({WINDOW['cron']})", 1800, True)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"stage": "Prod!"}, {"recurringMaintenance": [{**WINDOW, "duration": "1h"}]}],
+    ids=["stage", "duration"],
+)
+def test_invalid_context_fails_the_synth(bad):
+    with pytest.raises(ValueError):
+        _config(**bad)
 
 
 def test_without_the_secret_variable_synth_warns_and_skips_the_secret(tmp_path, monkeypatch):
