@@ -167,10 +167,18 @@ def _describe(state: dict) -> list[str]:
         lines = [f"Fail: {error}"]
     else:  # Pass, Choice, Succeed
         lines = [kind]
-    retried = [", ".join(retry.get("ErrorEquals", [])) for retry in state.get("Retry", [])]
+    retried = [_errors(retry.get("ErrorEquals", [])) for retry in state.get("Retry", [])]
     if retried:
         lines.append(f"retry on {'; '.join(retried)}")
     return lines
+
+
+def _errors(names: list[str]) -> str:
+    """A Retry's error list, shortened when long: ``4 Lambda.* errors``."""
+    if len(names) <= 2:
+        return ", ".join(names)
+    prefixes = {name.split(".", 1)[0] for name in names}
+    return f"{len(names)} {prefixes.pop()}.* errors" if len(prefixes) == 1 else f"{len(names)} error types"
 
 
 def _resource(state: dict) -> str:

@@ -1,0 +1,184 @@
+"""The MCP server, driven in-process through an MCP client session against the local stack."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from g3n_ops_client.client import ClientConfig, OpsClient
+from g3n_ops_client.mcp_server import build_server
+from tests.support import SECRET
+
+pytestmark = pytest.mark.anyio
+
+READS = {"ping", "stat", "services", "maintenance_list", "maintenance_get", "vacuum_status"}
+MAINTENANCE_WRITES = {
+    "maintenance_schedule",
+    "maintenance_start",
+    "maintenance_update",
+    "maintenance_end",
+    "maintenance_cancel",
+}
+DESTRUCTIVE = {"vacuum_all", "vacuum_org"}
+TOOLS = READS | MAINTENANCE_WRITES | DESTRUCTIVE | {"vacuum_cancel"}
+CROSS_ORG = {"uas", "usm"}  # vacuum-org skips them
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def mcp_env(local_stack, monkeypatch):
+    """The server's environment as an operator would set it: the endpoint and the secret code."""
+    monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", local_stack.endpoint_url)
+    monkeypatch.setenv("G3N_OPS_SECRET_CODE", SECRET)
+
+
+async def call(session: Client, tool: str, **arguments) -> dict:
+    """A successful call's structured content (the same document the CLI prints as JSON)."""
+    result = await session.call_tool(tool, arguments)
+    assert not result.is_error, f"{tool} failed: {result.content[0].text}"
+    assert json.loads(result.content[0].text) == result.structured_content
+    return result.structured_content
+
+
+async def call_error(session: Client, tool: str, **arguments) -> str:
+    """A failed call's error code, checked to arrive in the CLI's two error forms."""
+    result = await session.call_tool(tool, arguments)
+    assert result.is_error, f"{tool} unexpectedly succeeded"
+    error = result.structured_content["error"]
+    assert result.content[0].text == f"error: {error['code']}: {error['message']}"
+    return error["code"]
+
+
+async def test_tools_are_listed_with_truthful_annotations():
+    # Listing needs no stack: nothing is called until a tool runs.
+    server = build_server(OpsClient(ClientConfig(endpoint_url="http://127.0.0.1:9")))
+    async with Client(server) as session:
+        tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+
+    assert set(tools) == TOOLS
+    for name, tool in tools.items():
+        hints = tool.annotations
+        assert hints.read_only_hint is (name in READS), name
+        # Unset, destructiveHint defaults to true: every write says what it is explicitly.
+        assert hints.destructive_hint is (name in DESTRUCTIVE), name
+        assert hints.open_world_hint is False, name
+        # The secret code comes from the server's environment, never from the model.
+        assert not any("secret" in parameter.lower() for parameter in tool.input_schema.get("properties", {}))
+    assert all(tools[name].annotations.idempotent_hint for name in READS | {"vacuum_cancel"})
+    assert not any(tools[name].annotations.idempotent_hint for name in DESTRUCTIVE)
+    for name in DESTRUCTIVE:
+        assert "dry_run=true first" in tools[name].description
+        assert tools[name].input_schema["properties"]["dry_run"]["default"] is True
+    assert "confirmation_phrase" in tools["vacuum_all"].input_schema["required"]
+
+
+async def test_ping_and_services(mcp_env):
+    async with Client(build_server()) as session:
+        ping = await call(session, "ping")
+        services = await call(session, "services")
+    assert ping["status"] == "ok" and ping["service"] == "ops" and ping["maintenance"] == {"active": False}
+    codes = {service["code"] for service in services["services"]}
+    assert len(codes) == 15 and {"cat", "ntf", *CROSS_ORG} <= codes
+
+
+async def test_g3n_ops_mcp_serves_over_stdio(local_stack):
+    """The console command an MCP host launches: the protocol on stdout, nothing else there."""
+    g3n = str(Path(sys.executable).with_name("g3n"))
+    command = StdioServerParameters(
+        command=g3n, args=["ops", "mcp"], env={"G3N_OPS_ENDPOINT_URL": local_stack.endpoint_url}
+    )
+    async with Client(command) as session:
+        assert {tool.name for tool in (await session.list_tools()).tools} == TOOLS
+        assert (await call(session, "ping"))["status"] == "ok"
+        # No secret in this server's environment: refused before any request is made.
+        assert await call_error(session, "vacuum_cancel", vacuum_id="v-1") == "secret-code-required"
+
+
+async def test_gated_tools_need_the_right_secret_in_the_environment(mcp_env, monkeypatch):
+    async with Client(build_server()) as session:
+        monkeypatch.delenv("G3N_OPS_SECRET_CODE")
+        assert await call_error(session, "maintenance_cancel", maintenance_id="m-1") == "secret-code-required"
+        monkeypatch.setenv("G3N_OPS_SECRET_CODE", "not-the-secret")
+        assert await call_error(session, "maintenance_cancel", maintenance_id="m-1") == "secret-code-mismatch"
+        assert (
+            await call_error(session, "vacuum_org", orgcode="acme", reason="test", dry_run=True)
+            == "secret-code-mismatch"
+        )
+
+
+async def test_maintenance_lifecycle(seeded, mcp_env):
+    # Far enough ahead that the state machine is still waiting when the window is started by hand.
+    start = (datetime.now(UTC) + timedelta(seconds=15)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    async with Client(build_server()) as session:
+        scheduled = await call(
+            session,
+            "maintenance_schedule",
+            description="MCP lifecycle test",
+            duration=600,
+            start=start,
+            auto_end=False,
+        )
+        maintenance_id = scheduled["maintenanceId"]
+        assert scheduled["status"] == "scheduled" and scheduled["autoEnd"] is False
+
+        started = await call(session, "maintenance_start", maintenance_id=maintenance_id)
+        assert started["status"] == "active"
+        # A second start changes nothing and says why, with the CLI's code.
+        assert await call_error(session, "maintenance_start", maintenance_id=maintenance_id) in {
+            "maintenance-already-active",
+            "invalid-transition",
+        }
+
+        updated = await call(session, "maintenance_update", text="halfway there")
+        assert [update["text"] for update in updated["updates"]] == ["halfway there"]
+        state = (await call(session, "ping"))["maintenance"]
+        assert state["active"] is True and state["maintenanceId"] == maintenance_id
+        assert state["latestUpdate"]["text"] == "halfway there"
+
+        ended = await call(session, "maintenance_end", end_message="all done")
+        assert ended["status"] == "ended"
+        assert (await call(session, "ping"))["maintenance"]["active"] is False
+
+        record = await call(session, "maintenance_get", maintenance_id=maintenance_id)
+        listed = await call(session, "maintenance_list", status="ended")
+
+    assert record["status"] == "ended"
+    assert [entry["to"] for entry in record["history"]] == ["scheduled", "active", "ended"]
+    assert maintenance_id in {item["maintenanceId"] for item in listed["items"]}
+
+
+async def test_vacuum_org_dry_run_counts_what_was_seeded(seeded, mcp_env):
+    orgcode = "acme"
+    async with Client(build_server()) as session:
+        services = (await call(session, "services"))["services"]
+        vacuum = await call(session, "vacuum_org", orgcode=orgcode, reason="MCP dry-run test", dry_run=True)
+        assert vacuum["dryRun"] is True and vacuum["scope"] == "org" and vacuum["orgcode"] == orgcode
+
+        deadline = time.monotonic() + 90
+        while vacuum["status"] not in {"completed", "cancelled", "failed"}:
+            assert time.monotonic() < deadline, f"dry-run still {vacuum['status']} after 90 s"
+            await anyio.sleep(0.5)
+            vacuum = await call(session, "vacuum_status", vacuum_id=vacuum["vacuumId"])
+
+    assert vacuum["status"] == "completed", vacuum
+    scoped = [service for service in services if service["code"] not in CROSS_ORG]
+    items = sum(seeded["tables"][table["name"]][orgcode] for service in scoped for table in service["tables"])
+    org_objects = [
+        seeded["buckets"][bucket].get(orgcode, {}) for service in scoped for bucket in service["buckets"]
+    ]
+    totals = vacuum["stats"]["totals"]
+    assert totals["items"] == items
+    assert totals["objects"] == sum(prefix["versions"] + prefix["deleteMarkers"] for prefix in org_objects)
+    assert totals["bytes"] == sum(prefix["bytes"] for prefix in org_objects)
+    assert set(vacuum["stats"]["services"]) == {service["code"] for service in scoped}
