@@ -42,16 +42,13 @@ def render_record(record: dict) -> None:
         _say(f"  updates ({len(updates)}):")
         for update in updates:
             _say(f"    {update['at']}  {update['text']}")
-    history = Table("at", "action", "from → to", "source", "message", title="history", title_justify="left")
+    _say("  history:")
     for entry in record.get("history") or []:
-        history.add_row(
-            entry["at"],
-            entry["action"],
-            f"{entry.get('from') or '—'} → {entry['to']}",
-            entry.get("source") or "",
-            Text(entry.get("message") or ""),
-        )
-    stdout.print(history)
+        line = f"    {entry['at']}  {entry['action']:<9} {entry.get('from') or '—'} → {entry['to']}"
+        line += f"  by {entry.get('source') or '?'}"
+        if entry.get("message"):
+            line += f": {entry['message']}"
+        _say(line)
 
 
 def render_page(page: dict) -> None:
@@ -59,11 +56,16 @@ def render_page(page: dict) -> None:
     if not items:
         stdout.print("no maintenance windows")
     else:
-        table = Table("maintenance id", "status", "start", "duration", "description")
+        table = Table()
+        for column in ("maintenance id", "status", "start", "duration"):
+            table.add_column(column, no_wrap=True)  # ids and times must stay copyable
+        table.add_column("description")
         for record in items:
             table.add_row(
                 record["maintenanceId"],
-                _status_line(record).lower(),
+                "overrunning"
+                if record["status"] == "active" and record.get("overrunning")
+                else record["status"],
                 record["start"],
                 f"{record['duration']} s",
                 Text(record["description"]),
