@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 
 import click
@@ -62,3 +63,11 @@ def register(ops: click.Group) -> None:
         stack.stop()
         if output != "json":
             stdout.print("local stack stopped")
+
+    @local.command("demo")
+    @click.option("--pending-seconds", type=click.IntRange(1, 60), default=3, show_default=True)
+    def demo(pending_seconds: int) -> None:
+        """Run every playbook end to end on a fresh embedded stack; non-zero exit if a step misbehaves."""
+        from g3n_ops_client.demo import run_demo
+
+        sys.exit(run_demo(pending_seconds=pending_seconds))
