@@ -216,3 +216,21 @@ def test_retry_after():
         retry_after({**state, "expectedEnd": "2026-12-01T01:00:00Z"}, moment=moment)
         == OVERRUNNING_RETRY_AFTER_SECONDS
     )
+
+
+def test_the_bare_decorator_and_guard_handler_read_the_table_from_the_environment(stack, monkeypatch):
+    import g3n_maintenance_guard
+
+    monkeypatch.setattr(g3n_maintenance_guard, "_default_guard", None)  # a fresh per-process guard
+    put_state(active())
+
+    @maintenance_guard
+    def plain(event, context):
+        return {"statusCode": 200, "body": "{}"}
+
+    @MaintenanceGuard().handler
+    def method(event, context):
+        return {"statusCode": 200, "body": "{}"}
+
+    assert plain(http_event("/orders"), None)["statusCode"] == 503
+    assert method(rest_event("/orders"), None)["statusCode"] == 503
