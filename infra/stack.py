@@ -41,7 +41,6 @@ class OpsConfig:
     vacuum_allowed: bool
     registry_file: Path
     recurring_maintenance: tuple[RecurringWindow, ...]
-    powertools_layer_version: int
 
     @classmethod
     def from_context(cls, node: Node) -> OpsConfig:
@@ -57,7 +56,6 @@ class OpsConfig:
             vacuum_allowed=stage != "prod" and _bool(node.try_get_context("vacuumAllowed"), default=True),
             registry_file=PROJECT_ROOT / str(node.try_get_context("registryFile") or "infra/registry.json"),
             recurring_maintenance=tuple(RecurringWindow.from_context(entry) for entry in windows),
-            powertools_layer_version=_powertools_layer_version(node),
         )
 
 
@@ -77,7 +75,6 @@ class OpsStack(Stack):
             "Functions",
             stage=stage,
             asset_root=PROJECT_ROOT / "lambdas",
-            powertools_layer_version=config.powertools_layer_version,
             environment=self._function_environment(),
         )
         grant_function_access(
@@ -167,16 +164,6 @@ def build_app(
     if nag:
         Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     return app, stack
-
-
-def _powertools_layer_version(node: Node) -> int:
-    """The public Powertools layer's version number (cdk.json ``powertoolsLayerVersion``). It must
-    be the one that carries pyproject's aws-lambda-powertools pin; AWS publishes the mapping as
-    ``/aws/service/powertools/python/x86_64/python3.11/<version>`` in SSM (needs an account)."""
-    value = node.try_get_context("powertoolsLayerVersion")
-    if value is None:
-        raise ValueError("context powertoolsLayerVersion is missing (see cdk.json)")
-    return int(value)
 
 
 def _bool(value: Any, *, default: bool) -> bool:

@@ -6,24 +6,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 from constructs import Construct
 
 from infra import catalogue
 from infra.constructs.nag import suppress
 
-POWERTOOLS_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python311-x86_64"
+# AWS publishes each Powertools release's layer ARN under this public SSM path; resolving it at
+# deploy time gives exactly the release pyproject pins, with no layer number to keep in step.
+POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/x86_64/python3.11/{version}"
 RUNTIME = lambda_.Runtime.PYTHON_3_11
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", "tests"]
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 
-def powertools_layer_arn(version: int) -> str:
-    return f"arn:aws:lambda:{Aws.REGION}:{POWERTOOLS_ACCOUNT}:layer:{POWERTOOLS_LAYER}:{version}"
+def powertools_layer_parameter() -> str:
+    return POWERTOOLS_LAYER_PARAMETER.format(version=POWERTOOLS_VERSION)
 
 
 def pascal(key: str) -> str:
@@ -39,12 +42,13 @@ class OpsFunctions(Construct):
         *,
         stage: str,
         asset_root: Path,
-        powertools_layer_version: int,
         environment: dict[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
         powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools", powertools_layer_arn(powertools_layer_version)
+            self,
+            "Powertools",
+            ssm.StringParameter.value_for_string_parameter(self, powertools_layer_parameter()),
         )
         # One asset for all functions: handlers share the g3n_ops package.
         code = lambda_.Code.from_asset(str(asset_root), exclude=ASSET_EXCLUDES)
