@@ -151,7 +151,7 @@ def test_cancel_before_start_stops_the_execution(ops):
 
 
 def test_end_before_the_duration_elapses_leaves_the_execution_nothing_to_do(ops):
-    scheduled = ops.maintenance.schedule(SECRET, "Quick fix", 6, soon(1), auto_end=True)
+    scheduled = ops.maintenance.schedule(SECRET, "Quick fix", 5, soon(1), auto_end=True)
     wait_until(lambda: ops.maintenance.get(scheduled["maintenanceId"])["status"] == "active", timeout=10)
     ended = ops.maintenance.end(SECRET, "Fixed sooner than planned")
     assert ended["status"] == "ended"
