@@ -447,17 +447,23 @@ def start(vacuum_id: str, execution_arn: str) -> dict:
 
 
 def purge_chunk(vacuum_id: str, unit: purge.WorkUnit, cursor: purge.Cursor, *, dry_run: bool) -> dict:
-    """One bounded chunk of one unit; its counts land on the record as it goes."""
+    """One bounded chunk of one unit; its counts land on the record as it goes. A run that is no
+    longer ``running`` (failed elsewhere) stops at the next report, its counts still recorded."""
     renew_mutex(vacuum_id)
 
-    def report(counts: purge.Counts) -> None:
-        if not store.add_stats(vacuum_id, unit.service, counts.as_dict()):
-            raise VacuumNotAdmitted(f"vacuum {vacuum_id} is no longer running; stopping")
+    def record(counts: dict[str, int]) -> None:
+        status = store.add_stats(vacuum_id, unit.service, counts)
+        if status != "running":
+            raise VacuumNotAdmitted(
+                f"vacuum {vacuum_id} is {status or 'missing'}, no longer running; stopping"
+            )
 
     limits = purge.Limits.from_environment()
-    result = purge.run_chunk(unit, cursor, dry_run=dry_run, limits=limits, report=report)
-    if result.done and not store.add_stats(vacuum_id, unit.service, {"unitsDone": 1}):
-        raise VacuumNotAdmitted(f"vacuum {vacuum_id} is no longer running; stopping")
+    result = purge.run_chunk(
+        unit, cursor, dry_run=dry_run, limits=limits, report=lambda counts: record(counts.as_dict())
+    )
+    if result.done:
+        record({"unitsDone": 1})
     return {"cursor": result.cursor, "done": result.done}
 
 
@@ -491,22 +497,20 @@ def _describe(unit: purge.WorkUnit) -> str:
 
 
 def finalise(vacuum_id: str, execution_arn: str) -> dict:
-    """running → completed with exact totals; audit; free the mutex."""
-    current = get(vacuum_id)
-    stats = current.get("stats") or {"services": {}}
-    stats["totals"] = totals(stats.get("services", {}))
+    """running → completed (the totals were kept by the chunks' atomic ADDs); audit; free the mutex."""
     record = store.update_record(
         vacuum_id,
-        set_fields={"status": "completed", "finishedAt": iso(utc_now()), "stats": stats},
+        set_fields={"status": "completed", "finishedAt": iso(utc_now())},
         from_statuses=("running",),
         execution_arn=execution_arn,
     )
     if record is None:
-        raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {current['status']}; cannot complete it")
+        raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {get(vacuum_id)['status']}; cannot complete it")
     store.release_mutex(vacuum_id)
-    audit(record, "completed", totals=stats["totals"])
+    run_totals = record["stats"]["totals"]
+    audit(record, "completed", totals=run_totals)
     metrics.add_metric(name="VacuumCompleted", unit="Count", value=1)
-    return {"vacuumId": vacuum_id, "status": "completed", "totals": stats["totals"]}
+    return {"vacuumId": vacuum_id, "status": "completed", "totals": run_totals}
 
 
 def _error_message(error: dict) -> str:
@@ -523,21 +527,16 @@ def _mark_failed(vacuum_id: str, error: dict, *, execution_arn: str | None) -> b
     """pending|running → failed, keeping the partial stats; then free the mutex and audit.
     Only the execution the record belongs to may fail it (``None``: the request handler, before
     any execution existed)."""
-    current = store.get_record(vacuum_id)
-    if current is None:
-        return False
-    stats = current.get("stats") or {"services": {}}
-    stats["totals"] = totals(stats.get("services", {}))
     record = store.update_record(
         vacuum_id,
-        set_fields={"status": "failed", "finishedAt": iso(utc_now()), "error": error, "stats": stats},
+        set_fields={"status": "failed", "finishedAt": iso(utc_now()), "error": error},
         from_statuses=("pending", "running"),
         execution_arn=execution_arn,
     )
     if record is None:
         return False
     store.release_mutex(vacuum_id)
-    audit(record, "failed", error=error, totals=stats["totals"])
+    audit(record, "failed", error=error, totals=record.get("stats", {}).get("totals"))
     metrics.add_metric(name="VacuumFailed", unit="Count", value=1)
     return True
 

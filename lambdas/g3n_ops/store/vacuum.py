@@ -102,32 +102,34 @@ def update_record(
     return table.deserialize(response["Attributes"]) if response else None
 
 
-def add_stats(vacuum_id: str, service: str, counts: dict[str, int]) -> bool:
-    """Atomically add a chunk's counts to its service and to the totals (live progress).
+def add_stats(vacuum_id: str, service: str, counts: dict[str, int]) -> str | None:
+    """Atomically add a chunk's counts to its service and to the totals (live progress); returns
+    the record's status after the add (None if the run has no stats for ``service``).
 
-    The stats maps are created when the run starts, so nested ADDs always have a parent. False if
-    the record is no longer running (nothing is added then)."""
+    Counts are added whatever the status: what was deleted is always on the record. The stats
+    maps are created when the run starts, so nested ADDs always have a parent."""
     counts = {name: value for name, value in counts.items() if value}
-    if not counts:
-        return True
     names = {"#stats": "stats", "#services": "services", "#totals": "totals", "#service": service}
-    names["#status"] = "status"
-    values = {":running": {"S": "running"}}
+    values = {}
     additions = []
     for name, value in counts.items():
         names[f"#{name}"] = name
         values[f":{name}"] = {"N": str(value)}
         additions.append(f"#stats.#services.#service.#{name} :{name}")
         additions.append(f"#stats.#totals.#{name} :{name}")
-    updated = _conditional(
+    if not additions:
+        record = get_record(vacuum_id)
+        return record["status"] if record else None
+    response = _conditional(
         table.dynamodb().update_item,
         Key={"pk": {"S": record_pk(vacuum_id)}},
         UpdateExpression="ADD " + ", ".join(additions),
-        ConditionExpression="#status = :running AND attribute_exists(#stats.#services.#service)",
+        ConditionExpression="attribute_exists(#stats.#services.#service)",
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
+        ReturnValues="ALL_NEW",
     )
-    return updated is not None
+    return response["Attributes"]["status"]["S"] if response else None
 
 
 def newest_records(limit: int) -> list[dict]:

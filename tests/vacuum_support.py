@@ -1,0 +1,165 @@
+"""Helpers for the vacuum tests: what is in the stack right now (item by item), expected stats
+from the seed manifest, and a tidy-up so no vacuum execution outlives its test."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import defaultdict
+
+import boto3
+import pytest
+
+from g3n_ops import discovery
+from g3n_ops.registry import Registry
+from g3n_ops.settings import settings
+from g3n_ops.store import table as ops_table
+from g3n_ops.store import vacuum as vacuum_store
+from g3n_ops_client.errors import OpsClientError
+from tests.support import SECRET
+
+PHRASE = "VACUUM ALL DATA PERMANENTLY"
+
+
+def registry() -> Registry:
+    value = boto3.client("ssm").get_parameter(Name=discovery.REGISTRY)["Parameter"]["Value"]
+    return Registry.model_validate_json(value)
+
+
+def put_registry(document: dict) -> None:
+    boto3.client("ssm").put_parameter(
+        Name=discovery.REGISTRY, Value=json.dumps(document), Type="String", Overwrite=True
+    )
+
+
+# -- what is stored now --------------------------------------------------------------------------
+def table_keys(table) -> dict[str, set[tuple]]:
+    """Every item's key of a registry table, grouped by the item's orgcode."""
+    found: dict[str, set[tuple]] = defaultdict(set)
+    pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=table.name)
+    for page in pages:
+        for item in page["Items"]:
+            key = tuple(item[name]["S"] for name in table.key_names)
+            found[item["orgcode"]["S"]].add(key)
+    return dict(found)
+
+
+def bucket_versions(bucket: str) -> dict[str, set[tuple]]:
+    """Every object version and delete marker, grouped by the first key segment (org or shared)."""
+    found: dict[str, set[tuple]] = defaultdict(set)
+    pages = boto3.client("s3").get_paginator("list_object_versions").paginate(Bucket=bucket)
+    for page in pages:
+        for kind in ("Versions", "DeleteMarkers"):
+            for entry in page.get(kind, []):
+                found[entry["Key"].split("/", 1)[0]].add((kind, entry["Key"], entry["VersionId"]))
+    return dict(found)
+
+
+def log_events(group: str) -> int:
+    pages = boto3.client("logs").get_paginator("filter_log_events").paginate(logGroupName=group)
+    return sum(len(page["events"]) for page in pages)
+
+
+def log_streams(group: str) -> list[dict]:
+    pages = boto3.client("logs").get_paginator("describe_log_streams").paginate(logGroupName=group)
+    return [stream for page in pages for stream in page["logStreams"]]
+
+
+def snapshot(reg: Registry) -> dict:
+    return {
+        "tables": {t.name: table_keys(t) for s in reg.services for t in s.tables},
+        "buckets": {b: bucket_versions(b) for s in reg.services for b in s.buckets},
+    }
+
+
+def ops_items() -> dict[str, dict]:
+    pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=settings().table_name)
+    items = [ops_table.deserialize(item) for page in pages for item in page["Items"]]
+    return {item["pk"]: item for item in items}
+
+
+# -- what the seed says a vacuum should find -----------------------------------------------------
+def expected_org_stats(manifest: dict, reg: Registry, org: str) -> dict[str, dict[str, int]]:
+    """Per org-scoped service: the org's seeded items, object versions + delete markers, bytes."""
+    expected = {}
+    for service in reg.services:
+        if not service.org_scoped:
+            continue
+        entry = {"items": sum(manifest["tables"][t.name][org] for t in service.tables)}
+        entry |= _bucket_counts(manifest, service.buckets, owners=(org,))
+        expected[service.code] = entry
+    return expected
+
+
+def expected_all_stats(manifest: dict, reg: Registry) -> dict[str, dict[str, int]]:
+    expected = {}
+    for service in reg.services:
+        entry = {"items": sum(sum(manifest["tables"][t.name].values()) for t in service.tables)}
+        entry |= _bucket_counts(manifest, service.buckets, owners=None)
+        entry["logStreams"] = sum(manifest["logGroups"][g]["streams"] for g in service.log_groups)
+        expected[service.code] = entry
+    return expected
+
+
+def _bucket_counts(manifest: dict, buckets, *, owners) -> dict[str, int]:
+    objects = size = 0
+    for bucket in buckets:
+        for owner, counts in manifest["buckets"][bucket].items():
+            if owners is None or owner in owners:
+                objects += counts["versions"] + counts["deleteMarkers"]
+                size += counts["bytes"]
+    return {"objects": objects, "bytes": size}
+
+
+def service_counters(record: dict, fields=("items", "objects", "bytes")) -> dict[str, dict[str, int]]:
+    services = record["stats"]["services"]
+    return {
+        code: {field: entry[field] for field in fields if field in entry} for code, entry in services.items()
+    }
+
+
+def batches(count: int, size: int) -> int:
+    return math.ceil(count / size)
+
+
+# -- runs ----------------------------------------------------------------------------------------
+def execution(record: dict) -> dict:
+    return boto3.client("stepfunctions").describe_execution(executionArn=record["executionArn"])
+
+
+def mutex() -> dict | None:
+    return vacuum_store.read_mutex()
+
+
+def stop_vacuum_executions() -> None:
+    """No vacuum of one test may wake up (and delete) inside the next."""
+    sfn = boto3.client("stepfunctions")
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        if not machine["name"].endswith("-vacuum"):
+            continue
+        running = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")
+        for found in running["executions"]:
+            sfn.stop_execution(executionArn=found["executionArn"], cause="test teardown")
+
+
+def wait_done(client, record: dict, timeout: float = 60) -> dict:
+    """The run's final record; fails the test (never hangs) if it does not end in time."""
+    try:
+        return client.vacuum.wait(record["vacuumId"], timeout=timeout, poll=0.2)
+    except OpsClientError as error:
+        pytest.fail(f"vacuum {record['vacuumId']} did not end: {error}")
+
+
+def wait_status(client, record: dict, statuses: set[str], timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        current = client.vacuum.status(record["vacuumId"])
+        if current["status"] in statuses:
+            return current
+        if time.monotonic() > deadline:
+            pytest.fail(f"vacuum {record['vacuumId']} still {current['status']}, wanted {statuses}")
+        time.sleep(0.1)
+
+
+__all__ = ["PHRASE", "SECRET"]

@@ -1,0 +1,221 @@
+"""Cancel, the mutex, failures and console starts, executing the real vacuum state machine."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+
+from g3n_ops.settings import settings
+from g3n_ops.store import table as ops_table
+from g3n_ops.store import vacuum as vacuum_store
+from g3n_ops_client.client import ClientConfig, OpsClient
+from g3n_ops_client.errors import OpsClientError
+from tests.support import SECRET, wait_for_execution, wait_until
+from tests.vacuum_support import (
+    PHRASE,
+    execution,
+    mutex,
+    put_registry,
+    registry,
+    snapshot,
+    stop_vacuum_executions,
+    table_keys,
+    wait_done,
+)
+
+
+@pytest.fixture
+def stack(seeded):
+    yield seeded
+    stop_vacuum_executions()
+
+
+def _audit_actions(vacuum_id: str) -> list[str]:
+    return [entry["action"] for entry in vacuum_store.audit_entries(vacuum_id)]
+
+
+def test_cancel_during_the_pending_window_deletes_nothing_and_frees_the_mutex(stack, client):
+    reg = registry()
+    before = snapshot(reg)
+    requested = client.vacuum.org(SECRET, "acme", "changed my mind")
+    assert requested["status"] == "pending" and mutex()["owner"] == requested["vacuumId"]
+
+    cancelled = client.vacuum.cancel(SECRET, requested["vacuumId"])
+    assert cancelled["status"] == "cancelled" and cancelled["finishedAt"]
+    wait_for_execution(requested["executionArn"], timeout=20, expect="ABORTED")
+    assert mutex() is None
+    assert client.vacuum.status(requested["vacuumId"])["status"] == "cancelled"
+    assert snapshot(reg) == before
+    assert _audit_actions(requested["vacuumId"]) == ["requested", "cancelled"]
+
+    with pytest.raises(OpsClientError) as again:
+        client.vacuum.cancel(SECRET, requested["vacuumId"])
+    assert again.value.code == "vacuum-not-cancellable"
+    assert "cancelled" in again.value.message
+
+
+def test_a_cancel_that_wins_without_stopping_the_execution_still_ends_it_cleanly(stack, client):
+    """If StopExecution never arrives, the state machine's own check after the window sees it."""
+    reg = registry()
+    before = snapshot(reg)
+    requested = client.vacuum.org(SECRET, "acme", "stopped by the record alone")
+    assert vacuum_store.update_record(
+        requested["vacuumId"], set_fields={"status": "cancelled"}, from_statuses=("pending",)
+    )
+    wait_for_execution(requested["executionArn"], timeout=30, expect="SUCCEEDED")
+    history = boto3.client("stepfunctions").get_execution_history(
+        executionArn=requested["executionArn"], reverseOrder=True, maxResults=5
+    )
+    names = [e.get("stateEnteredEventDetails", {}).get("name") for e in history["events"]]
+    assert "Cancelled during pending window" in names
+    assert client.vacuum.status(requested["vacuumId"])["status"] == "cancelled"
+    assert snapshot(reg) == before
+
+
+def _warm_client(endpoint_url: str) -> OpsClient:
+    ops = OpsClient(ClientConfig(endpoint_url=endpoint_url))
+    _ = ops.parameters, ops.actor  # discovery done before the race starts
+    return ops
+
+
+def test_one_vacuum_at_a_time_and_the_next_one_after_it(stack, client, local_stack):
+    clients = [_warm_client(local_stack.endpoint_url) for _ in range(2)]
+    start_together = threading.Barrier(2)
+
+    def request(pair):
+        ops, org = pair
+        start_together.wait()
+        try:
+            return ops.vacuum.org(SECRET, org, "race", dry_run=True)
+        except OpsClientError as error:
+            return error
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(request, zip(clients, ("acme", "globex"), strict=True)))
+    runs = [result for result in results if isinstance(result, dict)]
+    refused = [result for result in results if isinstance(result, OpsClientError)]
+    assert len(runs) == 1 and len(refused) == 1
+    assert refused[0].code == "vacuum-mutex-locked"
+    assert runs[0]["vacuumId"] in refused[0].message and "lease until" in refused[0].message
+    assert [r["vacuumId"] for r in vacuum_store.newest_records(10)] == [runs[0]["vacuumId"]]
+
+    assert wait_done(client, runs[0])["status"] == "completed"
+    assert mutex() is None
+    following = client.vacuum.org(SECRET, "globex", "after the first", dry_run=True)
+    assert wait_done(client, following)["status"] == "completed"
+
+
+def _put_mutex(owner: str, lease_expires_at: int) -> None:
+    item = {"pk": vacuum_store.MUTEX_PK, "owner": owner, "leaseExpiresAt": lease_expires_at}
+    boto3.client("dynamodb").put_item(TableName=settings().table_name, Item=ops_table.serialize(item))
+
+
+def test_a_live_lease_blocks_and_an_expired_lease_is_taken_over(stack, client):
+    _put_mutex("20261129-000000-crashed", int(time.time()) + 600)
+    with pytest.raises(OpsClientError) as locked:
+        client.vacuum.org(SECRET, "acme", "blocked", dry_run=True)
+    assert locked.value.code == "vacuum-mutex-locked"
+    assert "20261129-000000-crashed" in locked.value.message
+
+    _put_mutex("20261129-000000-crashed", int(time.time()) - 1)  # a run that died long ago
+    taken = client.vacuum.org(SECRET, "acme", "takes over", dry_run=True)
+    assert mutex()["owner"] == taken["vacuumId"]
+    assert wait_done(client, taken)["status"] == "completed"
+    assert mutex() is None
+
+
+def test_a_failure_mid_run_marks_it_failed_keeps_partial_stats_and_frees_the_mutex(stack, client):
+    reg = registry()
+    original = reg.to_document()
+    broken = copy.deepcopy(original)
+    # A bucket that does not exist, first in the bucket phase: every table has been purged by
+    # then, so the run fails half-way with real deletions behind it.
+    first_with_buckets = next(s for s in broken["services"] if s["buckets"])
+    first_with_buckets["buckets"].insert(0, "g3n-local-123456789012-missing-bucket")
+    put_registry(broken)
+    try:
+        requested = client.vacuum.org(SECRET, "acme", "doomed")
+        final = wait_done(client, requested)
+    finally:
+        put_registry(original)
+
+    assert final["status"] == "failed"
+    assert final["error"]["code"] == "NoSuchBucket", final["error"]
+    described = wait_for_execution(final["executionArn"], timeout=20, expect="FAILED")
+    assert described["error"] == "NoSuchBucket"
+    assert mutex() is None
+    assert _audit_actions(final["vacuumId"]) == ["requested", "started", "failed"]
+
+    def stats_match_what_was_deleted():
+        record = client.vacuum.status(final["vacuumId"])
+        deleted = {}
+        for service in reg.services:
+            if service.org_scoped:
+                left = {t.name: len(table_keys(t).get("acme", ())) for t in service.tables}
+                deleted[service.code] = sum(stack["tables"][name]["acme"] - n for name, n in left.items())
+        recorded = {code: entry["items"] for code, entry in record["stats"]["services"].items()}
+        return recorded == deleted and record
+
+    # Chunks already running when the failure is recorded may still report for a moment.
+    record = wait_until(stats_match_what_was_deleted, timeout=10, message="stats equal the deletions")
+    expected_items = sum(
+        stack["tables"][t.name]["acme"] for s in reg.services if s.org_scoped for t in s.tables
+    )
+    assert record["stats"]["totals"]["items"] == expected_items, (
+        "the tables phase finished before the failure"
+    )
+    assert record["stats"]["totals"]["unitsDone"] < record["stats"]["totals"]["units"]
+
+
+def _console_name() -> str:
+    return f"console-{uuid.uuid4().hex[:12]}"  # (moto names every unnamed execution "None")
+
+
+def test_a_console_start_writes_its_own_record(stack, client):
+    sfn = boto3.client("stepfunctions")
+    arn = settings().vacuum_state_machine_arn
+    started = sfn.start_execution(
+        name=_console_name(),
+        stateMachineArn=arn,
+        input=json.dumps({"scope": "org", "orgcode": "initech", "dryRun": True}),
+    )
+    wait_for_execution(started["executionArn"], timeout=30)
+    record = vacuum_store.newest_records(1)[0]
+    assert record["source"] == "console" and record["executionArn"] == started["executionArn"]
+    assert (record["status"], record["scope"], record["orgcode"], record["dryRun"]) == (
+        "completed",
+        "org",
+        "initech",
+        True,
+    )
+    assert record["stats"]["totals"]["items"] > 0
+    assert mutex() is None
+
+
+def test_a_console_start_of_vacuum_all_needs_the_phrase(stack, client):
+    sfn = boto3.client("stepfunctions")
+    arn = settings().vacuum_state_machine_arn
+    refused = sfn.start_execution(
+        name=_console_name(), stateMachineArn=arn, input=json.dumps({"scope": "all", "dryRun": True})
+    )
+    described = wait_for_execution(refused["executionArn"], timeout=30, expect="FAILED")
+    assert described["error"] == "ConfirmationPhraseMismatch"
+    assert vacuum_store.newest_records(1) == [] and mutex() is None
+
+    _put_mutex("20261129-000000-busy", int(time.time()) + 600)
+    busy = sfn.start_execution(
+        name=_console_name(),
+        stateMachineArn=arn,
+        input=json.dumps({"scope": "all", "confirmationPhrase": PHRASE, "dryRun": True}),
+    )
+    described = wait_for_execution(busy["executionArn"], timeout=30, expect="FAILED")
+    assert described["error"] == "VacuumMutexLocked"
+    assert mutex()["owner"] == "20261129-000000-busy"
+    assert execution({"executionArn": busy["executionArn"]})["status"] == "FAILED"
