@@ -200,3 +200,9 @@ def test_list_is_newest_first_paginated_and_filtered(ops):
     assert error_code(lambda: ops.maintenance.list(limit=500)) == "invalid-input"
     assert error_code(lambda: ops.maintenance.list(next_token="forged")) == "invalid-input"
     assert ops.stat()["maintenance"]["byStatus"] == {"cancelled": 1, "scheduled": 2}
+
+
+def test_an_unwritable_audit_log_does_not_fail_the_action_it_describes(ops):
+    boto3.client("logs").delete_log_group(logGroupName=settings().maintenance_audit_log_group)
+    window = later(ops)  # the schedule happened; its audit line could not be written
+    assert ops.maintenance.get(window["maintenanceId"])["status"] == "scheduled"

@@ -384,15 +384,11 @@ def start_when_due(maintenance_id: str, execution_arn: str) -> dict:
                 maintenance_id, lambda current: _activate(current, by, "started at its scheduled time")
             )
         except MaintenanceAlreadyActive as refusal:
+            if get(maintenance_id)["status"] == "scheduled":  # another window holds the platform
+                with contextlib.suppress(InvalidTransition):  # unless started or cancelled by hand meanwhile
+                    cancel(maintenance_id, by, message=f"not started: {refusal.message}")
             record = get(maintenance_id)
-            if record["status"] == "scheduled":
-                try:
-                    record = cancel(maintenance_id, by, message=f"not started: {refusal.message}")
-                except InvalidTransition:
-                    record = get(maintenance_id)  # started or cancelled by hand meanwhile
-                outcome = "already-active" if record["status"] == "active" else "not-started"
-            else:
-                outcome = "already-active" if record["status"] == "active" else "not-started"
+            outcome = "already-active" if record["status"] == "active" else "not-started"
         except InvalidTransition:
             record = get(maintenance_id)  # cancelled or ended while we looked
             outcome = "not-started"
