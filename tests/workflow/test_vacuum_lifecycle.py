@@ -66,15 +66,20 @@ def test_a_cancel_that_wins_without_stopping_the_execution_still_ends_it_cleanly
     reg = registry()
     before = snapshot(reg)
     requested = client.vacuum.org(SECRET, "acme", "stopped by the record alone")
+    sfn = boto3.client("stepfunctions")
+
+    def waiting() -> bool:
+        history = sfn.get_execution_history(executionArn=requested["executionArn"], maxResults=1000)
+        return any(e["type"] == "WaitStateEntered" for e in history["events"])
+
+    wait_until(waiting, timeout=20, interval=0.1, message="the execution waits out the pending window")
     assert vacuum_store.update_record(
         requested["vacuumId"], set_fields={"status": "cancelled"}, from_statuses=("pending",)
     )
     wait_for_execution(requested["executionArn"], timeout=30, expect="SUCCEEDED")
-    history = boto3.client("stepfunctions").get_execution_history(
-        executionArn=requested["executionArn"], reverseOrder=True, maxResults=5
-    )
+    history = sfn.get_execution_history(executionArn=requested["executionArn"], maxResults=1000)
     names = [e.get("stateEnteredEventDetails", {}).get("name") for e in history["events"]]
-    assert "Cancelled during pending window" in names
+    assert "Cancelled during pending window" in names and "Purge tables" not in names
     assert client.vacuum.status(requested["vacuumId"])["status"] == "cancelled"
     assert snapshot(reg) == before
 
@@ -197,6 +202,14 @@ def test_a_console_start_writes_its_own_record(stack, client):
     )
     assert record["stats"]["totals"]["items"] > 0
     assert mutex() is None
+
+    # A stray execution for a record that is not its own fails without touching that record.
+    stray = sfn.start_execution(
+        name=_console_name(), stateMachineArn=arn, input=json.dumps({"vacuumId": record["vacuumId"]})
+    )
+    described = wait_for_execution(stray["executionArn"], timeout=30, expect="FAILED")
+    assert described["error"] == "VacuumNotAdmitted"
+    assert vacuum_store.get_record(record["vacuumId"]) == record
 
 
 def test_a_console_start_of_vacuum_all_needs_the_phrase(stack, client):

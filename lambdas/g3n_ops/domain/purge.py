@@ -143,11 +143,6 @@ class Counts:
             "logBytes": self.logBytes,
         }
 
-    @property
-    def processed(self) -> int:
-        """What counts against a chunk's item budget."""
-        return self.items + self.objects + self.logStreams
-
 
 Report = Callable[[Counts], None]
 
@@ -184,9 +179,10 @@ class Budget:
         """A page no larger than the whole chunk (small chunks stay small)."""
         return max(1, min(largest, self.limits.chunk_items))
 
-    def spent(self, counts: Counts) -> bool:
+    def spent(self, processed: int) -> bool:
+        """``processed``: items, versions or streams this chunk has read so far."""
         elapsed = time.monotonic() - self.started
-        return counts.processed >= self.limits.chunk_items or elapsed >= self.limits.chunk_seconds
+        return processed >= self.limits.chunk_items or elapsed >= self.limits.chunk_seconds
 
 
 @dataclass(frozen=True)
@@ -311,16 +307,18 @@ class TableDeleter:
 
 def table_chunk(unit: TableUnit, cursor: Cursor, *, dry_run: bool, limits: Limits, report: Report):
     budget, tally = Budget(limits), Tally(report, limits.flush_seconds)
+    found = 0
     with ThreadPoolExecutor(max_workers=WRITE_WORKERS, thread_name_prefix="vacuum-write") as pool:
         deleter = TableDeleter(unit.table, tally, pool)
         while True:
             page = read_table_page(unit, cursor, count_only=dry_run, limit=budget.page(TABLE_PAGE_ITEMS))
+            found += page.count
             if dry_run:
                 tally.add(Counts(items=page.count))
             else:
                 deleter.add(page.keys)
             cursor = page.cursor
-            if not cursor or budget.spent(tally.total):
+            if not cursor or budget.spent(found):
                 break
         deleter.finish()
     tally.flush()
@@ -387,7 +385,7 @@ def bucket_chunk(unit: BucketUnit, cursor: Cursor, *, dry_run: bool, limits: Lim
                 "keyMarker": response["NextKeyMarker"],
                 "versionIdMarker": response["NextVersionIdMarker"],
             }
-        if not more or budget.spent(tally.total):
+        if not more or budget.spent(tally.total.objects):
             break
     tally.flush()
     return ChunkResult(counts=tally.total, cursor=cursor, done=not more)
@@ -420,7 +418,7 @@ def log_group_chunk(unit: LogGroupUnit, cursor: Cursor, *, dry_run: bool, limits
         token = response.get("nextToken")
         more = bool(streams) and bool(token)
         cursor = {"nextToken": token} if more and dry_run else None
-        if not more or budget.spent(tally.total):
+        if not more or budget.spent(tally.total.logStreams):
             break
     tally.flush()
     return ChunkResult(counts=tally.total, cursor=cursor, done=not more)

@@ -469,6 +469,7 @@ def purge_chunk(vacuum_id: str, unit: purge.WorkUnit, cursor: purge.Cursor, *, d
 
 def verify(vacuum_id: str, plan: dict) -> dict:
     """What the run was meant to delete must be gone: count what is left in scope."""
+    renew_mutex(vacuum_id)
     record = get(vacuum_id)
     started_ms = int(datetime.fromisoformat(record["startedAt"].replace("Z", "+00:00")).timestamp() * 1000)
     units: dict[str, purge.WorkUnit] = {}

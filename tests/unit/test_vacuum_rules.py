@@ -1,0 +1,298 @@
+"""Vacuum rules that need no AWS: request checks, the plan (what a run may touch), the record
+document, the steps' input checks, and the state machine definition itself."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+import workflows
+from g3n_ops.domain import purge, vacuum
+from g3n_ops.errors import (
+    ConfirmationPhraseMismatch,
+    InvalidInput,
+    InvalidOrgcode,
+    VacuumNotAllowed,
+)
+from g3n_ops.handlers import vacuum_steps
+from g3n_ops.registry import Registry
+from g3n_ops.settings import Settings
+from g3n_ops_client.local.provision import registry_template
+
+SETTINGS = Settings(
+    stage="dev",
+    table_name="g3n-dev-ops",
+    registry_parameter="/g3nretailstack/ops/registry",
+    maintenance_state_machine_arn="",
+    vacuum_state_machine_arn="arn:aws:states:us-east-1:111122223333:stateMachine:g3n-dev-ops-vacuum",
+    maintenance_audit_log_group="/g3nretailstack/ops/maintenance-audit",
+    vacuum_pending_seconds=300,
+    vacuum_allowed=True,
+)
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return Registry.from_template(registry_template(), stage="dev", account="111122223333")
+
+
+@pytest.fixture
+def stage(monkeypatch):
+    def configure(**changes) -> None:
+        monkeypatch.setattr(vacuum, "settings", lambda: replace(SETTINGS, **changes))
+
+    configure()
+    return configure
+
+
+# -- request checks ------------------------------------------------------------------------------
+@pytest.mark.parametrize("orgcode", ["acme", "a", "9", "acme-eu-2", "a" * 63])
+def test_valid_orgcodes(orgcode):
+    assert vacuum.check_orgcode(orgcode) == orgcode
+
+
+@pytest.mark.parametrize(
+    "orgcode",
+    [None, "", "Acme", "acme/", "../acme", "-acme", "acme-", "ac me", "acme\n", "a" * 64, "*", "ácme"],
+)
+def test_invalid_orgcodes_are_refused_with_the_rule(orgcode):
+    with pytest.raises(InvalidOrgcode) as refused:
+        vacuum.check_orgcode(orgcode)
+    assert "lowercase slug" in refused.value.message
+
+
+def test_the_phrase_must_match_exactly():
+    vacuum.check_confirmation("VACUUM ALL DATA PERMANENTLY")
+    for phrase in (
+        None,
+        "",
+        "vacuum all data permanently",
+        "VACUUM ALL DATA PERMANENTLY ",
+        "VACUUM ALL DATA",
+    ):
+        with pytest.raises(ConfirmationPhraseMismatch):
+            vacuum.check_confirmation(phrase)
+
+
+def test_checks_run_in_order_allowed_then_phrase_then_orgcode(stage):
+    assert vacuum.check_request("all", "ignored", "VACUUM ALL DATA PERMANENTLY") is None
+    assert vacuum.check_request("org", "acme", None) == "acme"
+    with pytest.raises(ConfirmationPhraseMismatch):
+        vacuum.check_request("all", None, "nope")
+    stage(vacuum_allowed=False)
+    with pytest.raises(VacuumNotAllowed):
+        vacuum.check_request("all", None, "nope")
+    with pytest.raises(VacuumNotAllowed):
+        vacuum.check_request("org", "Bad Org", None)
+
+
+# -- the plan ------------------------------------------------------------------------------------
+def test_an_org_plan_covers_the_org_scoped_services_only(registry):
+    plan = vacuum.build_plan(registry, "org", "acme", purge.Limits())
+    tables = plan["tables"]
+    assert {t["service"] for t in tables} == {s.code for s in registry.services} - {"uas", "usm"}
+    assert len(tables) == 18 and plan["logGroups"] == []
+    assert all(t["orgcode"] == "acme" and t["totalSegments"] == 1 for t in tables)
+    lookups = {t["table"]: (t["lookup"], t["orgIndex"], t["hashKey"]) for t in tables}
+    assert lookups["g3n-dev-org-orgs"] == ("partition", None, "orgcode")
+    assert lookups["g3n-dev-cat-categories"] == ("index", "orgcode-index", "pk")
+    assert lookups["g3n-dev-inv-movements"][0] == "scan"
+    assert {b["bucket"] for b in plan["buckets"]} == {b for s in registry.services for b in s.buckets}
+    assert all(purge.UNIT.validate_python(b).prefix == "acme/" for b in plan["buckets"])
+    registry_tables = {t.name for s in registry.services for t in s.tables}
+    assert {t["table"] for t in tables} <= registry_tables and SETTINGS.table_name not in registry_tables
+
+
+def test_an_all_plan_covers_everything_and_splits_big_tables(registry, monkeypatch):
+    sizes = {"g3n-dev-inv-movements": 600_000, "g3n-dev-ord-order-lines": 50_000_000}
+    monkeypatch.setattr(purge, "table_item_count", lambda name: sizes.get(name, 10))
+    plan = vacuum.build_plan(registry, "all", None, purge.Limits())
+    by_table: dict[str, list[dict]] = {}
+    for unit in plan["tables"]:
+        by_table.setdefault(unit["table"], []).append(unit)
+    assert len(by_table) == 20
+    assert all(u["lookup"] == "all" and u["orgcode"] is None for u in plan["tables"])
+    assert [u["segment"] for u in by_table["g3n-dev-inv-movements"]] == [0, 1, 2]
+    assert len(by_table["g3n-dev-ord-order-lines"]) == purge.Limits().max_segments
+    assert len(by_table["g3n-dev-uas-users"]) == 1
+    assert len(plan["logGroups"]) == 15 and all(
+        purge.UNIT.validate_python(b).prefix == "" for b in plan["buckets"]
+    )
+
+
+def test_an_org_plan_skips_a_cross_org_table_inside_an_org_scoped_service(registry):
+    document = registry.to_document()
+    cat = next(s for s in document["services"] if s["code"] == "cat")
+    cat["tables"].append(
+        {"name": "g3n-dev-cat-shared", "keySchema": cat["tables"][0]["keySchema"], "orgLookup": "none"}
+    )
+    plan = vacuum.build_plan(Registry.model_validate(document), "org", "acme", purge.Limits())
+    assert "g3n-dev-cat-shared" not in {t["table"] for t in plan["tables"]}
+
+
+def test_zero_stats_count_units_per_service(registry):
+    plan = vacuum.build_plan(registry, "org", "acme", purge.Limits())
+    stats = vacuum.zero_stats(plan, "org")
+    assert stats["services"]["pos"] == {"items": 0, "objects": 0, "bytes": 0, "units": 3, "unitsDone": 0}
+    assert "uas" not in stats["services"]
+    assert stats["totals"]["units"] == len(plan["tables"]) + len(plan["buckets"])
+
+
+@pytest.mark.parametrize(("count", "expected"), [(0, 1), (250_000, 1), (250_001, 2), (10**9, 8)])
+def test_segment_count(count, expected):
+    assert purge.segment_count(count, purge.Limits()) == expected
+
+
+def test_limits_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("VACUUM_CHUNK_ITEMS", "50")
+    monkeypatch.setenv("VACUUM_CHUNK_SECONDS", "5")
+    limits = purge.Limits.from_environment()
+    assert (limits.chunk_items, limits.chunk_seconds) == (50, 5.0)
+    assert purge.Budget(limits).page(purge.TABLE_PAGE_ITEMS) == 50
+
+
+# -- units refuse to describe something unsafe ---------------------------------------------------
+@pytest.mark.parametrize(
+    "unit",
+    [
+        {
+            "kind": "table",
+            "service": "cat",
+            "table": "t",
+            "keyNames": ["pk"],
+            "lookup": "all",
+            "orgcode": "acme",
+        },
+        {"kind": "table", "service": "cat", "table": "t", "keyNames": ["pk"], "lookup": "scan"},
+        {
+            "kind": "table",
+            "service": "cat",
+            "table": "t",
+            "keyNames": ["pk"],
+            "lookup": "index",
+            "orgcode": "a",
+        },
+        {
+            "kind": "table",
+            "service": "cat",
+            "table": "t",
+            "keyNames": ["pk"],
+            "lookup": "partition",
+            "orgcode": "a",
+        },
+        {"kind": "table", "service": "c", "table": "t", "keyNames": ["pk"], "lookup": "all", "segment": 2},
+        {"kind": "table", "service": "c", "table": "t", "keyNames": [], "lookup": "all"},
+        {
+            "kind": "table",
+            "service": "cat",
+            "table": "t",
+            "keyNames": ["pk"],
+            "lookup": "scan",
+            "orgcode": "acme",
+            "totalSegments": 2,
+        },
+        {"kind": "logGroup", "service": "cat", "logGroup": "/aws/lambda/x", "orgcode": "acme"},
+        {"kind": "bucket", "service": "cat", "bucket": "b", "prefix": "anything/"},
+    ],
+)
+def test_inconsistent_units_are_rejected(unit):
+    with pytest.raises(ValueError):
+        purge.UNIT.validate_python(unit)
+
+
+# -- the record document and the steps' input ----------------------------------------------------
+def test_the_public_record_hides_keys_and_shows_every_contract_field():
+    item = {
+        "pk": "vacuum#v1",
+        "kind": "vacuum",
+        "sortKey": "2026-11-29T10:00:00.000Z",
+        "stats": {"services": {}, "totals": {}},
+        "vacuumId": "v1",
+        "status": "pending",
+        "scope": "org",
+        "orgcode": "acme",
+        "dryRun": False,
+        "reason": "r",
+        "requestId": "req",
+    }
+    document = vacuum.public(item)
+    assert list(document)[:5] == ["vacuumId", "status", "scope", "orgcode", "dryRun"]
+    assert {"pk", "kind", "sortKey"}.isdisjoint(document)
+    assert (
+        document["startedAt"] is None and document["finishedAt"] is None and document["executionArn"] is None
+    )
+    assert document["requestId"] == "req"
+
+
+def test_a_lambda_error_cause_becomes_its_message():
+    cause = json.dumps({"errorType": "NoSuchBucket", "errorMessage": "The bucket does not exist"})
+    assert vacuum._error_message({"Error": "NoSuchBucket", "Cause": cause}) == "The bucket does not exist"
+    assert vacuum._error_message({"Error": "States.Timeout", "Cause": "timed out"}) == "timed out"
+    assert vacuum._error_message({}) == ""
+
+
+def test_the_steps_refuse_malformed_events_without_touching_anything():
+    for event in (
+        {},
+        {"step": "explode"},
+        {"step": "purge-chunk", "vacuumId": "v", "dryRun": False, "unit": {"kind": "table"}},
+        {"step": "start", "vacuumId": "v"},
+    ):
+        with pytest.raises(InvalidInput):
+            vacuum_steps.run_step(event)
+
+
+# -- the state machine definition ----------------------------------------------------------------
+@pytest.fixture
+def asl() -> dict:
+    return json.loads(workflows.read_asl("vacuum.asl.json"))
+
+
+def _all_states(states: dict) -> dict:
+    found = dict(states)
+    for state in states.values():
+        if state["Type"] == "Map":
+            found |= _all_states(state["ItemProcessor"]["States"])
+    return found
+
+
+def test_the_definition_renders_and_every_transition_exists(asl):
+    text = workflows.read_asl("vacuum.asl.json")
+    assert workflows.placeholders(text) == {"VacuumStepsFunctionArn"}
+    rendered = workflows.render(text, {"VacuumStepsFunctionArn": "arn:aws:lambda:us-east-1:1:function:f"})
+    assert "${" not in rendered
+    states = _all_states(asl["States"])
+    targets = {asl["StartAt"]}
+    for state in states.values():
+        targets |= {state.get("Next"), state.get("Default")} - {None}
+        targets |= {choice["Next"] for choice in state.get("Choices", [])}
+        targets |= {catch["Next"] for catch in state.get("Catch", [])}
+    assert targets <= set(states)
+
+
+def test_every_failure_path_records_the_failure(asl):
+    top = asl["States"]
+    for name, state in top.items():
+        if state["Type"] in ("Task", "Map") and name != "Record failure":
+            assert state["Catch"] == [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Record failure"}
+            ]
+    assert top["Record failure"]["Next"] == "Vacuum failed"
+    assert top["Record failure"]["Catch"][0]["Next"] == "Vacuum failed"
+    assert top["Vacuum failed"] == {
+        "Type": "Fail",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
+
+
+def test_the_pending_window_is_deploy_time_and_maps_are_bounded(asl):
+    wait = asl["States"]["Wait pending window"]
+    assert wait["SecondsPath"] == "$.pendingSeconds" and "Seconds" not in wait
+    for name in ("Purge tables", "Purge buckets", "Purge log groups"):
+        state = asl["States"][name]
+        assert 1 <= state["MaxConcurrency"] <= 4 and state["ResultPath"] is None
+        assert set(state["ItemSelector"]) == {"step", "vacuumId.$", "dryRun.$", "unit.$"}
+    assert "25,000" in asl["Comment"] and "never the secret code" in asl["Comment"]
