@@ -18,6 +18,7 @@ COUNTER_COLUMNS = (
     ("logStreams", "log streams", str),
     ("logBytes", "log bytes", decimal),
 )
+_TIMES = (("createdAt", "created"), ("startedAt", "started"), ("finishedAt", "finished"))
 
 
 # -- text output ---------------------------------------------------------------------------------
@@ -60,9 +61,6 @@ def print_record(record: dict) -> None:
         stdout.print(f"  error: {error.get('code')}: {error.get('message')}", markup=False)
     if record.get("stats", {}).get("services"):
         stdout.print(stats_table(record))
-
-
-_TIMES = (("createdAt", "created"), ("startedAt", "started"), ("finishedAt", "finished"))
 
 
 def print_requested(record: dict) -> None:
