@@ -61,8 +61,14 @@ def test_vacuum_all_empties_every_service_and_keeps_the_ops_table(stack, client)
     whole_units = len(before["tables"]) + len(before["buckets"]) + len(stack["logGroups"])
     assert dry["stats"]["totals"]["units"] > whole_units, "big tables are scanned in parallel segments"
 
-    final = wait_done(client, client.vacuum.all(SECRET, "wipe the dev stack", PHRASE))
+    requested = client.vacuum.all(SECRET, "wipe the dev stack", PHRASE)
+    seen: list[dict] = []
+    final = client.vacuum.wait(requested["vacuumId"], timeout=90, poll=0.1, on_update=seen.append)
     assert final["status"] == "completed", final.get("error")
+    total = final["stats"]["totals"]["items"]
+    assert any(r["status"] == "running" and 0 < r["stats"]["totals"]["items"] < total for r in seen), (
+        "the stats grow on the record while the run goes (what --watch shows)"
+    )
     assert service_counters(final, ("items", "objects", "bytes", "logStreams")) == expected
 
     for service in reg.services:
