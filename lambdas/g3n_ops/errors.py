@@ -98,6 +98,25 @@ class VacuumIncomplete(OpsError):
     code = "vacuum-incomplete"
 
 
+class VacuumStepFailed(OpsError):
+    """A vacuum step failed with an error OPS does not raise itself (AWS or Step Functions);
+    the failed record keeps that error's name in ``error.type``."""
+
+    code = "vacuum-step-failed"
+
+
+class MaintenanceStartFailed(OpsError):
+    """The lifecycle execution of a new window could not be started; the window is cancelled."""
+
+    code = "maintenance-start-failed"
+
+
+class RequestInProgress(OpsError):
+    """The same request (same requestId) is still being processed: retry shortly."""
+
+    code = "request-in-progress"
+
+
 class UnknownOperation(OpsError):
     code = "unknown-operation"
 
@@ -121,7 +140,12 @@ ALL_ERRORS: tuple[type[OpsError], ...] = (
     VacuumMutexLost,
     VacuumScopeViolation,
     VacuumIncomplete,
+    VacuumStepFailed,
+    MaintenanceStartFailed,
+    RequestInProgress,
     UnknownOperation,
 )
 
 ERROR_CODES: frozenset[str] = frozenset(cls.code for cls in ALL_ERRORS)
+# Step Functions reports a handler's error by class name; this maps it back to the stable code.
+CODE_BY_CLASS_NAME: dict[str, str] = {cls.__name__: cls.code for cls in ALL_ERRORS}

@@ -152,7 +152,8 @@ def test_a_failure_mid_run_marks_it_failed_keeps_partial_stats_and_frees_the_mut
         put_registry(original)
 
     assert final["status"] == "failed"
-    assert final["error"]["code"] == "NoSuchBucket", final["error"]
+    assert final["error"]["code"] == "vacuum-step-failed", final["error"]
+    assert final["error"]["type"] == "NoSuchBucket"
     described = wait_for_execution(final["executionArn"], timeout=20, expect="FAILED")
     assert described["error"] == "NoSuchBucket"
     assert mutex() is None

@@ -37,7 +37,7 @@ from g3n_ops.errors import (
     InvalidTransition,
     MaintenanceAlreadyActive,
     MaintenanceNotFound,
-    OpsError,
+    MaintenanceStartFailed,
 )
 from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
@@ -275,7 +275,7 @@ def schedule(*, description: str, duration: int, start: str, auto_end: bool, by:
     except (ClientError, BotoCoreError) as error:
         logger.error("lifecycle execution not started", extra={"maintenanceId": maintenance_id})
         cancel(maintenance_id, Actor(by.source, by.actor), message="cancelled: its execution could not start")
-        raise OpsError(
+        raise MaintenanceStartFailed(
             f"the lifecycle execution could not be started, so the window was cancelled: {error}"
         ) from None
     store.set_execution_arn(maintenance_id, execution_arn)

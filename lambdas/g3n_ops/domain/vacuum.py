@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from g3n_ops.aws import client
 from g3n_ops.domain import purge
 from g3n_ops.errors import (
+    CODE_BY_CLASS_NAME,
     ConfirmationPhraseMismatch,
     InvalidInput,
     InvalidOrgcode,
@@ -34,6 +35,7 @@ from g3n_ops.errors import (
     VacuumNotCancellable,
     VacuumNotFound,
     VacuumStartFailed,
+    VacuumStepFailed,
 )
 from g3n_ops.observability import logger, metrics
 from g3n_ops.registry import Registry, load_registry
@@ -545,7 +547,10 @@ def _mark_failed(vacuum_id: str, error: dict, *, execution_arn: str | None) -> b
 def fail(state: dict, execution_arn: str) -> dict:
     """Every Catch ends here: record the error on this execution's record (if it has one)."""
     caught = state.get("error") or {}
-    error = {"code": caught.get("Error", "States.Unknown"), "message": _error_message(caught)[:2000]}
+    name = caught.get("Error", "States.Unknown")
+    # A stable code for the record (as every other answer has); the raw name stays in ``type``.
+    code = CODE_BY_CLASS_NAME.get(name, VacuumStepFailed.code)
+    error = {"code": code, "type": name, "message": _error_message(caught)[:2000]}
     vacuum_id = state.get("vacuumId")
     recorded = bool(vacuum_id) and _mark_failed(vacuum_id, error, execution_arn=execution_arn)
-    return {"error": {"Error": error["code"], "Cause": error["message"]}, "recorded": recorded}
+    return {"error": {"Error": name, "Cause": error["message"]}, "recorded": recorded}

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from g3n_ops.aws import client
 from g3n_ops.domain import maintenance
-from g3n_ops.errors import OpsError
+from g3n_ops.errors import RequestInProgress
 from g3n_ops.handlers.operations import Operations
 from g3n_ops.models import Request, SecretRequest
 from g3n_ops.observability import logger, metrics, tracer
@@ -104,7 +104,9 @@ def schedule(request: ScheduleRequest) -> dict:
             window={"requestId": request.request_id, **window}, by=_actor(request)
         )
     except IdempotencyAlreadyInProgressError:
-        raise OpsError("the same schedule request is still being processed; retry in a few seconds") from None
+        raise RequestInProgress(
+            "the same schedule request is still being processed; retry in a few seconds"
+        ) from None
 
 
 @operations.route("maintenance-start", WindowRequest)
