@@ -29,17 +29,17 @@ OPS_READ_WRITE = (
     "dynamodb:DeleteItem",  # Powertools idempotency deletes a failed call's record
     "dynamodb:ConditionCheckItem",
 )
-SERVICE_TABLE_PURGE = (
-    "dynamodb:Scan",
-    "dynamodb:Query",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:DescribeTable",
-)
-BUCKET_LIST = ("s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning")
-OBJECT_DELETE = ("s3:DeleteObject", "s3:DeleteObjectVersion")
+# Exactly what purge.py calls: Scan/Query to find keys, BatchWriteItem to delete them,
+# DescribeTable to size scan segments; on indexes only the orgcode Query.
+SERVICE_TABLE_PURGE = ("dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable")
+SERVICE_INDEX_QUERY = ("dynamodb:Query",)
+# ListObjectVersions + DeleteObjects with a VersionId for every version and delete marker.
+BUCKET_LIST = ("s3:ListBucketVersions",)
+OBJECT_DELETE = ("s3:DeleteObjectVersion",)
 LOG_STREAM_PURGE = ("logs:DescribeLogStreams", "logs:DeleteLogStream")
-AUDIT_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+AUDIT_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
+# The admin function touches one item: the secret.
+SECRET_KEYS = ("secret",)
 # cdk-nag finding for an ARN ending in ``:*`` or ``/*`` after a named resource (never a bare ``*``).
 WILDCARD_BELOW_NAMED_RESOURCE = RegexAppliesTo(regex="/^Resource::.+[:/]\\*$/")
 
@@ -67,30 +67,33 @@ def grant_function_access(
     _suppress_wildcards(api)
 
     admin = functions["admin"]
-    table.grant(admin, "dynamodb:GetItem", "dynamodb:PutItem")
+    admin.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["dynamodb:GetItem", "dynamodb:PutItem"],
+            resources=[table.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": list(SECRET_KEYS)}},
+        )
+    )
     _suppress_wildcards(admin)
 
-    for key in ("maintenance", "maintenance-steps"):
-        function = functions[key]
-        table.grant(function, *OPS_READ_WRITE)
-        maintenance_machine.grant_start_execution(function)
-        _allow(
-            function,
-            ["states:StopExecution", "states:DescribeExecution"],
-            [execution_arns(scope, stage, "maintenance")],
-        )
-        audit_log_group.grant(function, *AUDIT_WRITE)
-        _suppress_wildcards(function, "state machine executions and audit log streams")
+    # Operations start windows (and, on a manual early start, stop the waiting execution).
+    maintenance = functions["maintenance"]
+    table.grant(maintenance, *OPS_READ_WRITE)
+    maintenance_machine.grant_start_execution(maintenance)
+    _allow(maintenance, ["states:StopExecution"], [execution_arns(scope, stage, "maintenance")])
+    audit_log_group.grant(maintenance, *AUDIT_WRITE)
+    _suppress_wildcards(maintenance, "state machine executions and audit log streams")
+
+    # The lifecycle's own steps only read and write records and the audit; they start nothing.
+    maintenance_steps = functions["maintenance-steps"]
+    table.grant(maintenance_steps, *OPS_READ_WRITE)
+    audit_log_group.grant(maintenance_steps, *AUDIT_WRITE)
+    _suppress_wildcards(maintenance_steps, "audit log streams")
 
     vacuum = functions["vacuum"]
     table.grant(vacuum, *OPS_READ_WRITE)
-    _read_registry(vacuum, registry)
     vacuum_machine.grant_start_execution(vacuum)
-    _allow(
-        vacuum,
-        ["states:StopExecution", "states:DescribeExecution"],
-        [execution_arns(scope, stage, "vacuum")],
-    )
+    _allow(vacuum, ["states:StopExecution"], [execution_arns(scope, stage, "vacuum")])
     _suppress_wildcards(vacuum, "state machine executions")
 
     steps = functions["vacuum-steps"]
@@ -101,10 +104,8 @@ def grant_function_access(
     # role's inline policy size, and CDK's automatic overflow policies cannot carry suppressions.
     purge = {
         "ServiceTables": [
-            iam.PolicyStatement(
-                actions=list(SERVICE_TABLE_PURGE),
-                resources=[*registry.table_arns(), *registry.table_index_arns()],
-            )
+            iam.PolicyStatement(actions=list(SERVICE_TABLE_PURGE), resources=registry.table_arns()),
+            iam.PolicyStatement(actions=list(SERVICE_INDEX_QUERY), resources=registry.table_index_arns()),
         ],
         "ServiceBuckets": [
             iam.PolicyStatement(actions=list(BUCKET_LIST), resources=registry.bucket_arns()),
