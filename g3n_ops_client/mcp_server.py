@@ -20,6 +20,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
+from g3n_ops.domain.maintenance import MAX_DURATION_SECONDS, MIN_DURATION_SECONDS
 from g3n_ops_client.cli.common import SECRET_ENV
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.errors import OpsClientError
@@ -164,7 +165,14 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
     @tool(annotations=_write("Schedule a maintenance window", idempotent=False))
     def maintenance_schedule(
         description: Annotated[str, Field(description="What the window is for; shown to API callers.")],
-        duration: Annotated[int, Field(gt=0, description="Planned length in seconds.")],
+        duration: Annotated[
+            int,
+            Field(
+                ge=MIN_DURATION_SECONDS,
+                le=MAX_DURATION_SECONDS,
+                description="Planned length in seconds.",
+            ),
+        ],
         start: Annotated[
             str, Field(description="Start time, ISO 8601 with a zone, e.g. 2026-12-01T02:00:00Z.")
         ],

@@ -14,6 +14,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from g3n_ops.domain import maintenance
 from infra.constructs.functions import pascal
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
@@ -39,9 +40,17 @@ class RecurringWindow:
         name = str(entry["name"])
         if not NAME.match(name):
             raise ValueError(f"recurringMaintenance name {name!r}: use lowercase letters, digits and '-'")
+        # The same bounds the lifecycle enforces when the window fires: refuse at synth, not at 2 am.
         duration = entry["duration"]
-        if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
-            raise ValueError(f"recurringMaintenance {name}: duration must be a positive number of seconds")
+        low, high = maintenance.MIN_DURATION_SECONDS, maintenance.MAX_DURATION_SECONDS
+        if isinstance(duration, bool) or not isinstance(duration, int) or not low <= duration <= high:
+            raise ValueError(f"recurringMaintenance {name}: duration must be {low} to {high} seconds")
+        description = str(entry["description"]).strip()
+        if not 1 <= len(description) <= maintenance.MAX_DESCRIPTION_LENGTH:
+            raise ValueError(
+                f"recurringMaintenance {name}: description must be 1 to "
+                f"{maintenance.MAX_DESCRIPTION_LENGTH} characters"
+            )
         auto_end = entry.get("autoEnd", False)
         if not isinstance(auto_end, bool):
             raise ValueError(f"recurringMaintenance {name}: autoEnd must be true or false")
@@ -51,7 +60,7 @@ class RecurringWindow:
         return cls(
             name=name,
             cron=cron,
-            description=str(entry["description"]),
+            description=description,
             duration=duration,
             auto_end=auto_end,
             timezone=str(entry.get("timezone", "UTC")),
