@@ -10,7 +10,7 @@ import threading
 import click
 
 from g3n_ops_client.cli.common import stdout
-from g3n_ops_client.local.stack import DEFAULT_PORT, LocalStack
+from g3n_ops_client.local.stack import DEFAULT_PENDING_SECONDS, DEFAULT_PORT, LocalStack
 
 
 def register(ops: click.Group) -> None:
@@ -23,7 +23,7 @@ def register(ops: click.Group) -> None:
     @click.option(
         "--pending-seconds",
         type=click.IntRange(0, 3600),
-        default=10,
+        default=DEFAULT_PENDING_SECONDS,
         show_default=True,
         help="The vacuum pending window on this stack (300 s when deployed).",
     )

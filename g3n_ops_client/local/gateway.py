@@ -65,7 +65,8 @@ def http_api_event(environ: dict, path: str, stage_path_parameters: dict | None 
 def _respond(start_response, response: dict) -> list[bytes]:
     body = response.get("body") or ""
     raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
-    headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+    # Header names are case-insensitive: keep the handler's, add only what is missing.
+    headers = {str(k).lower(): str(v) for k, v in (response.get("headers") or {}).items()}
     headers.setdefault("content-type", "application/json")
     headers["content-length"] = str(len(raw))
     status = int(response.get("statusCode", 200))

@@ -19,6 +19,7 @@ from g3n_ops_client.local.gateway import API_PREFIX, SERVICES_PREFIX, Gateway
 from g3n_ops_client.local.provision import Provisioner
 
 DEFAULT_PORT = 4566
+DEFAULT_PENDING_SECONDS = 10  # the deployed default is 300 s; locally a short window keeps playbooks quick
 LOCAL_STAGE = "local"
 LOCAL_ACCOUNT = "123456789012"
 LOCAL_REGION = "us-east-1"
@@ -34,7 +35,13 @@ class LocalStackInfo:
 
 
 class LocalStack:
-    def __init__(self, *, port: int = DEFAULT_PORT, pending_seconds: int = 5, secret_code: str | None = None):
+    def __init__(
+        self,
+        *,
+        port: int = DEFAULT_PORT,
+        pending_seconds: int = DEFAULT_PENDING_SECONDS,
+        secret_code: str | None = None,
+    ):
         self.port = port
         self.pending_seconds = pending_seconds
         env_code = os.environ.get("G3N_OPS_SECRET_CODE")

@@ -83,7 +83,8 @@ async def test_tools_are_listed_with_truthful_annotations():
     assert "confirmation_phrase" in tools["vacuum_all"].input_schema["required"]
 
 
-async def test_ping_and_services(mcp_env):
+async def test_ping_and_services(mcp_env, local_stack):
+    local_stack.reset(seed=False)  # no window left active by another test on this worker
     async with Client(build_server()) as session:
         ping = await call(session, "ping")
         services = await call(session, "services")

@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from email.message import Message
 
 import boto3
 import pytest
@@ -39,12 +40,12 @@ def execution_output(execution_arn: str, *, expect: str = "SUCCEEDED", timeout: 
     return json.loads(described.get("output") or "null") or {}
 
 
-def standin_status(services_url: str, code: str) -> tuple[int, dict, dict]:
+def standin_status(services_url: str, code: str) -> tuple[int, Message, dict]:
     try:
         with urllib.request.urlopen(f"{services_url}/{code}/orders", timeout=10) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
+            return response.status, response.headers, json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())
+        return error.code, error.headers, json.loads(error.read())
 
 
 def wait_for_all(services_url: str, codes: list[str], status: int, *, deadline: datetime) -> float:

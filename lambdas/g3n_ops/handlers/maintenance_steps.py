@@ -83,7 +83,7 @@ STEPS = {
 
 @logger.inject_lambda_context(log_event=False)  # console input is free text: never log it
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context) -> dict:
     step = _parse(StepEvent, event)
     logger.append_keys(step=step.step, maintenanceId=step.maintenance_id)
