@@ -218,6 +218,16 @@ class Provisioner:
                 ConditionExpression="attribute_not_exists(pk)",
             )
 
+    def stop_running_executions(self) -> None:
+        sfn = self._client("stepfunctions")
+        for machine in sfn.list_state_machines()["stateMachines"]:
+            pages = sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+            )
+            for page in pages:
+                for execution in page["executions"]:
+                    sfn.stop_execution(executionArn=execution["executionArn"], cause="local stack reset")
+
     # -- serving ---------------------------------------------------------------------------------
     def call_api(self, event: dict) -> dict:
         return self.dispatcher.functions[catalogue.function_name(self.stage, "api")].call(event)

@@ -132,9 +132,10 @@ class LocalStack:
         """Wipe every resource and provision (and seed) afresh, keeping the server running.
 
         Returns the seed manifest (what was written) when seeding."""
+        assert self.provisioner is not None
+        self.provisioner.stop_running_executions()  # or they write into the fresh tables
         request = urllib.request.Request(self.endpoint_url + "/moto-api/reset", method="POST")
         urllib.request.urlopen(request, timeout=30).read()
-        assert self.provisioner is not None
         self.provisioner.provision(self.secret_code)
         return self.provisioner.seed() if seed else None
 
