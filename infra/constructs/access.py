@@ -93,7 +93,10 @@ def grant_function_access(
     vacuum = functions["vacuum"]
     table.grant(vacuum, *OPS_READ_WRITE)
     vacuum_machine.grant_start_execution(vacuum)
-    _allow(vacuum, ["states:StopExecution"], [execution_arns(scope, stage, "vacuum")])
+    # Stop on cancel; Describe so vacuum-status can close a run whose execution ended outside OPS.
+    _allow(
+        vacuum, ["states:StopExecution", "states:DescribeExecution"], [execution_arns(scope, stage, "vacuum")]
+    )
     _suppress_wildcards(vacuum, "state machine executions")
 
     steps = functions["vacuum-steps"]

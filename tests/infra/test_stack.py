@@ -278,7 +278,7 @@ def test_vacuum_request_function_starts_and_stops_vacuum_executions(template, op
     assert _on(allowed, f"${{{ops_table_id}.Arn}}") == READ_WRITE
     assert not _on(allowed, _registry_parameter_arn(template))  # requests never read the registry
     assert _on(allowed, state_machine_arn("vacuum")) == {"states:StartExecution"}
-    assert _on(allowed, execution_arns("vacuum")) == {"states:StopExecution"}
+    assert _on(allowed, execution_arns("vacuum")) == {"states:StopExecution", "states:DescribeExecution"}
     # The request handler deletes nothing outside OPS: purging is the steps function's job.
     assert not {res for _, res in allowed if ":table/g3n-" in res or ":s3:::" in res}
 

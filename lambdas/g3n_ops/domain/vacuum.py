@@ -261,8 +261,34 @@ def get(vacuum_id: str) -> dict:
     return record
 
 
+# An execution can end without reaching its own "Record failure" step: stopped from the console,
+# or timed out. Its record would stay pending/running (and --watch would wait for ever), so a
+# status read closes such a record as failed; the mutex is released with it.
+ENDED_WITHOUT_OUTCOME = ("FAILED", "ABORTED", "TIMED_OUT")
+
+
 def status(vacuum_id: str) -> dict:
-    return public(get(vacuum_id))
+    record = get(vacuum_id)
+    if record["status"] in ("pending", "running") and record.get("executionArn"):
+        ended = _execution_status(record["executionArn"])
+        if ended in ENDED_WITHOUT_OUTCOME:
+            error = {
+                "code": VacuumStepFailed.code,
+                "type": f"Execution{ended.title().replace('_', '')}",
+                "message": f"the execution ended {ended} without recording an outcome",
+            }
+            if _mark_failed(vacuum_id, error, execution_arn=record["executionArn"]):
+                record = get(vacuum_id)
+    return public(record)
+
+
+def _execution_status(execution_arn: str) -> str | None:
+    try:
+        return client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+    except (ClientError, BotoCoreError) as error:
+        # The record is still the best answer; reconciling can wait for the next read.
+        logger.warning("could not describe the vacuum execution", extra={"error": str(error)})
+        return None
 
 
 def cancel(vacuum_id: str, *, actor: str | None, source: str) -> dict:
