@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.maintenance_support import fresh_ops, soon
+from tests.maintenance_support import RECORD_FIELDS, fresh_ops, soon
 from tests.support import SECRET, run_cli, run_cli_json
 
 
@@ -37,16 +37,7 @@ def schedule(capsys, description: str, *extra: str) -> dict:
 def test_a_window_from_schedule_to_end_through_the_cli(ops, capsys, monkeypatch):
     record = schedule(capsys, "Database upgrade", "--auto-end")
     assert record["status"] == "scheduled" and record["autoEnd"] is True and record["duration"] == 600
-    assert set(record) >= {
-        "maintenanceId",
-        "status",
-        "description",
-        "start",
-        "duration",
-        "autoEnd",
-        "updates",
-        "history",
-    }
+    assert set(record) >= RECORD_FIELDS
     window = record["maintenanceId"]
 
     code, out, _ = run_cli(capsys, "ops", "maintenance-get", "--maintenance-id", window)

@@ -7,6 +7,7 @@ import pytest
 from g3n_ops.domain import maintenance
 from g3n_ops.errors import InvalidInput
 from g3n_ops.store.maintenance import Change
+from tests.maintenance_support import RECORD_FIELDS
 
 NOW = datetime(2026, 12, 1, 2, 0, 0, tzinfo=UTC)
 
@@ -108,16 +109,7 @@ def test_a_new_record_has_the_contract_fields_and_its_first_history_entry():
     record = maintenance.new_record(
         description="Upgrade", duration=60, start=NOW, auto_end=True, by=by, moment=NOW
     )
-    assert {
-        "maintenanceId",
-        "status",
-        "description",
-        "start",
-        "duration",
-        "autoEnd",
-        "updates",
-        "history",
-    } <= set(record)
+    assert set(record) >= RECORD_FIELDS
     assert record["status"] == "scheduled" and record["start"] == "2026-12-01T02:00:00Z"
     assert record["history"] == [
         {
