@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from g3n_ops import discovery
-from g3n_ops.registry import Registry
+from g3n_ops.registry import Registry, forget_cached_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import table as ops_table
 from g3n_ops.store import vacuum as vacuum_store
@@ -28,9 +28,11 @@ def registry() -> Registry:
 
 
 def put_registry(document: dict) -> None:
+    """Publish a registry and drop the functions' 5-minute cache of it (they run in this process)."""
     boto3.client("ssm").put_parameter(
         Name=discovery.REGISTRY, Value=json.dumps(document), Type="String", Overwrite=True
     )
+    forget_cached_registry()
 
 
 # -- what is stored now --------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import boto3
 import workflows
 from g3n_ops import aws, discovery, settings
 from g3n_ops.domain import secret
-from g3n_ops.registry import Registry
+from g3n_ops.registry import Registry, forget_cached_registry
 from g3n_ops.store import maintenance_state
 from g3n_ops.store import table as ops_table
 from g3n_ops_client.local.lambda_runtime import LambdaDispatcher, LocalFunction
@@ -95,6 +95,7 @@ class Provisioner:
         os.environ.update(self.function_environment())
         settings.settings.cache_clear()
         aws.reset_clients()
+        forget_cached_registry()
         self._create_ops_table()
         self._create_role()
         self._create_functions()

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 OrgLookup = Literal["index", "partition", "scan", "none"]
+REGISTRY_CACHE_SECONDS = 300
 
 
 class _Model(BaseModel):
@@ -69,13 +70,24 @@ class Registry(_Model):
         return self.model_dump(by_alias=True, mode="json")
 
 
+_provider = None  # one per container: Powertools caches per provider instance
+
+
 def load_registry() -> Registry:
     """The registry the stack published, cached for five minutes per container."""
+    global _provider
     from aws_lambda_powertools.utilities import parameters
 
     from g3n_ops.aws import client
     from g3n_ops.settings import settings
 
-    provider = parameters.SSMProvider(boto3_client=client("ssm"))
-    document = provider.get(settings().registry_parameter, transform="json", max_age=300)
+    if _provider is None:
+        _provider = parameters.SSMProvider(boto3_client=client("ssm"))
+    document = _provider.get(settings().registry_parameter, transform="json", max_age=REGISTRY_CACHE_SECONDS)
     return Registry.model_validate(document)
+
+
+def forget_cached_registry() -> None:
+    """Drop the cached registry and its client (the local stack calls this when it re-provisions)."""
+    global _provider
+    _provider = None
