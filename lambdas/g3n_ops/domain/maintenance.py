@@ -249,10 +249,16 @@ def _with_fresh_record(maintenance_id: str, attempt: Callable[[dict], T]) -> T:
 
 
 def _apply(record: dict, change: store.Change, state: store.StateChange | None = None) -> None:
+    """A failed condition is a race (re-read and retry), except when a start finds another window
+    active: that ``StateConditionFailed`` is the caller's to answer."""
     try:
         store.apply(record["maintenanceId"], change, state)
     except store.RecordConditionFailed:
         raise _Raced() from None
+    except store.StateConditionFailed:
+        if state is not None and state.require == "owned":  # the window stopped being ours
+            raise _Raced() from None
+        raise
 
 
 # -- schedule ------------------------------------------------------------------------------------
@@ -419,14 +425,11 @@ def update(text: str, by: Actor) -> dict:
         latest = {"text": text, "at": at}
         entry = {**latest, "source": by.source, "actor": by.actor}
         state = active_state({**record, "latestUpdate": latest})
-        try:
-            _apply(
-                record,
-                store.Change("active", record["version"], {"latestUpdate": latest}, update_entry=entry),
-                store.StateChange(state, "owned", record["maintenanceId"]),
-            )
-        except store.StateConditionFailed:
-            raise _Raced() from None
+        _apply(
+            record,
+            store.Change("active", record["version"], {"latestUpdate": latest}, update_entry=entry),
+            store.StateChange(state, "owned", record["maintenanceId"]),
+        )
         _audit("update", record, {**entry, "from": "active", "to": "active"})
         return record
 
@@ -441,14 +444,11 @@ def _finish(record: dict, by: Actor, *, action: str, message: str) -> dict:
     at = iso(now())
     fields = {"status": "ended", "endedAt": at, "endMessage": message}
     entry = _history(action, "active", "ended", at, by, message)
-    try:
-        _apply(
-            record,
-            store.Change("active", record["version"], fields, history_entry=entry),
-            store.StateChange(maintenance_state.INACTIVE, "owned", record["maintenanceId"]),
-        )
-    except store.StateConditionFailed:
-        raise _Raced() from None
+    _apply(
+        record,
+        store.Change("active", record["version"], fields, history_entry=entry),
+        store.StateChange(maintenance_state.INACTIVE, "owned", record["maintenanceId"]),
+    )
     _audit(action, record, entry)
     return {**record, **fields}
 
@@ -468,14 +468,11 @@ def _flag_overrun(record: dict, by: Actor) -> dict:
     at = iso(now())
     entry = _history("overrun", "active", "active", at, by, message)
     state = active_state({**record, "overrunning": True})
-    try:
-        _apply(
-            record,
-            store.Change("active", record["version"], {"overrunning": True}, history_entry=entry),
-            store.StateChange(state, "owned", record["maintenanceId"]),
-        )
-    except store.StateConditionFailed:
-        raise _Raced() from None
+    _apply(
+        record,
+        store.Change("active", record["version"], {"overrunning": True}, history_entry=entry),
+        store.StateChange(state, "owned", record["maintenanceId"]),
+    )
     _audit("overrun", record, entry)
     return {**record, "overrunning": True}
 
