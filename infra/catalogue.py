@@ -66,7 +66,3 @@ def function_name(stage: str, key: str) -> str:
 
 def state_machine_name(stage: str, key: str) -> str:
     return f"g3n-{stage}-ops-{key}"
-
-
-def function_spec(key: str) -> FunctionSpec:
-    return next(spec for spec in FUNCTIONS if spec.key == key)
