@@ -187,10 +187,10 @@ class Demo:
             "history should end active → ended",
         )
 
-    def vacuum_org(self, org: str = "acme") -> None:
+    def vacuum_org(self, org: str = "TESTORG") -> None:
         self.step(f"3. Vacuum one organisation ({org}): dry-run, then the real run")
         before = self.table_counts()
-        dry = self.client.vacuum.org(self.secret, org, "demo: reset the acme org", dry_run=True)
+        dry = self.client.vacuum.org(self.secret, org, "demo: reset the TESTORG org", dry_run=True)
         dry = self.client.vacuum.wait(dry["vacuumId"], timeout=120)
         check(dry["status"] == "completed", f"dry-run ended {dry['status']}: {dry.get('error')}")
         self.print_vacuum(dry)
@@ -200,7 +200,7 @@ class Demo:
             f"dry-run should count {expected} items, counted {dry['stats']['totals']['items']}",
         )
         check(self.table_counts() == before, "a dry-run must not delete anything")
-        real = self.client.vacuum.org(self.secret, org, "demo: reset the acme org")
+        real = self.client.vacuum.org(self.secret, org, "demo: reset the TESTORG org")
         console.print(f"  {real['vacuumId']} is {real['status']}: cancellable until the pending window ends")
         real = self.client.vacuum.wait(real["vacuumId"], timeout=180)
         check(real["status"] == "completed", f"vacuum-org ended {real['status']}: {real.get('error')}")

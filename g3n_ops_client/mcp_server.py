@@ -233,7 +233,7 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
 
     @tool(annotations=_write("Vacuum one organisation's data", idempotent=False, destructive=True))
     def vacuum_org(
-        orgcode: Annotated[str, Field(description="The organisation whose data goes, e.g. acme.")],
+        orgcode: Annotated[str, Field(description="The organisation whose data goes, e.g. TESTORG.")],
         reason: Reason,
         dry_run: DryRun = True,
     ) -> CallToolResult:

@@ -130,7 +130,9 @@ def register(ops: click.Group) -> None:
 
     @ops_command(ops, "vacuum-org")
     @secret_code_option
-    @click.option("--orgcode", required=True, help="The organisation (lowercase slug, e.g. acme).")
+    @click.option(
+        "--orgcode", required=True, help="The organisation, exactly as the platform writes it (e.g. TESTORG)."
+    )
     @click.option("--reason", required=True, help="Why (kept on the record and in the audit).")
     @click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
     def vacuum_org(run: Run, secret_code, orgcode: str, reason: str, dry_run: bool) -> None:

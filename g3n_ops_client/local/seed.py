@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from g3n_ops.registry import Registry, ServiceTable
 
-ORGS = ("acme", "globex", "initech")
+ORGS = ("TESTORG", "testorg", "Globex_EU")
 ITEMS_PER_ORG = {"inv-movements": 130, "ord-order-lines": 90, "cat-products": 60}  # others: 30-45
 SHARED_PREFIX = "shared/"  # objects outside any organisation's prefix
 

@@ -7,12 +7,16 @@ stack) published as one SSM parameter, so every function and every client reads 
 from __future__ import annotations
 
 import json
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 OrgLookup = Literal["index", "partition", "scan", "none"]
 REGISTRY_CACHE_SECONDS = 300
+# Org codes as the platform writes them (the seed's TESTORG among them); matched exactly and
+# case-sensitively everywhere, so TESTORG never touches testorg. A registry can narrow it.
+DEFAULT_ORGCODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
 
 
 class _Model(BaseModel):
@@ -48,6 +52,15 @@ class Service(_Model):
 
 class Registry(_Model):
     services: tuple[Service, ...]
+    orgcode_pattern: str = Field(default=DEFAULT_ORGCODE_PATTERN, alias="orgcodePattern")
+
+    @field_validator("orgcode_pattern")
+    @classmethod
+    def _anchored_regex(cls, pattern: str) -> str:
+        re.compile(pattern)  # a bad pattern fails the deploy, not the first vacuum-org
+        if not (pattern.startswith("^") and pattern.endswith("$")):
+            raise ValueError("orgcodePattern must be anchored with ^ and $")
+        return pattern
 
     @classmethod
     def from_template(cls, text: str, *, stage: str, account: str) -> Registry:

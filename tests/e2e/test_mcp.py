@@ -113,7 +113,7 @@ async def test_gated_tools_need_the_right_secret_in_the_environment(mcp_env, mon
         monkeypatch.setenv("G3N_OPS_SECRET_CODE", "not-the-secret")
         assert await call_error(session, "maintenance_cancel", maintenance_id="m-1") == "secret-code-mismatch"
         assert (
-            await call_error(session, "vacuum_org", orgcode="acme", reason="test", dry_run=True)
+            await call_error(session, "vacuum_org", orgcode="TESTORG", reason="test", dry_run=True)
             == "secret-code-mismatch"
         )
 
@@ -160,7 +160,7 @@ async def test_maintenance_lifecycle(seeded, mcp_env):
 
 
 async def test_vacuum_org_dry_run_counts_what_was_seeded(seeded, mcp_env):
-    orgcode = "acme"
+    orgcode = "TESTORG"
     async with Client(build_server()) as session:
         services = (await call(session, "services"))["services"]
         vacuum = await call(session, "vacuum_org", orgcode=orgcode, reason="MCP dry-run test", dry_run=True)

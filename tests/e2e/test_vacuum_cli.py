@@ -17,25 +17,25 @@ def stack(seeded, monkeypatch):
 
 def test_dry_run_then_status_as_json_and_as_live_progress(stack, capsys):
     code, requested = run_cli_json(
-        capsys, "ops", "vacuum-org", "--orgcode", "acme", "--reason", "how much is there", "--dry-run"
+        capsys, "ops", "vacuum-org", "--orgcode", "TESTORG", "--reason", "how much is there", "--dry-run"
     )
     assert code == 0, requested
-    assert (requested["status"], requested["orgcode"], requested["dryRun"]) == ("pending", "acme", True)
+    assert (requested["status"], requested["orgcode"], requested["dryRun"]) == ("pending", "TESTORG", True)
 
     vacuum_id = requested["vacuumId"]
     code, final = run_cli_json(capsys, "ops", "vacuum-status", "--vacuum-id", vacuum_id, "--watch")
     assert code == 0
     assert final["status"] == "completed" and final["dryRun"] is True
-    assert service_counters(final) == expected_org_stats(stack, registry(), "acme")
+    assert service_counters(final) == expected_org_stats(stack, registry(), "TESTORG")
     assert set(final["stats"]["totals"]) >= {"items", "objects", "bytes"}
 
     code, out, _ = run_cli(capsys, "ops", "vacuum-status", "--vacuum-id", vacuum_id)
     assert code == 0
-    assert f"vacuum {vacuum_id} · org acme (dry-run" in out and "would delete per service" in out
+    assert f"vacuum {vacuum_id} · org TESTORG (dry-run" in out and "would delete per service" in out
     assert "inv" in out and "uas" not in out
 
     code, requested = run_cli_json(
-        capsys, "ops", "vacuum-org", "--orgcode", "globex", "--reason", "r", "--dry-run"
+        capsys, "ops", "vacuum-org", "--orgcode", "testorg", "--reason", "r", "--dry-run"
     )
     code, out, _ = run_cli(capsys, "ops", "vacuum-status", "--vacuum-id", requested["vacuumId"], "--watch")
     assert code == 0
@@ -45,7 +45,7 @@ def test_dry_run_then_status_as_json_and_as_live_progress(stack, capsys):
 
 
 def test_request_and_cancel_in_text_and_errors_as_the_contract_says(stack, capsys):
-    code, out, _ = run_cli(capsys, "ops", "vacuum-org", "--orgcode", "initech", "--reason", "oops")
+    code, out, _ = run_cli(capsys, "ops", "vacuum-org", "--orgcode", "Globex_EU", "--reason", "oops")
     assert code == 0 and "pending" in out and "vacuum-cancel --vacuum-id" in out
     vacuum_id = out.split()[1]
     code, out, _ = run_cli(capsys, "ops", "vacuum-cancel", "--vacuum-id", vacuum_id)
@@ -60,7 +60,15 @@ def test_request_and_cancel_in_text_and_errors_as_the_contract_says(stack, capsy
     code, document = run_cli_json(capsys, "ops", "vacuum-org", "--orgcode", "Acme!", "--reason", "r")
     assert code == 1 and document["error"]["code"] == "invalid-orgcode"
     code, document = run_cli_json(
-        capsys, "ops", "vacuum-org", "--orgcode", "acme", "--reason", "r", "--secret-code", "wrong-code-123"
+        capsys,
+        "ops",
+        "vacuum-org",
+        "--orgcode",
+        "TESTORG",
+        "--reason",
+        "r",
+        "--secret-code",
+        "wrong-code-123",
     )
     assert code == 1 and document["error"]["code"] == "secret-code-mismatch"
     code, document = run_cli_json(capsys, "ops", "vacuum-status", "--vacuum-id", "20261129-000000-abcdef")

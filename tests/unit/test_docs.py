@@ -455,9 +455,9 @@ def real_payloads(local_stack) -> dict[str, list[dict]]:
     maintenance.end(SECRET, "done")
     record = maintenance.get(maintenance_id)
     boto3.client("stepfunctions").stop_execution(executionArn=record["executionArn"])  # the end timer
-    dry = vacuum.org(SECRET, "acme", "docs check", dry_run=True)
+    dry = vacuum.org(SECRET, "TESTORG", "docs check", dry_run=True)
     dry = vacuum.wait(dry["vacuumId"], timeout=60, poll=0.2)
-    cancelled = vacuum.cancel(SECRET, vacuum.org(SECRET, "acme", "docs check")["vacuumId"])
+    cancelled = vacuum.cancel(SECRET, vacuum.org(SECRET, "TESTORG", "docs check")["vacuumId"])
     stat = client.stat()
     vacuums = [dry, cancelled]
     return {

@@ -65,7 +65,7 @@ def _keys(org: str, numbers) -> list[dict]:
     return [{"pk": {"S": f"{org}#{n}"}, "orgcode": {"S": org}} for n in numbers]
 
 
-ORG_TABLE = purge.TableUnit(service="cat", table="t", keyNames=("pk",), lookup="scan", orgcode="acme")
+ORG_TABLE = purge.TableUnit(service="cat", table="t", keyNames=("pk",), lookup="scan", orgcode="TESTORG")
 
 
 def test_unprocessed_items_are_retried_with_growing_backoff(monkeypatch, sleeps):
@@ -103,8 +103,8 @@ def test_partial_batches_wait_for_the_next_page(monkeypatch):
 
 def test_an_org_chunk_deletes_the_org_keys_page_by_page(monkeypatch):
     pages = [
-        {"Items": _keys("acme", range(30)), "Count": 30, "LastEvaluatedKey": {"pk": {"S": "acme#29"}}},
-        {"Items": _keys("acme", range(30, 40)), "Count": 10},
+        {"Items": _keys("TESTORG", range(30)), "Count": 30, "LastEvaluatedKey": {"pk": {"S": "TESTORG#29"}}},
+        {"Items": _keys("TESTORG", range(30, 40)), "Count": 10},
     ]
     ddb = FakeDynamoDB(pages=pages)
     _use(monkeypatch, dynamodb=ddb)
@@ -115,18 +115,20 @@ def test_an_org_chunk_deletes_the_org_keys_page_by_page(monkeypatch):
     assert result.done and result.cursor is None and result.counts.items == 40 and sum(reported) == 40
     assert sorted(len(batch) for batch in ddb.writes) == [15, 25]
     deleted = {request["DeleteRequest"]["Key"]["pk"]["S"] for batch in ddb.writes for request in batch}
-    assert deleted == {f"acme#{n}" for n in range(40)}
+    assert deleted == {f"TESTORG#{n}" for n in range(40)}
     assert all(set(r["DeleteRequest"]["Key"]) == {"pk"} for batch in ddb.writes for r in batch)
     first = ddb.requests[0]
     assert first["FilterExpression"] == "#org = :org" and first["ExpressionAttributeValues"] == {
-        ":org": {"S": "acme"}
+        ":org": {"S": "TESTORG"}
     }
-    assert ddb.requests[1]["ExclusiveStartKey"] == {"pk": {"S": "acme#29"}}
+    assert ddb.requests[1]["ExclusiveStartKey"] == {"pk": {"S": "TESTORG#29"}}
 
 
 def test_a_chunk_stops_at_its_item_budget_and_hands_back_the_cursor(monkeypatch):
-    cursor = {"pk": {"S": "acme#9"}}
-    ddb = FakeDynamoDB(pages=[{"Items": _keys("acme", range(10)), "Count": 10, "LastEvaluatedKey": cursor}])
+    cursor = {"pk": {"S": "TESTORG#9"}}
+    ddb = FakeDynamoDB(
+        pages=[{"Items": _keys("TESTORG", range(10)), "Count": 10, "LastEvaluatedKey": cursor}]
+    )
     _use(monkeypatch, dynamodb=ddb)
     result = purge.table_chunk(
         ORG_TABLE, None, dry_run=False, limits=purge.Limits(chunk_items=10), report=lambda c: None
@@ -136,7 +138,7 @@ def test_a_chunk_stops_at_its_item_budget_and_hands_back_the_cursor(monkeypatch)
 
 
 def test_an_item_of_another_org_stops_everything_before_any_delete(monkeypatch):
-    ddb = FakeDynamoDB(pages=[{"Items": _keys("acme", range(5)) + _keys("globex", [1]), "Count": 6}])
+    ddb = FakeDynamoDB(pages=[{"Items": _keys("TESTORG", range(5)) + _keys("testorg", [1]), "Count": 6}])
     _use(monkeypatch, dynamodb=ddb)
     with pytest.raises(VacuumScopeViolation, match="another organisation"):
         purge.table_chunk(ORG_TABLE, None, dry_run=False, limits=purge.Limits(), report=lambda c: None)
@@ -158,7 +160,7 @@ def test_lookups_query_the_right_way():
         keyNames=("pk", "sk"),
         lookup="index",
         orgIndex="orgcode-index",
-        orgcode="acme",
+        orgcode="TESTORG",
     )
     operation, request = purge._table_request(index, count_only=False)
     assert operation == "query" and request["IndexName"] == "orgcode-index"
@@ -174,7 +176,7 @@ def test_lookups_query_the_right_way():
         keyNames=("orgcode", "sku"),
         lookup="partition",
         hashKey="orgcode",
-        orgcode="acme",
+        orgcode="TESTORG",
     )
     operation, request = purge._table_request(partition, count_only=True)
     assert (
@@ -200,22 +202,25 @@ def _listing(keys, *, truncated=False, markers=()):
 
 def test_a_bucket_chunk_deletes_versions_and_delete_markers_under_the_prefix(monkeypatch, sleeps):
     s3 = FakeS3(
-        listings=[_listing(["acme/a", "acme/b"], truncated=True, markers=["acme/c"]), _listing(["acme/d"])],
+        listings=[
+            _listing(["TESTORG/a", "TESTORG/b"], truncated=True, markers=["TESTORG/c"]),
+            _listing(["TESTORG/d"]),
+        ],
         failing_rounds=1,
     )
     _use(monkeypatch, s3=s3)
-    unit = purge.BucketUnit(service="cat", bucket="b", orgcode="acme")
+    unit = purge.BucketUnit(service="cat", bucket="b", orgcode="TESTORG")
     result = purge.bucket_chunk(unit, None, dry_run=False, limits=purge.Limits(), report=lambda c: None)
     assert result.done and (result.counts.objects, result.counts.bytes) == (4, 30)
     assert [len(batch) for batch in s3.deletes] == [3, 1, 1]  # the failed version alone is retried
-    assert {"Key": "acme/c", "VersionId": "m-acme/c"} in s3.deletes[0]
+    assert {"Key": "TESTORG/c", "VersionId": "m-TESTORG/c"} in s3.deletes[0]
     assert len(sleeps) == 1
 
 
 def test_a_bucket_listing_outside_the_prefix_deletes_nothing(monkeypatch):
-    s3 = FakeS3(listings=[_listing(["acme/a", "globex/a"])])
+    s3 = FakeS3(listings=[_listing(["TESTORG/a", "testorg/a"])])
     _use(monkeypatch, s3=s3)
-    unit = purge.BucketUnit(service="cat", bucket="b", orgcode="acme")
+    unit = purge.BucketUnit(service="cat", bucket="b", orgcode="TESTORG")
     with pytest.raises(VacuumScopeViolation):
         purge.bucket_chunk(unit, None, dry_run=False, limits=purge.Limits(), report=lambda c: None)
     assert s3.deletes == []

@@ -17,7 +17,7 @@ from g3n_ops.errors import (
     VacuumNotAllowed,
 )
 from g3n_ops.handlers import vacuum_steps
-from g3n_ops.registry import Registry
+from g3n_ops.registry import DEFAULT_ORGCODE_PATTERN, Registry
 from g3n_ops.settings import Settings
 from g3n_ops_client.local.provision import registry_template
 
@@ -48,19 +48,45 @@ def stage(monkeypatch):
 
 
 # -- request checks ------------------------------------------------------------------------------
-@pytest.mark.parametrize("orgcode", ["acme", "a", "9", "acme-eu-2", "a" * 63])
-def test_valid_orgcodes(orgcode):
+@pytest.mark.parametrize(
+    "orgcode", ["TESTORG", "testorg", "Globex_EU", "a", "9", "TESTORG-eu-2", "org_", "A" * 63]
+)
+def test_valid_orgcodes_are_kept_exactly_as_written(orgcode):
     assert vacuum.check_orgcode(orgcode) == orgcode
 
 
 @pytest.mark.parametrize(
     "orgcode",
-    [None, "", "Acme", "acme/", "../acme", "-acme", "acme-", "ac me", "acme\n", "a" * 64, "*", "ácme"],
+    [
+        None,
+        "",
+        7,
+        "TESTORG/",
+        "../TESTORG",
+        "-TESTORG",
+        "_x",
+        "ac me",
+        "TESTORG\n",
+        "a" * 64,
+        "*",
+        "ácme",
+        "TEST%",
+    ],
 )
 def test_invalid_orgcodes_are_refused_with_the_rule(orgcode):
     with pytest.raises(InvalidOrgcode) as refused:
         vacuum.check_orgcode(orgcode)
-    assert "lowercase slug" in refused.value.message
+    assert DEFAULT_ORGCODE_PATTERN in refused.value.message
+
+
+def test_a_registry_can_narrow_the_orgcode_pattern(registry):
+    narrowed = registry.model_copy(update={"orgcode_pattern": "^[A-Z]{3,8}$"})
+    assert vacuum.check_orgcode("TESTORG", narrowed.orgcode_pattern) == "TESTORG"
+    with pytest.raises(InvalidOrgcode):
+        vacuum.check_orgcode("testorg", narrowed.orgcode_pattern)
+    document = registry.to_document() | {"orgcodePattern": "[a-z]+"}
+    with pytest.raises(ValueError, match="anchored"):
+        Registry.model_validate(document)
 
 
 def test_the_phrase_must_match_exactly():
@@ -76,9 +102,10 @@ def test_the_phrase_must_match_exactly():
             vacuum.check_confirmation(phrase)
 
 
-def test_checks_run_in_order_allowed_then_phrase_then_orgcode(stage):
+def test_checks_run_in_order_allowed_then_phrase_then_orgcode(stage, registry, monkeypatch):
+    monkeypatch.setattr(vacuum, "load_registry", lambda: registry)
     assert vacuum.check_request("all", "ignored", "VACUUM ALL DATA PERMANENTLY") is None
-    assert vacuum.check_request("org", "acme", None) == "acme"
+    assert vacuum.check_request("org", "TESTORG", None) == "TESTORG"
     with pytest.raises(ConfirmationPhraseMismatch):
         vacuum.check_request("all", None, "nope")
     stage(vacuum_allowed=False)
@@ -90,17 +117,17 @@ def test_checks_run_in_order_allowed_then_phrase_then_orgcode(stage):
 
 # -- the plan ------------------------------------------------------------------------------------
 def test_an_org_plan_covers_the_org_scoped_services_only(registry):
-    plan = vacuum.build_plan(registry, "org", "acme", purge.Limits())
+    plan = vacuum.build_plan(registry, "org", "TESTORG", purge.Limits())
     tables = plan["tables"]
     assert {t["service"] for t in tables} == {s.code for s in registry.services} - {"uas", "usm"}
     assert len(tables) == 18 and plan["logGroups"] == []
-    assert all(t["orgcode"] == "acme" and t["totalSegments"] == 1 for t in tables)
+    assert all(t["orgcode"] == "TESTORG" and t["totalSegments"] == 1 for t in tables)
     lookups = {t["table"]: (t["lookup"], t["orgIndex"], t["hashKey"]) for t in tables}
     assert lookups["g3n-dev-org-orgs"] == ("partition", None, "orgcode")
     assert lookups["g3n-dev-cat-categories"] == ("index", "orgcode-index", "pk")
     assert lookups["g3n-dev-inv-movements"][0] == "scan"
     assert {b["bucket"] for b in plan["buckets"]} == {b for s in registry.services for b in s.buckets}
-    assert all(purge.UNIT.validate_python(b).prefix == "acme/" for b in plan["buckets"])
+    assert all(purge.UNIT.validate_python(b).prefix == "TESTORG/" for b in plan["buckets"])
     registry_tables = {t.name for s in registry.services for t in s.tables}
     assert {t["table"] for t in tables} <= registry_tables and SETTINGS.table_name not in registry_tables
 
@@ -128,12 +155,12 @@ def test_an_org_plan_skips_a_cross_org_table_inside_an_org_scoped_service(regist
     cat["tables"].append(
         {"name": "g3n-dev-cat-shared", "keySchema": cat["tables"][0]["keySchema"], "orgLookup": "none"}
     )
-    plan = vacuum.build_plan(Registry.model_validate(document), "org", "acme", purge.Limits())
+    plan = vacuum.build_plan(Registry.model_validate(document), "org", "TESTORG", purge.Limits())
     assert "g3n-dev-cat-shared" not in {t["table"] for t in plan["tables"]}
 
 
 def test_zero_stats_count_units_per_service(registry):
-    plan = vacuum.build_plan(registry, "org", "acme", purge.Limits())
+    plan = vacuum.build_plan(registry, "org", "TESTORG", purge.Limits())
     stats = vacuum.zero_stats(plan, "org")
     assert stats["services"]["pos"] == {"items": 0, "objects": 0, "bytes": 0, "units": 3, "unitsDone": 0}
     assert "uas" not in stats["services"]
@@ -163,7 +190,7 @@ def test_limits_come_from_the_environment(monkeypatch):
             "table": "t",
             "keyNames": ["pk"],
             "lookup": "all",
-            "orgcode": "acme",
+            "orgcode": "TESTORG",
         },
         {"kind": "table", "service": "cat", "table": "t", "keyNames": ["pk"], "lookup": "scan"},
         {
@@ -190,10 +217,10 @@ def test_limits_come_from_the_environment(monkeypatch):
             "table": "t",
             "keyNames": ["pk"],
             "lookup": "scan",
-            "orgcode": "acme",
+            "orgcode": "TESTORG",
             "totalSegments": 2,
         },
-        {"kind": "logGroup", "service": "cat", "logGroup": "/aws/lambda/x", "orgcode": "acme"},
+        {"kind": "logGroup", "service": "cat", "logGroup": "/aws/lambda/x", "orgcode": "TESTORG"},
         {"kind": "bucket", "service": "cat", "bucket": "b", "prefix": "anything/"},
     ],
 )
@@ -212,7 +239,7 @@ def test_the_public_record_hides_keys_and_shows_every_contract_field():
         "vacuumId": "v1",
         "status": "pending",
         "scope": "org",
-        "orgcode": "acme",
+        "orgcode": "TESTORG",
         "dryRun": False,
         "reason": "r",
         "requestId": "req",

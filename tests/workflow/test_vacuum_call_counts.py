@@ -58,20 +58,20 @@ def test_one_batch_write_per_25_items_and_one_delete_objects_per_1000_versions(s
     counted, sizes = calls
     reg = registry()
     bucket = reg.service("cat").buckets[0]
-    _add_objects(bucket, "acme/", EXTRA_OBJECTS)
+    _add_objects(bucket, "TESTORG/", EXTRA_OBJECTS)
     counted.clear()
 
-    final = wait_done(client, client.vacuum.org(SECRET, "acme", "count the calls"))
+    final = wait_done(client, client.vacuum.org(SECRET, "TESTORG", "count the calls"))
     assert final["status"] == "completed", final.get("error")
 
-    item_counts = [stack["tables"][t.name]["acme"] for s in reg.services if s.org_scoped for t in s.tables]
+    item_counts = [stack["tables"][t.name]["TESTORG"] for s in reg.services if s.org_scoped for t in s.tables]
     assert counted["BatchWriteItem"] == sum(batches(n, 25) for n in item_counts)
     assert max(sizes["BatchWriteItem"]) == 25
     assert sum(sizes["BatchWriteItem"]) == sum(item_counts) == final["stats"]["totals"]["items"]
 
-    expected = expected_org_stats(stack, reg, "acme")
+    expected = expected_org_stats(stack, reg, "TESTORG")
     expected["cat"]["objects"] += EXTRA_OBJECTS
-    per_bucket = {b: stack["buckets"][b]["acme"] for s in reg.services for b in s.buckets}
+    per_bucket = {b: stack["buckets"][b]["TESTORG"] for s in reg.services for b in s.buckets}
     objects = {b: c["versions"] + c["deleteMarkers"] for b, c in per_bucket.items()}
     objects[bucket] += EXTRA_OBJECTS
     assert counted["DeleteObjects"] == sum(batches(n, 1000) for n in objects.values())

@@ -44,7 +44,7 @@ def _audit_actions(vacuum_id: str) -> list[str]:
 def test_cancel_during_the_pending_window_deletes_nothing_and_frees_the_mutex(stack, client):
     reg = registry()
     before = snapshot(reg)
-    requested = client.vacuum.org(SECRET, "acme", "changed my mind")
+    requested = client.vacuum.org(SECRET, "TESTORG", "changed my mind")
     assert requested["status"] == "pending" and mutex()["owner"] == requested["vacuumId"]
 
     cancelled = client.vacuum.cancel(SECRET, requested["vacuumId"])
@@ -65,7 +65,7 @@ def test_a_cancel_that_wins_without_stopping_the_execution_still_ends_it_cleanly
     """If StopExecution never arrives, the state machine's own check after the window sees it."""
     reg = registry()
     before = snapshot(reg)
-    requested = client.vacuum.org(SECRET, "acme", "stopped by the record alone")
+    requested = client.vacuum.org(SECRET, "TESTORG", "stopped by the record alone")
     sfn = boto3.client("stepfunctions")
 
     def waiting() -> bool:
@@ -103,7 +103,7 @@ def test_one_vacuum_at_a_time_and_the_next_one_after_it(stack, client, local_sta
             return error
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(request, zip(clients, ("acme", "globex"), strict=True)))
+        results = list(pool.map(request, zip(clients, ("TESTORG", "testorg"), strict=True)))
     runs = [result for result in results if isinstance(result, dict)]
     refused = [result for result in results if isinstance(result, OpsClientError)]
     assert len(runs) == 1 and len(refused) == 1
@@ -113,7 +113,7 @@ def test_one_vacuum_at_a_time_and_the_next_one_after_it(stack, client, local_sta
 
     assert wait_done(client, runs[0])["status"] == "completed"
     assert mutex() is None
-    following = client.vacuum.org(SECRET, "globex", "after the first", dry_run=True)
+    following = client.vacuum.org(SECRET, "testorg", "after the first", dry_run=True)
     assert wait_done(client, following)["status"] == "completed"
 
 
@@ -125,12 +125,12 @@ def _put_mutex(owner: str, lease_expires_at: int) -> None:
 def test_a_live_lease_blocks_and_an_expired_lease_is_taken_over(stack, client):
     _put_mutex("20261129-000000-crashed", int(time.time()) + 600)
     with pytest.raises(OpsClientError) as locked:
-        client.vacuum.org(SECRET, "acme", "blocked", dry_run=True)
+        client.vacuum.org(SECRET, "TESTORG", "blocked", dry_run=True)
     assert locked.value.code == "vacuum-mutex-locked"
     assert "20261129-000000-crashed" in locked.value.message
 
     _put_mutex("20261129-000000-crashed", int(time.time()) - 1)  # a run that died long ago
-    taken = client.vacuum.org(SECRET, "acme", "takes over", dry_run=True)
+    taken = client.vacuum.org(SECRET, "TESTORG", "takes over", dry_run=True)
     assert mutex()["owner"] == taken["vacuumId"]
     assert wait_done(client, taken)["status"] == "completed"
     assert mutex() is None
@@ -146,7 +146,7 @@ def test_a_failure_mid_run_marks_it_failed_keeps_partial_stats_and_frees_the_mut
     first_with_buckets["buckets"].insert(0, "g3n-local-123456789012-missing-bucket")
     put_registry(broken)
     try:
-        requested = client.vacuum.org(SECRET, "acme", "doomed")
+        requested = client.vacuum.org(SECRET, "TESTORG", "doomed")
         final = wait_done(client, requested)
     finally:
         put_registry(original)
@@ -164,15 +164,15 @@ def test_a_failure_mid_run_marks_it_failed_keeps_partial_stats_and_frees_the_mut
         deleted = {}
         for service in reg.services:
             if service.org_scoped:
-                left = {t.name: len(table_keys(t).get("acme", ())) for t in service.tables}
-                deleted[service.code] = sum(stack["tables"][name]["acme"] - n for name, n in left.items())
+                left = {t.name: len(table_keys(t).get("TESTORG", ())) for t in service.tables}
+                deleted[service.code] = sum(stack["tables"][name]["TESTORG"] - n for name, n in left.items())
         recorded = {code: entry["items"] for code, entry in record["stats"]["services"].items()}
         return recorded == deleted and record
 
     # Chunks already running when the failure is recorded may still report for a moment.
     record = wait_until(stats_match_what_was_deleted, timeout=10, message="stats equal the deletions")
     expected_items = sum(
-        stack["tables"][t.name]["acme"] for s in reg.services if s.org_scoped for t in s.tables
+        stack["tables"][t.name]["TESTORG"] for s in reg.services if s.org_scoped for t in s.tables
     )
     assert record["stats"]["totals"]["items"] == expected_items, (
         "the tables phase finished before the failure"
@@ -190,7 +190,7 @@ def test_a_console_start_writes_its_own_record(stack, client):
     started = sfn.start_execution(
         name=_console_name(),
         stateMachineArn=arn,
-        input=json.dumps({"scope": "org", "orgcode": "initech", "dryRun": True}),
+        input=json.dumps({"scope": "org", "orgcode": "Globex_EU", "dryRun": True}),
     )
     wait_for_execution(started["executionArn"], timeout=30)
     record = vacuum_store.newest_records(1)[0]
@@ -198,7 +198,7 @@ def test_a_console_start_writes_its_own_record(stack, client):
     assert (record["status"], record["scope"], record["orgcode"], record["dryRun"]) == (
         "completed",
         "org",
-        "initech",
+        "Globex_EU",
         True,
     )
     assert record["stats"]["totals"]["items"] > 0

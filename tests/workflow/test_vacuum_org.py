@@ -22,7 +22,7 @@ from tests.vacuum_support import (
     wait_done,
 )
 
-ORG = "acme"
+ORG = "TESTORG"
 
 
 @pytest.fixture
@@ -37,6 +37,8 @@ def stack(seeded, monkeypatch):
 def test_dry_run_counts_exactly_the_org_and_the_real_run_deletes_exactly_that(stack, client):
     reg = registry()
     before = snapshot(reg)
+    # The seed's TESTORG beside a testorg: org codes are matched exactly, case-sensitively.
+    assert {ORG, ORG.lower()} <= set(stack["orgs"])
     expected = expected_org_stats(stack, reg, ORG)
     assert set(expected) == {s.code for s in reg.services} - {"uas", "usm"}
 
@@ -62,7 +64,8 @@ def test_dry_run_counts_exactly_the_org_and_the_real_run_deletes_exactly_that(st
     for name, keys in before["tables"].items():
         if name in org_scoped:
             assert after["tables"][name] == {org: k for org, k in keys.items() if org != ORG}, name
-        else:  # users and sessions are cross-org: acme's included, every item stays
+            assert after["tables"][name][ORG.lower()] == keys[ORG.lower()], f"{name}: testorg is whole"
+        else:  # users and sessions are cross-org: TESTORG's included, every item stays
             assert after["tables"][name] == keys, name
     for bucket, versions in before["buckets"].items():
         kept = {owner: v for owner, v in versions.items() if owner != ORG}
@@ -77,7 +80,7 @@ def test_dry_run_counts_exactly_the_org_and_the_real_run_deletes_exactly_that(st
 
 
 def test_the_run_is_recorded_audited_and_never_carries_the_secret(stack, client):
-    requested = client.vacuum.org(SECRET, "globex", "audit trail")
+    requested = client.vacuum.org(SECRET, "testorg", "audit trail")
     final = wait_done(client, requested)
     assert final["status"] == "completed"
     assert final["source"] == "cli" and final["reason"] == "audit trail"
@@ -88,7 +91,7 @@ def test_the_run_is_recorded_audited_and_never_carries_the_secret(stack, client)
     assert json.loads(described["input"]) == {
         "vacuumId": final["vacuumId"],
         "scope": "org",
-        "orgcode": "globex",
+        "orgcode": "testorg",
         "dryRun": False,
     }
     history = boto3.client("stepfunctions").get_execution_history(

@@ -8,7 +8,7 @@ from tests.support import SECRET, wait_until
 
 
 def test_an_execution_stopped_from_the_console_is_closed_as_failed_by_status(seeded, client):
-    record = client.vacuum.org(SECRET, "acme", "to be stopped behind OPS's back")
+    record = client.vacuum.org(SECRET, "TESTORG", "to be stopped behind OPS's back")
     assert record["status"] == "pending" and record["executionArn"]
     sfn = boto3.client("stepfunctions")
     sfn.stop_execution(executionArn=record["executionArn"], cause="stopped in the console")
@@ -27,12 +27,12 @@ def test_an_execution_stopped_from_the_console_is_closed_as_failed_by_status(see
     assert not closed["stats"]["totals"].get("items")  # it never got past the pending window
     assert vacuum_store.read_mutex() is None
     # The stack is usable again at once, not after the lease runs out.
-    dry = client.vacuum.org(SECRET, "acme", "after the stop", dry_run=True)
+    dry = client.vacuum.org(SECRET, "TESTORG", "after the stop", dry_run=True)
     assert client.vacuum.wait(dry["vacuumId"], timeout=60)["status"] == "completed"
 
 
 def test_status_leaves_a_live_run_alone(seeded, client):
-    record = client.vacuum.org(SECRET, "globex", "still waiting", dry_run=False)
+    record = client.vacuum.org(SECRET, "testorg", "still waiting", dry_run=False)
     assert client.vacuum.status(record["vacuumId"])["status"] == "pending"
     client.vacuum.cancel(SECRET, record["vacuumId"])
     assert client.vacuum.status(record["vacuumId"])["status"] == "cancelled"

@@ -38,18 +38,13 @@ from g3n_ops.errors import (
     VacuumStepFailed,
 )
 from g3n_ops.observability import logger, metrics
-from g3n_ops.registry import Registry, load_registry
+from g3n_ops.registry import DEFAULT_ORGCODE_PATTERN, Registry, load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as store
 
 Scope = Literal["all", "org"]
 
 CONFIRMATION_PHRASE = "VACUUM ALL DATA PERMANENTLY"
-ORGCODE_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-ORGCODE_RULE = (
-    "an orgcode is a lowercase slug: 1 to 63 characters, letters a-z, digits and hyphens, "
-    "starting and ending with a letter or digit"
-)
 # How long the mutex stays ours without a renewal. Every step renews it; the pending window is
 # added on top when it is taken, because nothing renews during the Wait.
 LEASE_SECONDS = 900
@@ -102,9 +97,14 @@ def check_confirmation(phrase: str | None) -> None:
         )
 
 
-def check_orgcode(orgcode: str | None) -> str:
-    if orgcode is None or not ORGCODE_PATTERN.fullmatch(orgcode):
-        raise InvalidOrgcode(f"invalid orgcode: {ORGCODE_RULE}")
+def check_orgcode(orgcode: str | None, pattern: str = DEFAULT_ORGCODE_PATTERN) -> str:
+    """Exactly as the platform writes it (case-sensitive); ``fullmatch`` so no trailing newline
+    slips through a ``$``."""
+    if not isinstance(orgcode, str) or not re.fullmatch(pattern, orgcode):
+        raise InvalidOrgcode(
+            f"invalid orgcode {orgcode!r:.80}: it must match {pattern} (case-sensitive, as the platform "
+            "writes it, e.g. TESTORG)"
+        )
     return orgcode
 
 
@@ -114,7 +114,7 @@ def check_request(scope: Scope, orgcode: str | None, confirmation_phrase: str | 
     if scope == "all":
         check_confirmation(confirmation_phrase)
         return None
-    return check_orgcode(orgcode)
+    return check_orgcode(orgcode, load_registry().orgcode_pattern)
 
 
 # -- the mutex -----------------------------------------------------------------------------------

@@ -30,7 +30,9 @@ class VacuumAllRequest(SecretRequest):
 class VacuumOrgRequest(SecretRequest):
     operation: Literal["vacuum-org"]
     reason: Reason
-    orgcode: str = Field(max_length=200)  # the format rule is the domain's (invalid-orgcode)
+    # Kept exactly as sent (no stripping: "TESTORG\n" is not TESTORG); the format rule is the
+    # domain's, from the registry (invalid-orgcode).
+    orgcode: Annotated[str, StringConstraints(strip_whitespace=False, max_length=200)]
     dry_run: bool = Field(default=False, alias="dryRun")
 
 
