@@ -121,6 +121,31 @@ class UnknownOperation(OpsError):
     code = "unknown-operation"
 
 
+# -- AWS errors a handler can meet, each with a stable code (never AWS's raw text as the answer) --
+class AwsThrottled(OpsError):
+    """AWS throttled OPS beyond its retry budget; transient (the state machines retry it)."""
+
+    code = "aws-throttled"
+
+
+class AwsServerError(OpsError):
+    """AWS answered 5xx (InternalServerError, ServiceUnavailable…) beyond the retry budget; transient."""
+
+    code = "aws-unavailable"
+
+
+class AwsAccessDenied(OpsError):
+    """The function's role may not do this: a deployment (IAM) problem, not a transient one."""
+
+    code = "aws-access-denied"
+
+
+class AwsError(OpsError):
+    """Any other AWS error (validation, missing resource…); not retried."""
+
+    code = "aws-error"
+
+
 ALL_ERRORS: tuple[type[OpsError], ...] = (
     OpsError,
     InvalidInput,
@@ -144,6 +169,10 @@ ALL_ERRORS: tuple[type[OpsError], ...] = (
     MaintenanceStartFailed,
     RequestInProgress,
     UnknownOperation,
+    AwsThrottled,
+    AwsServerError,
+    AwsAccessDenied,
+    AwsError,
 )
 
 ERROR_CODES: frozenset[str] = frozenset(cls.code for cls in ALL_ERRORS)

@@ -56,7 +56,7 @@ RECAP = ROOT / "docs" / "recap.md"
 REAL_CODES = ERROR_CODES | CLIENT_ERROR_CODES
 CLASS_BY_CODE = {error.code: error.__name__ for error in ALL_ERRORS}
 CLASSES = frozenset(CLASS_BY_CODE.values())
-CODE_PREFIXES = ("invalid-", "unknown-")
+CODE_PREFIXES = ("invalid-", "unknown-", "aws-")
 CODE_SUFFIXES = (
     "-mismatch",
     "-not-found",
@@ -94,6 +94,8 @@ CLASS_SUFFIXES = (
     "Input",
     "Operation",
     "InProgress",
+    "Throttled",
+    "Denied",
 )
 
 NEAR_MISS = 0.85
@@ -366,6 +368,8 @@ def test_the_shape_rules_recognise_the_real_codes_and_classes():
     # "Failed" is not a class suffix: metric names such as MaintenanceAuditWriteFailed end in it.
     assert {name for name in CLASSES if not class_shaped(name)} == {
         "OpsError",
+        "AwsError",
+        "AwsServerError",
         "VacuumStartFailed",
         "VacuumStepFailed",
         "MaintenanceStartFailed",
