@@ -503,3 +503,15 @@ def test_documented_payload_fields_match_real_payloads(real_payloads):
                     )
     assert not problems, "docs and real payloads disagree:\n" + "\n".join(sorted(set(problems)))
     assert {"maintenance-record", "vacuum-record", "ping", "stat"} <= shapes.keys()
+
+
+def test_the_repository_stands_alone_without_the_design_folder():
+    root = Path(__file__).resolve().parents[2]
+    pointing = []
+    for path in root.rglob("*"):
+        if any(part in {".git", ".venv", "cdk.out", "node_modules", "__pycache__"} for part in path.parts):
+            continue
+        readable = path.is_file() and path.suffix in {".md", ".py", ".json", ".toml", ".txt", ".yml", ""}
+        if readable and path.name != "test_docs.py" and "../shared" in path.read_text(errors="ignore"):
+            pointing.append(str(path.relative_to(root)))
+    assert not pointing, f"these files point outside the repository (../shared): {pointing}"
