@@ -49,7 +49,7 @@ CONFIRMATION_PHRASE = "VACUUM ALL DATA PERMANENTLY"
 # added on top when it is taken, because nothing renews during the Wait.
 LEASE_SECONDS = 900
 COUNTERS = ("items", "objects", "bytes")
-LOG_COUNTERS = ("logStreams", "logBytes")
+LOG_COUNTERS = ("logStreams",)
 # Audit entry order within a run (part of the entry's key).
 AUDIT_SEQUENCE = {"requested": 1, "started": 2, "completed": 3, "cancelled": 3, "failed": 3}
 INTERNAL_FIELDS = ("pk", "kind", "sortKey")
@@ -488,7 +488,11 @@ def purge_chunk(vacuum_id: str, unit: purge.WorkUnit, cursor: purge.Cursor, *, d
 
     limits = purge.Limits.from_environment()
     result = purge.run_chunk(
-        unit, cursor, dry_run=dry_run, limits=limits, report=lambda counts: record(counts.as_dict())
+        unit,
+        cursor,
+        dry_run=dry_run,
+        limits=limits,
+        checkpoint=lambda delta, _cursor, _done: record(delta.as_dict()),
     )
     if result.done:
         record({"unitsDone": 1})
