@@ -26,5 +26,9 @@ CLIENT_ERROR_CODES = frozenset(
         "aws-error",
         "secret-code-required",
         "timeout",
+        # MCP: a destructive tool runs only after a human confirms it (elicitation).
+        "confirmation-declined",
+        "confirmation-mismatch",
+        "confirmation-unavailable",
     }
 )

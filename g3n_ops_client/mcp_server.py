@@ -1,26 +1,43 @@
 """The MCP server: OPS's operations as tools for an assistant, over stdio (``g3n ops mcp``).
 
 A thin adapter over ``OpsClient``, the library the CLI uses, so a tool and its CLI command send
-the same request and fail with the same error code. Two rules keep the operator in charge:
+the same request and fail with the same error code. Three rules keep the operator in charge:
 
+- A destructive tool (a real vacuum, resume, cancel, maintenance start/end) runs only after a
+  human confirms it through MCP elicitation (``@confirmed``): the operator types the orgcode, the
+  vacuum-all confirmation phrase or the run's id; a model's arguments cannot stand in for it (the
+  answer is a resolved parameter, never a tool argument). A client that cannot elicit is refused
+  with the exact ``g3n ops`` command to run instead.
 - The secret code comes from this server's environment (``G3N_OPS_SECRET_CODE``), read when a
-  gated tool runs. It is never a tool parameter, so the model can neither see nor invent it.
-- The ``vacuum_all`` confirmation phrase IS a parameter: the operator has to type it.
+  gated tool runs. It is never a tool parameter, so the model can neither see nor invent it. It is
+  deliberately NOT elicited: MCP forbids form-mode elicitation of secrets (the answer passes
+  through the client, and on protocol 2026-07-28 rides ``request_state`` back and forth), and
+  this stdio server has no web page for URL-mode elicitation. The human gate is the confirmation.
+- No tool description, schema or elicitation message contains the confirmation phrase or the
+  secret: an agent that answers elicitations by itself must not find the answer there.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
+import shlex
 import threading
+import typing
 from collections.abc import Callable
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from g3n_ops.domain.maintenance import MAX_DURATION_SECONDS, MIN_DURATION_SECONDS
+from g3n_ops.domain.vacuum import CONFIRMATION_PHRASE
 from g3n_ops_client.cli.common import SECRET_ENV
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.errors import OpsClientError
@@ -31,8 +48,11 @@ services answer 503 while one is active) and vacuums (permanent deletion of a st
 organisation's data). Reads are safe at any time. Writes that need the operator's secret code use
 the code configured in this server's environment; you never supply it. Before any vacuum, run the
 same tool with dry_run=true, show the operator the per-service counts, and only proceed when they
-explicitly ask for the real run. A real vacuum waits in a pending window (status `pending`) during
-which vacuum_cancel stops it. Errors come back as `error: <code>: <message>`."""
+explicitly ask for the real run. Destructive tools (a real vacuum, maintenance start/end, vacuum
+cancel) ask the operator to confirm through this client; you cannot confirm for them, and a
+client without that support is told the terminal command to run instead. A real vacuum waits
+in a pending window (status `pending`) during which vacuum_cancel stops it. Errors come back as
+`error: <code>: <message>`."""
 
 # Every tool acts on this platform's own OPS stack, a closed set of resources: not open-world.
 _READ = ToolAnnotations(
@@ -79,6 +99,197 @@ def failure(error: OpsClientError) -> CallToolResult:
         structured_content=error.to_dict(),
         is_error=True,
     )
+
+
+# -- a human confirms destructive tools (MCP elicitation) ----------------------------------------
+Arguments = dict[str, Any]
+# The tool parameter a confirmed tool declares to receive what the operator typed (never exposed).
+OPERATOR_TYPED = "typed_by_operator"
+NOT_NEEDED = "not-needed"  # this call needs no confirmation (e.g. a vacuum-org dry-run)
+CANNOT_ELICIT = "cannot-elicit"  # the client declared no (form) elicitation support
+
+
+class TypedAnswer(BaseModel):
+    """The form for a typed confirmation: the operator types the value the prompt asks for."""
+
+    typed: str = Field(
+        title="Type to confirm", max_length=200, description="Typed exactly; anything else runs nothing."
+    )
+
+
+class YesNoAnswer(BaseModel):
+    confirm: bool = Field(title="Go ahead", description="Only true runs the operation.")
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a human confirms before a tool runs, each part built from the tool's arguments.
+
+    ``prompt`` never contains ``expected`` (an agent answering for the human must not find it
+    there); ``expected`` is None for a yes/no; ``cli`` is the equivalent command, offered to a
+    client that cannot elicit; ``needed`` says whether this call needs it (a dry-run does not).
+    """
+
+    prompt: Callable[[Arguments], str]
+    cli: Callable[[Arguments], str]
+    expected: Callable[[Arguments], str] | None = None
+    needed: Callable[[Arguments], bool] = lambda arguments: True
+
+
+def _quoted(text: object, limit: int = 200) -> str:
+    return shlex.quote(str(text)[:limit])
+
+
+def _refusal(confirmation: Confirmation, outcome: object, arguments: Arguments) -> OpsClientError | None:
+    """None when the human confirmed (or no confirmation is needed), else why nothing runs."""
+    if not isinstance(outcome, AcceptedElicitation):
+        return OpsClientError(
+            "confirmation-declined", "the operator declined the confirmation; nothing was done"
+        )
+    answer = outcome.data
+    if answer == NOT_NEEDED:
+        return None
+    if answer == CANNOT_ELICIT:
+        return OpsClientError(
+            "confirmation-unavailable",
+            "this operation needs a person to confirm it, and this MCP client cannot ask one "
+            "(no elicitation support); nothing was done. Run it from a terminal: "
+            + confirmation.cli(arguments),
+        )
+    if confirmation.expected is None:
+        if isinstance(answer, YesNoAnswer) and answer.confirm:
+            return None
+        return OpsClientError("confirmation-declined", "the operator did not confirm; nothing was done")
+    if isinstance(answer, TypedAnswer) and answer.typed == confirmation.expected(arguments):
+        return None
+    return OpsClientError(
+        "confirmation-mismatch",
+        "what the operator typed does not match what this operation acts on; nothing was done",
+    )
+
+
+def confirmed(
+    confirmation: Confirmation,
+) -> Callable[[Callable[..., CallToolResult]], Callable[..., CallToolResult]]:
+    """Make a tool ask a human first (apply below ``@tool``). One line per destructive tool.
+
+    The answer arrives through a resolved parameter (``Resolve``): the SDK fills it by eliciting
+    from the client (a server-to-client request, or ``InputRequiredResult`` on protocol
+    2026-07-28), never from the model's arguments, and it is absent from the input schema. A tool
+    that declares ``typed_by_operator`` receives the confirmed text (e.g. the phrase).
+    """
+
+    def decorate(function: Callable[..., CallToolResult]) -> Callable[..., CallToolResult]:
+        # Annotations evaluated now: an explicit __signature__ is read as is, strings unresolved.
+        hints = typing.get_type_hints(function, include_extras=True)
+        signature = inspect.signature(function)
+        exposed = [
+            parameter.replace(annotation=hints.get(name, parameter.annotation))
+            for name, parameter in signature.parameters.items()
+            if name != OPERATOR_TYPED
+        ]
+        wants_typed = OPERATOR_TYPED in signature.parameters
+
+        def ask(ctx: Context, **arguments: Any) -> Any:
+            if not confirmation.needed(arguments):
+                return NOT_NEEDED
+            capabilities = ctx.client_capabilities
+            elicitation = capabilities.elicitation if capabilities is not None else None
+            # A bare ``elicitation: {}`` means form support; url-only does not (the SDK's rule).
+            if elicitation is None or (elicitation.form is None and elicitation.url is not None):
+                return CANNOT_ELICIT
+            schema = YesNoAnswer if confirmation.expected is None else TypedAnswer
+            return Elicit(confirmation.prompt(arguments), schema)
+
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        ask.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter("ctx", keyword, annotation=Context)]
+            + [inspect.Parameter(parameter.name, keyword) for parameter in exposed]
+        )
+        ask.__annotations__ = {"ctx": Context}
+        ask.__qualname__ = f"confirm_{function.__name__}"
+
+        @functools.wraps(function)
+        def run(*, human: Any, **arguments: Any) -> CallToolResult:
+            refusal = _refusal(confirmation, human, arguments)
+            if refusal is not None:
+                return failure(refusal)
+            if wants_typed and isinstance(human.data, TypedAnswer):
+                arguments[OPERATOR_TYPED] = human.data.typed
+            return function(**arguments)
+
+        answer = Annotated[ElicitationResult[BaseModel], Resolve(ask)]
+        run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*exposed, inspect.Parameter("human", keyword, annotation=answer)],
+            return_annotation=hints.get("return", signature.return_annotation),
+        )
+        run.__annotations__ = {
+            **{name: hint for name, hint in hints.items() if name != OPERATOR_TYPED},
+            "human": answer,
+        }
+        del run.__wrapped__  # the SDK must read this signature, not the wrapped one
+        return run
+
+    return decorate
+
+
+def _dry_run_flag(arguments: Arguments) -> str:
+    return " --dry-run" if arguments.get("dry_run") else ""
+
+
+VACUUM_ORG = Confirmation(
+    needed=lambda a: not a["dry_run"],
+    prompt=lambda a: (
+        "An assistant asks to PERMANENTLY delete one organisation's data from every org-scoped "
+        f"service (reason: {str(a['reason'])[:200]}). After the pending window it cannot be undone. "
+        "To allow it, type that organisation's orgcode exactly as the platform writes it."
+    ),
+    expected=lambda a: a["orgcode"],
+    cli=lambda a: (
+        f"g3n ops vacuum-org --orgcode {_quoted(a['orgcode'])} --reason {_quoted(a['reason'])}"
+        + _dry_run_flag(a)
+    ),
+)
+# vacuum-all needs the phrase for a dry-run too (the server checks it on every vacuum-all).
+VACUUM_ALL = Confirmation(
+    prompt=lambda a: (
+        (
+            "An assistant asks for a DRY-RUN of vacuum-all (nothing is deleted). "
+            if a["dry_run"]
+            else "An assistant asks to PERMANENTLY delete ALL data of every service on this stack. "
+        )
+        + f"Reason: {str(a['reason'])[:200]}. To allow it, type the vacuum-all confirmation phrase "
+        "(see the vacuum-all playbook)."
+    ),
+    expected=lambda a: CONFIRMATION_PHRASE,
+    cli=lambda a: (
+        f"g3n ops vacuum-all --reason {_quoted(a['reason'])} "
+        "--confirmation-phrase '<the phrase from the vacuum-all playbook>'" + _dry_run_flag(a)
+    ),
+)
+VACUUM_RESUME = Confirmation(
+    prompt=lambda a: (
+        "An assistant asks to RESUME a failed vacuum run: it goes on deleting where the run stopped. "
+        "To allow it, type the run's vacuum id (g3n ops vacuum-status shows it)."
+    ),
+    expected=lambda a: a["vacuum_id"],
+    cli=lambda a: f"g3n ops vacuum-resume --vacuum-id {_quoted(a['vacuum_id'])}",
+)
+VACUUM_CANCEL = Confirmation(
+    prompt=lambda a: f"An assistant asks to cancel the pending vacuum {str(a['vacuum_id'])[:64]}. Go ahead?",
+    cli=lambda a: f"g3n ops vacuum-cancel --vacuum-id {_quoted(a['vacuum_id'])}",
+)
+MAINTENANCE_START = Confirmation(
+    prompt=lambda a: (
+        f"An assistant asks to start maintenance window {str(a['maintenance_id'])[:64]} NOW: all 14 API "
+        "services answer 503 until it ends. Go ahead?"
+    ),
+    cli=lambda a: f"g3n ops maintenance-start --maintenance-id {_quoted(a['maintenance_id'])}",
+)
+MAINTENANCE_END = Confirmation(
+    prompt=lambda a: "An assistant asks to END the active maintenance window now. Go ahead?",
+    cli=lambda a: f"g3n ops maintenance-end --end-message {_quoted(a['end_message'])}",
+)
 
 
 MaintenanceId = Annotated[str, Field(description="The maintenance window's id (maintenanceId).")]
@@ -188,6 +399,7 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         )
 
     @tool(annotations=_write("Start a maintenance window now", idempotent=True))
+    @confirmed(MAINTENANCE_START)
     def maintenance_start(maintenance_id: MaintenanceId) -> CallToolResult:
         """Start a scheduled window now (before its start time): the API services answer 503 from
         now on (within their 20 s cache). Fails if another window is active."""
@@ -201,6 +413,7 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         return gated(lambda secret: ops.maintenance.update(secret, text))
 
     @tool(annotations=_write("End the active maintenance window", idempotent=False))
+    @confirmed(MAINTENANCE_END)
     def maintenance_end(
         end_message: Annotated[str, Field(description="Closing note recorded in the window's history.")],
     ) -> CallToolResult:
@@ -214,24 +427,17 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
 
     # -- vacuum (destructive; secret code from the environment) -------------------------------
     @tool(annotations=_write("Vacuum ALL data of the stack", idempotent=False, destructive=True))
-    def vacuum_all(
-        reason: Reason,
-        confirmation_phrase: Annotated[
-            str,
-            Field(
-                description="Exactly what the operator typed; must be VACUUM ALL DATA PERMANENTLY. "
-                "Never fill it in yourself."
-            ),
-        ],
-        dry_run: DryRun = True,
-    ) -> CallToolResult:
+    @confirmed(VACUUM_ALL)
+    def vacuum_all(reason: Reason, dry_run: DryRun = True, typed_by_operator: str = "") -> CallToolResult:
         """PERMANENTLY delete every item, object version and log event of every service on this
         (dev/test) stack. Always run with dry_run=true first and show the operator the counts
-        (vacuum_status until completed). A real run waits in `pending` for the pending window
-        (vacuum_cancel stops it), then deletes. Only one vacuum runs at a time."""
-        return gated(lambda secret: ops.vacuum.all(secret, reason, confirmation_phrase, dry_run=dry_run))
+        (vacuum_status until completed). The operator confirms every call (dry-run included) by
+        typing the confirmation phrase into this client. A real run waits in `pending` for the
+        pending window (vacuum_cancel stops it), then deletes. Only one vacuum runs at a time."""
+        return gated(lambda secret: ops.vacuum.all(secret, reason, typed_by_operator, dry_run=dry_run))
 
     @tool(annotations=_write("Vacuum one organisation's data", idempotent=False, destructive=True))
+    @confirmed(VACUUM_ORG)
     def vacuum_org(
         orgcode: Annotated[str, Field(description="The organisation whose data goes, e.g. TESTORG.")],
         reason: Reason,
@@ -239,11 +445,13 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
     ) -> CallToolResult:
         """PERMANENTLY delete one organisation's items and S3 objects from every org-scoped service
         (uas and usm are cross-org and skipped). Always run with dry_run=true first and show the
-        operator the counts (vacuum_status until completed). A real run waits in `pending` for the
-        pending window (vacuum_cancel stops it), then deletes. Only one vacuum runs at a time."""
+        operator the counts (vacuum_status until completed). A real run (dry_run=false) needs the
+        operator to type the orgcode into this client. It then waits in `pending` for the pending
+        window (vacuum_cancel stops it), then deletes. Only one vacuum runs at a time."""
         return gated(lambda secret: ops.vacuum.org(secret, orgcode, reason, dry_run=dry_run))
 
     @tool(annotations=_write("Cancel a pending vacuum", idempotent=True))
+    @confirmed(VACUUM_CANCEL)
     def vacuum_cancel(vacuum_id: VacuumId) -> CallToolResult:
         """Cancel a vacuum still in its pending window, before anything is deleted (prevents
         deletion; a running vacuum cannot be cancelled)."""

@@ -9,12 +9,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
+import boto3
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp_types import ElicitResult
 
+from g3n_ops.settings import settings
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.mcp_server import build_server
 from tests.support import SECRET
+from tests.vacuum_support import PHRASE, ops_items, registry, snapshot
 
 pytestmark = pytest.mark.anyio
 
@@ -29,6 +33,24 @@ MAINTENANCE_WRITES = {
 DESTRUCTIVE = {"vacuum_all", "vacuum_org"}
 TOOLS = READS | MAINTENANCE_WRITES | DESTRUCTIVE | {"vacuum_cancel"}
 CROSS_ORG = {"uas", "usm"}  # vacuum-org skips them
+# Tools that ask the operator first (a vacuum_org dry-run does not).
+CONFIRMED = {"vacuum_all", "vacuum_org", "vacuum_cancel", "maintenance_start", "maintenance_end"}
+
+
+class Operator:
+    """The person at the MCP client: answers every elicitation as told and keeps what was asked."""
+
+    def __init__(self, action: str = "accept", *, typed: str | None = None, confirm: bool = True):
+        self.action, self.typed, self.confirm = action, typed, confirm
+        self.asked: list[str] = []
+
+    async def __call__(self, context, params) -> ElicitResult:
+        self.asked.append(params.message)
+        if self.action != "accept":
+            return ElicitResult(action=self.action)
+        fields = params.requested_schema["properties"]
+        content = {"typed": self.typed} if "typed" in fields else {"confirm": self.confirm}
+        return ElicitResult(action="accept", content=content)
 
 
 @pytest.fixture
@@ -73,14 +95,21 @@ async def test_tools_are_listed_with_truthful_annotations():
         # Unset, destructiveHint defaults to true: every write says what it is explicitly.
         assert hints.destructive_hint is (name in DESTRUCTIVE), name
         assert hints.open_world_hint is False, name
-        # The secret code comes from the server's environment, never from the model.
-        assert not any("secret" in parameter.lower() for parameter in tool.input_schema.get("properties", {}))
+        # The secret code comes from the server's environment, never from the model; the
+        # operator's confirmation is elicited, never an argument.
+        properties = tool.input_schema.get("properties", {})
+        assert not any("secret" in parameter.lower() for parameter in properties), name
+        assert not {"human", "typed_by_operator", "confirmation_phrase"} & set(properties), name
+        # Neither the phrase nor the secret sits where a model (or an agent answering for the
+        # operator) could read it.
+        listed = json.dumps(tool.model_dump(mode="json")).lower()
+        assert PHRASE.lower() not in listed and SECRET.lower() not in listed, name
     assert all(tools[name].annotations.idempotent_hint for name in READS | {"vacuum_cancel"})
     assert not any(tools[name].annotations.idempotent_hint for name in DESTRUCTIVE)
     for name in DESTRUCTIVE:
         assert "dry_run=true first" in tools[name].description
         assert tools[name].input_schema["properties"]["dry_run"]["default"] is True
-    assert "confirmation_phrase" in tools["vacuum_all"].input_schema["required"]
+    assert tools["vacuum_all"].input_schema["required"] == ["reason"]
 
 
 async def test_ping_and_services(mcp_env, local_stack):
@@ -103,7 +132,11 @@ async def test_g3n_ops_mcp_serves_over_stdio(local_stack):
         assert {tool.name for tool in (await session.list_tools()).tools} == TOOLS
         assert (await call(session, "ping"))["status"] == "ok"
         # No secret in this server's environment: refused before any request is made.
-        assert await call_error(session, "vacuum_cancel", vacuum_id="v-1") == "secret-code-required"
+        assert await call_error(session, "maintenance_cancel", maintenance_id="m-1") == "secret-code-required"
+        # This client cannot elicit: a destructive tool is refused, with the command to run instead.
+        result = await session.call_tool("vacuum_cancel", {"vacuum_id": "20261201-020000-abcdef"})
+        assert result.structured_content["error"]["code"] == "confirmation-unavailable"
+        assert "g3n ops vacuum-cancel --vacuum-id 20261201-020000-abcdef" in result.content[0].text
 
 
 async def test_gated_tools_need_the_right_secret_in_the_environment(mcp_env, monkeypatch):
@@ -121,7 +154,8 @@ async def test_gated_tools_need_the_right_secret_in_the_environment(mcp_env, mon
 async def test_maintenance_lifecycle(seeded, mcp_env):
     # Far enough ahead that the state machine is still waiting when the window is started by hand.
     start = (datetime.now(UTC) + timedelta(seconds=15)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    async with Client(build_server()) as session:
+    operator = Operator(confirm=True)
+    async with Client(build_server(), elicitation_callback=operator) as session:
         scheduled = await call(
             session,
             "maintenance_schedule",
@@ -156,6 +190,8 @@ async def test_maintenance_lifecycle(seeded, mcp_env):
 
     assert record["status"] == "ended"
     assert [entry["to"] for entry in record["history"]] == ["scheduled", "active", "ended"]
+    # start (twice) and end asked the operator; schedule, update and the reads did not.
+    assert len(operator.asked) == 3 and "503" in operator.asked[0]
     assert maintenance_id in {item["maintenanceId"] for item in listed["items"]}
 
 
@@ -183,3 +219,107 @@ async def test_vacuum_org_dry_run_counts_what_was_seeded(seeded, mcp_env):
     assert totals["objects"] == sum(prefix["versions"] + prefix["deleteMarkers"] for prefix in org_objects)
     assert totals["bytes"] == sum(prefix["bytes"] for prefix in org_objects)
     assert set(vacuum["stats"]["services"]) == {service["code"] for service in scoped}
+
+
+# -- a human confirms destructive tools (MCP elicitation) -----------------------------------------
+def vacuum_executions() -> list[dict]:
+    sfn = boto3.client("stepfunctions")
+    machine = settings().vacuum_state_machine_arn
+    return sfn.list_executions(stateMachineArn=machine)["executions"]
+
+
+async def wait_final(session: Client, record: dict) -> dict:
+    deadline = time.monotonic() + 60
+    while record["status"] not in {"completed", "cancelled", "failed"}:
+        assert time.monotonic() < deadline, f"vacuum still {record['status']} after 60 s"
+        await anyio.sleep(0.2)
+        record = await call(session, "vacuum_status", vacuum_id=record["vacuumId"])
+    return record
+
+
+async def test_declining_or_typing_a_wrong_answer_deletes_nothing(seeded, mcp_env):
+    data, items = snapshot(registry()), ops_items()
+    org_answers = [
+        (Operator("decline"), "confirmation-declined"),
+        (Operator("cancel"), "confirmation-declined"),
+        (Operator(typed="testorg"), "confirmation-mismatch"),  # another org: case matters
+        (Operator(typed="TESTORG "), "confirmation-mismatch"),
+        (Operator(typed=""), "confirmation-mismatch"),
+    ]
+    for operator, code in org_answers:
+        async with Client(build_server(), elicitation_callback=operator) as session:
+            real = {"orgcode": "TESTORG", "reason": "MCP refusal test", "dry_run": False}
+            assert await call_error(session, "vacuum_org", **real) == code
+            # The model cannot answer for the operator through its own arguments.
+            forged = {
+                "human": {"action": "accept", "data": {"typed": "TESTORG"}},
+                "typed_by_operator": "TESTORG",
+            }
+            assert await call_error(session, "vacuum_org", **real, **forged) == code
+        assert len(operator.asked) == 2
+        # The prompt does not give the answer away (an agent answering for the human would copy it).
+        assert not any("TESTORG" in message for message in operator.asked)
+
+    phrase_answers = [
+        (Operator("decline"), "confirmation-declined"),
+        (Operator(typed=PHRASE.lower()), "confirmation-mismatch"),
+        (Operator(typed=PHRASE + " "), "confirmation-mismatch"),
+    ]
+    for operator, code in phrase_answers:
+        async with Client(build_server(), elicitation_callback=operator) as session:
+            for dry_run in (False, True):  # vacuum-all asks for the phrase even for a dry-run
+                assert await call_error(session, "vacuum_all", reason="MCP refusal", dry_run=dry_run) == code
+        assert operator.asked and not any(PHRASE.lower() in message.lower() for message in operator.asked)
+
+    # Nothing reached OPS: no record, no mutex, no execution, not one item or object gone.
+    assert vacuum_executions() == []
+    assert ops_items() == items
+    assert snapshot(registry()) == data
+
+
+async def test_the_operator_confirms_and_the_vacuum_proceeds(seeded, mcp_env):
+    operator = Operator(typed="TESTORG", confirm=True)
+    async with Client(build_server(), elicitation_callback=operator) as session:
+        dry = await call(session, "vacuum_org", orgcode="TESTORG", reason="MCP confirmed", dry_run=True)
+        assert operator.asked == []  # a dry-run deletes nothing: nobody is asked
+        assert (await wait_final(session, dry))["status"] == "completed"
+
+        real = await call(session, "vacuum_org", orgcode="TESTORG", reason="MCP confirmed", dry_run=False)
+        assert (real["status"], real["dryRun"], real["orgcode"]) == ("pending", False, "TESTORG")
+        assert len(operator.asked) == 1
+        # Cancelling asks too (a yes/no), and then stops the run inside its pending window.
+        cancelled = await call(session, "vacuum_cancel", vacuum_id=real["vacuumId"])
+        assert cancelled["status"] == "cancelled" and len(operator.asked) == 2
+
+    phrase = Operator(typed=PHRASE)
+    async with Client(build_server(), elicitation_callback=phrase) as session:
+        record = await call(session, "vacuum_all", reason="MCP confirmed", dry_run=True)
+        assert (record["scope"], record["dryRun"]) == ("all", True) and len(phrase.asked) == 1
+        assert (await wait_final(session, record))["status"] == "completed"
+
+
+async def test_a_client_without_elicitation_gets_the_cli_command(seeded, mcp_env):
+    async with Client(build_server()) as session:  # declares no elicitation capability
+        refusals = {
+            "vacuum_org": (
+                {"orgcode": "TESTORG", "reason": "tidy up", "dry_run": False},
+                "g3n ops vacuum-org --orgcode TESTORG --reason 'tidy up'",
+            ),
+            "vacuum_all": ({"reason": "reset", "dry_run": True}, "g3n ops vacuum-all --reason reset"),
+            "vacuum_cancel": ({"vacuum_id": "20261201-020000-abcdef"}, "g3n ops vacuum-cancel --vacuum-id"),
+            "maintenance_start": (
+                {"maintenance_id": "mw-20261201-3f2a9c1d"},
+                "g3n ops maintenance-start --maintenance-id mw-20261201-3f2a9c1d",
+            ),
+            "maintenance_end": ({"end_message": "done"}, "g3n ops maintenance-end --end-message done"),
+        }
+        assert set(refusals) == CONFIRMED
+        for tool, (arguments, command) in refusals.items():
+            result = await session.call_tool(tool, arguments)
+            assert result.structured_content["error"]["code"] == "confirmation-unavailable", tool
+            assert command in result.content[0].text, result.content[0].text
+            assert PHRASE not in result.content[0].text
+        # What needs no human still works: an org dry-run.
+        dry = await call(session, "vacuum_org", orgcode="TESTORG", reason="count", dry_run=True)
+        assert dry["dryRun"] is True and dry["status"] in {"pending", "running", "completed"}
+    assert [execution["name"] for execution in vacuum_executions()] == [f"vacuum-{dry['vacuumId']}"]

@@ -76,6 +76,8 @@ CODE_SUFFIXES = (
     "-error",
     "-transition",
     "-in-progress",
+    "-declined",
+    "-unavailable",
 )
 CLASS_SUFFIXES = (
     "Mismatch",

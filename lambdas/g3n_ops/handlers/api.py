@@ -1,15 +1,27 @@
 """API Gateway (HTTP API, IAM-authorised) read routes."""
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from botocore.exceptions import BotoCoreError, ClientError
 
+from g3n_ops.aws import error_code, translate
 from g3n_ops.domain import maintenance, status
-from g3n_ops.errors import InvalidInput, OpsError
+from g3n_ops.errors import InvalidInput, OpsError, UnknownOperation
 from g3n_ops.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver()
 
 # Error code → HTTP status; anything unlisted is a 400 (the caller can act on the message).
-HTTP_STATUS = {"maintenance-not-found": 404, "vacuum-not-found": 404, "internal-error": 500}
+HTTP_STATUS = {
+    "maintenance-not-found": 404,
+    "vacuum-not-found": 404,
+    "unknown-operation": 404,
+    "internal-error": 500,
+    "aws-throttled": 503,
+    "aws-unavailable": 503,
+    "aws-access-denied": 500,
+    "aws-error": 500,
+}
+ROUTES = "GET /ping, /stat, /maintenance, /maintenance/{maintenanceId}"
 
 
 @app.exception_handler(OpsError)
@@ -19,6 +31,25 @@ def ops_error(error: OpsError) -> Response:
         content_type=content_types.APPLICATION_JSON,
         body=error.to_dict(),
     )
+
+
+@app.exception_handler([ClientError, BotoCoreError])
+def aws_error(error: ClientError | BotoCoreError) -> Response:
+    """An AWS error a route met: its stable code (AWS's code to the log, never its text)."""
+    route = f"{app.current_event.http_method} {app.current_event.path}"[:200]
+    failure = translate(error, doing=f"the API route {route}")
+    logger.warning(
+        "route failed on an AWS error",
+        extra={"code": failure.code, "awsError": error_code(error) or type(error).__name__},
+    )
+    return ops_error(failure)
+
+
+@app.not_found
+def unknown_route(error: Exception) -> Response:
+    """Same error shape as every other answer (not the resolver's own 404 body)."""
+    route = f"{app.current_event.http_method} {app.current_event.path}"[:200]
+    return ops_error(UnknownOperation(f"no route {route!r}; routes: {ROUTES}"))
 
 
 @app.get("/ping")

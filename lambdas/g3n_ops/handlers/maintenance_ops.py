@@ -23,7 +23,7 @@ from g3n_ops.aws import client
 from g3n_ops.domain import maintenance
 from g3n_ops.errors import RequestInProgress
 from g3n_ops.handlers.operations import Operations
-from g3n_ops.models import Request, SecretRequest
+from g3n_ops.models import MaintenanceId, Request, SecretRequest
 from g3n_ops.observability import logger, metrics, tracer
 from g3n_ops.settings import settings
 
@@ -45,7 +45,7 @@ class ScheduleRequest(SecretRequest):
 
 class WindowRequest(SecretRequest):
     operation: Literal["maintenance-start", "maintenance-cancel"]
-    maintenance_id: str = Field(alias="maintenanceId", max_length=64)
+    maintenance_id: MaintenanceId
 
 
 class UpdateRequest(SecretRequest):

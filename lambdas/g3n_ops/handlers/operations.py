@@ -1,7 +1,8 @@
 """Routing for direct-invoke operations: ``{"operation": "<name>", ...}`` → a domain call.
 
 Answers ``{"result": {...}}`` or ``{"error": {"code", "message"}}``. The secret code is verified
-here, once, for every request model that carries one, so no operation can forget it.
+here, once, for every request model that carries one, so no operation can forget it; and an AWS
+error any operation meets is mapped here, once, to a stable code (never AWS's own text).
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
+from g3n_ops.aws import error_code, translate
 from g3n_ops.domain import secret
 from g3n_ops.errors import InvalidInput, OpsError, UnknownOperation
 from g3n_ops.models import SecretRequest
@@ -46,10 +49,25 @@ class Operations:
     def __call__(self, event: dict) -> dict:
         try:
             return {"result": self._run(event)}
+        except (ClientError, BotoCoreError) as error:
+            return self._aws_failure(error, event)
         except OpsError as error:
             logger.info("operation refused", extra={"code": error.code})
             metrics.add_metric(name="OperationError", unit="Count", value=1)
             return error.to_dict()
+
+    def _aws_failure(self, error: ClientError | BotoCoreError, event: object) -> dict:
+        """An AWS error no domain call handled: its stable code; AWS's code (not its text, which can
+        echo request data) goes to the log for the operator."""
+        name = event.get("operation") if isinstance(event, dict) else None
+        doing = f"the {name} operation" if name in self._routes else "the request"
+        failure = translate(error, doing=doing)
+        logger.warning(
+            "operation failed on an AWS error",
+            extra={"code": failure.code, "awsError": error_code(error) or type(error).__name__},
+        )
+        metrics.add_metric(name="OperationAwsError", unit="Count", value=1)
+        return failure.to_dict()
 
     def _run(self, event: Any) -> dict:
         if not isinstance(event, dict) or not isinstance(event.get("operation"), str):

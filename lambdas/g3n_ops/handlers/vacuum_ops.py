@@ -9,13 +9,12 @@ from pydantic import Field, StringConstraints
 
 from g3n_ops.domain import vacuum
 from g3n_ops.handlers.operations import Operations
-from g3n_ops.models import Request, SecretRequest
+from g3n_ops.models import Request, SecretRequest, VacuumId
 from g3n_ops.observability import logger, metrics, tracer
 
 operations = Operations()
 
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
-VacuumId = Annotated[str, Field(alias="vacuumId", min_length=1, max_length=64)]
 # Compared exactly as typed: no whitespace stripping for the phrase.
 Phrase = Annotated[str, StringConstraints(strip_whitespace=False, max_length=200)]
 
