@@ -32,3 +32,11 @@ class SecretRequest(Request):
 class RotateSecretRequest(SecretRequest):
     operation: Literal["rotate-secret"]
     new_secret_code: SecretStr = Field(alias="newSecretCode", min_length=1, max_length=256)
+
+
+class InitSecretRequest(Request):
+    """Sets the first secret code. Not a SecretRequest: there is no code to verify yet; IAM (invoke
+    on the admin function) is the gate, and it works only while no secret exists."""
+
+    operation: Literal["init-secret"]
+    secret_code: SecretStr = Field(alias="secretCode", min_length=1, max_length=256)
