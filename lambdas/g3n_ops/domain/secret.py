@@ -237,6 +237,8 @@ def initial_item(code: str) -> dict:
 def put_if_absent(code: str) -> bool:
     """Store the first secret; an existing secret is never overwritten. True if written."""
     validate_new_code(code)
+    if store.get_secret() is not None:  # skip the costly hash; the put below is still conditional
+        return False
     return store.put_secret_if_absent(hash_secret(code))
 
 
