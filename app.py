@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """CDK entry point: ``cdk synth`` (cdk.json runs ``python3 app.py``) or ``python app.py`` alone.
 
-Set ``G3N_OPS_SECRET_CODE`` when deploying a new stack: the template then carries the scrypt hash
-of that code (never the code) and writes it only if no secret exists yet.
+The template never carries the secret code, nor its hash: after the first deploy, set it with
+``g3n ops init-secret`` (see README.md, "Deploy").
 """
 
 from infra.stack import build_app

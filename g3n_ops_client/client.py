@@ -199,6 +199,10 @@ class OpsClient:
     def registry(self) -> Registry:
         return Registry.model_validate_json(self.parameter(discovery.REGISTRY))
 
+    def init_secret(self, secret_code: str) -> dict:
+        """Set the first secret code of a new stack (refused once one exists)."""
+        return self.invoke("admin", "init-secret", secretCode=secret_code)
+
     def rotate_secret(self, secret_code: str, new_secret_code: str) -> dict:
         return self.invoke("admin", "rotate-secret", secretCode=secret_code, newSecretCode=new_secret_code)
 

@@ -15,6 +15,11 @@ class FunctionSpec:
     description: str
     timeout_seconds: int = 30
     memory_mb: int = 512
+    # Deployed only where vacuum is turned on (deny by default: see OpsConfig.vacuum_allowed).
+    vacuum_only: bool = False
+    # Functions that verify the secret code: a cap on parallel guesses, which the lockout counts
+    # (each in-flight guess was admitted before the counter could lock).
+    reserved_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -23,15 +28,22 @@ class StateMachineSpec:
     asl_file: str
     # ASL placeholder → key of the function whose ARN fills it.
     function_placeholders: dict[str, str] = field(default_factory=dict)
+    vacuum_only: bool = False
 
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("api", "g3n_ops.handlers.api.handler", "OPS HTTP API: ping, stat, maintenance reads"),
-    FunctionSpec("admin", "g3n_ops.handlers.admin.handler", "OPS administration: rotate the secret code"),
+    FunctionSpec(
+        "admin",
+        "g3n_ops.handlers.admin.handler",
+        "OPS administration: set and rotate the secret code",
+        reserved_concurrency=2,
+    ),
     FunctionSpec(
         "maintenance",
         "g3n_ops.handlers.maintenance_ops.handler",
         "Maintenance operations: schedule, start, update, end, cancel",
+        reserved_concurrency=3,
     ),
     FunctionSpec(
         "maintenance-steps",
@@ -39,7 +51,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Maintenance lifecycle state machine tasks",
     ),
     FunctionSpec(
-        "vacuum", "g3n_ops.handlers.vacuum_ops.handler", "Vacuum requests: all, org, cancel, status"
+        "vacuum",
+        "g3n_ops.handlers.vacuum_ops.handler",
+        "Vacuum requests: all, org, cancel, status",
+        reserved_concurrency=3,
     ),
     FunctionSpec(
         "vacuum-steps",
@@ -47,6 +62,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Vacuum state machine tasks: admit, purge chunks, verify, finalise",
         timeout_seconds=900,
         memory_mb=1024,
+        vacuum_only=True,
     ),
 )
 
@@ -56,7 +72,9 @@ STATE_MACHINES: tuple[StateMachineSpec, ...] = (
         "maintenance-lifecycle.asl.json",
         {"MaintenanceStepsFunctionArn": "maintenance-steps"},
     ),
-    StateMachineSpec("vacuum", "vacuum.asl.json", {"VacuumStepsFunctionArn": "vacuum-steps"}),
+    StateMachineSpec(
+        "vacuum", "vacuum.asl.json", {"VacuumStepsFunctionArn": "vacuum-steps"}, vacuum_only=True
+    ),
 )
 
 
@@ -66,3 +84,12 @@ def function_name(stage: str, key: str) -> str:
 
 def state_machine_name(stage: str, key: str) -> str:
     return f"g3n-{stage}-ops-{key}"
+
+
+def deployed_functions(*, vacuum: bool) -> tuple[FunctionSpec, ...]:
+    """The functions a stage gets: without vacuum, none that only a vacuum needs."""
+    return tuple(spec for spec in FUNCTIONS if vacuum or not spec.vacuum_only)
+
+
+def deployed_state_machines(*, vacuum: bool) -> tuple[StateMachineSpec, ...]:
+    return tuple(spec for spec in STATE_MACHINES if vacuum or not spec.vacuum_only)

@@ -7,15 +7,17 @@ Everything is env-agnostic (account and region are CloudFormation pseudo paramet
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Aspects, CfnOutput, Stack
+from aws_cdk import Annotations, App, Aspects, CfnOutput, Environment, Stack
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct, Node
 
+from infra import catalogue
 from infra.constructs.access import grant_function_access
 from infra.constructs.api import OpsApi
 from infra.constructs.audit import MaintenanceAudit
@@ -26,12 +28,17 @@ from infra.constructs.guard import MaintenanceGuard
 from infra.constructs.initial_items import InitialItems
 from infra.constructs.registry import ServiceRegistry
 from infra.constructs.schedules import RecurringMaintenance, RecurringWindow
+from infra.constructs.security import SecretSecurity
 from infra.constructs.state_machines import OpsStateMachines, state_machine_arn
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = PROJECT_ROOT / "cdk.json"
 STACK_ID = "OpsStack"
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+
+
+# Stages on which vacuum can never be turned on, whatever the context says.
+ALWAYS_PROTECTED_STAGES = frozenset({"prod"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,11 @@ class OpsConfig:
     vacuum_allowed: bool
     registry_file: Path
     recurring_maintenance: tuple[RecurringWindow, ...]
+    secret_lockout_threshold: int = 5
+    secret_lockout_window_seconds: int = 900
+    # Why vacuum is off, for the synth's annotation (empty when it is on).
+    vacuum_denied_because: str = ""
+    protected_accounts: tuple[str, ...] = ()
 
     @classmethod
     def from_context(cls, node: Node) -> OpsConfig:
@@ -49,14 +61,52 @@ class OpsConfig:
         if not STAGE_PATTERN.match(stage):
             raise ValueError(f"stage {stage!r}: use 1-12 lowercase letters/digits, starting with a letter")
         windows = _json_value(node.try_get_context("recurringMaintenance")) or []
+        lockout = _json_value(node.try_get_context("secretLockout")) or {}
+        protected_accounts = _string_list(node.try_get_context("protectedAccounts"))
+        denied = vacuum_denied_because(
+            stage,
+            vacuum_stages=_string_list(node.try_get_context("vacuumStages")),
+            protected_stages=_string_list(node.try_get_context("protectedStages")),
+            protected_accounts=protected_accounts,
+            account=_target_account(node),
+        )
         return cls(
             stage=stage,
             vacuum_pending_seconds=int(node.try_get_context("vacuumPendingSeconds") or 300),
-            # Production data is never vacuumed, whatever the context says.
-            vacuum_allowed=stage != "prod" and _bool(node.try_get_context("vacuumAllowed"), default=True),
+            vacuum_allowed=not denied,
+            vacuum_denied_because=denied,
+            protected_accounts=tuple(protected_accounts),
             registry_file=PROJECT_ROOT / str(node.try_get_context("registryFile") or "infra/registry.json"),
             recurring_maintenance=tuple(RecurringWindow.from_context(entry) for entry in windows),
+            secret_lockout_threshold=_positive(lockout.get("threshold", 5), "secretLockout.threshold"),
+            secret_lockout_window_seconds=_positive(
+                lockout.get("windowSeconds", 900), "secretLockout.windowSeconds"
+            ),
         )
+
+
+def vacuum_denied_because(
+    stage: str,
+    *,
+    vacuum_stages: list[str],
+    protected_stages: list[str],
+    protected_accounts: list[str],
+    account: str | None,
+) -> str:
+    """Deny by default: empty only when the stage turns vacuum on explicitly and neither the stage
+    nor the target account is protected (``prod`` always is). An unknown account counts as
+    protected while any account is listed: the check must be able to pass, not merely not fail."""
+    if stage in ALWAYS_PROTECTED_STAGES or stage in protected_stages:
+        return f"stage '{stage}' is protected"
+    if stage not in vacuum_stages:
+        return f"stage '{stage}' is not in the context's vacuumStages"
+    if protected_accounts and account is None:
+        return (
+            "protectedAccounts is set and the target account is unknown (-c account=… or CDK_DEFAULT_ACCOUNT)"
+        )
+    if account in protected_accounts:
+        return f"account {account} is protected"
+    return ""
 
 
 class OpsStack(Stack):
@@ -76,16 +126,29 @@ class OpsStack(Stack):
             stage=stage,
             asset_root=PROJECT_ROOT / "lambdas",
             environment=self._function_environment(),
+            vacuum=config.vacuum_allowed,
         )
         grant_function_access(
             self,
             stage=stage,
+            vacuum=config.vacuum_allowed,
             functions=self.functions,
             table=table,
             registry=self.registry,
             audit_log_group=self.audit.log_group,
         )
-        self.state_machines = OpsStateMachines(self, "StateMachines", stage=stage, functions=self.functions)
+        self.state_machines = OpsStateMachines(
+            self,
+            "StateMachines",
+            stage=stage,
+            functions=self.functions,
+            specs=catalogue.deployed_state_machines(vacuum=config.vacuum_allowed),
+        )
+        if not config.vacuum_allowed:
+            Annotations.of(self).add_info(
+                f"vacuum is off ({config.vacuum_denied_because}): no vacuum state machine, no purge IAM"
+            )
+        self.security = SecretSecurity(self, "Security", stage=stage)
         self.api = OpsApi(self, "Api", stage=stage, handler=self.functions["api"])
         self.guard = MaintenanceGuard(
             self,
@@ -122,10 +185,14 @@ class OpsStack(Stack):
             "G3N_OPS_TABLE_NAME": table_name,
             "OPS_REGISTRY_PARAMETER": self.registry.parameter.parameter_name,
             "MAINTENANCE_STATE_MACHINE_ARN": state_machine_arn(self, stage, "maintenance"),
-            "VACUUM_STATE_MACHINE_ARN": state_machine_arn(self, stage, "vacuum"),
+            "VACUUM_STATE_MACHINE_ARN": (
+                state_machine_arn(self, stage, "vacuum") if self.config.vacuum_allowed else ""
+            ),
             "MAINTENANCE_AUDIT_LOG_GROUP": self.audit.log_group_name,
             "VACUUM_PENDING_SECONDS": str(self.config.vacuum_pending_seconds),
             "VACUUM_ALLOWED": "true" if self.config.vacuum_allowed else "false",
+            "SECRET_LOCKOUT_THRESHOLD": str(self.config.secret_lockout_threshold),
+            "SECRET_LOCKOUT_WINDOW_SECONDS": str(self.config.secret_lockout_window_seconds),
             "POWERTOOLS_SERVICE_NAME": "g3n-ops",
             "POWERTOOLS_METRICS_NAMESPACE": "G3nOps",
         }
@@ -137,8 +204,9 @@ class OpsStack(Stack):
             "GuardLayerArn": self.guard.layer.layer_version_arn,
             "GuardReadPolicyArn": self.guard.read_policy.managed_policy_arn,
             "MaintenanceStateMachineArn": self.state_machines["maintenance"].state_machine_arn,
-            "VacuumStateMachineArn": self.state_machines["vacuum"].state_machine_arn,
         }
+        if "vacuum" in self.state_machines.by_key:
+            outputs["VacuumStateMachineArn"] = self.state_machines["vacuum"].state_machine_arn
         for name, value in outputs.items():
             CfnOutput(self, name, value=value, export_name=f"g3n-{self.config.stage}-ops-{name}")
 
@@ -154,10 +222,13 @@ def build_app(
     ``python app.py`` works without the CLI), ``context`` on top, and cdk-nag's AwsSolutions."""
     app = App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
     config = OpsConfig.from_context(app.node)
+    # Where accounts are protected, a vacuum-enabled stack is bound to the account that was checked.
+    account = _target_account(app.node) if config.vacuum_allowed and config.protected_accounts else None
     stack = OpsStack(
         app,
         STACK_ID,
         config=config,
+        env=Environment(account=account) if account else None,
         stack_name=f"g3n-{config.stage}-ops",
         description=f"g3n OPS ({config.stage}): maintenance windows and vacuum",
     )
@@ -166,13 +237,27 @@ def build_app(
     return app, stack
 
 
-def _bool(value: Any, *, default: bool) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"true", "1", "yes"}
-
-
 def _json_value(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _string_list(value: Any) -> list[str]:
+    value = _json_value(value) if isinstance(value, str) and value.startswith("[") else value
+    if value is None:
+        return []
+    if isinstance(value, str):  # ``-c vacuumStages=dev,test``
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [str(part) for part in value]
+
+
+def _target_account(node: Node) -> str | None:
+    """The account the stack is synthesised for: ``-c account=…`` or the CDK CLI's default."""
+    account = node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
+    return str(account) if account else None
+
+
+def _positive(value: Any, name: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return number

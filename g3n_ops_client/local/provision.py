@@ -18,6 +18,7 @@ from g3n_ops import aws, discovery, settings
 from g3n_ops.domain import secret
 from g3n_ops.registry import Registry, forget_cached_registry
 from g3n_ops.store import maintenance_state
+from g3n_ops.store import secret as secret_store
 from g3n_ops.store import table as ops_table
 from g3n_ops_client.local.lambda_runtime import LambdaDispatcher, LocalFunction
 from g3n_ops_client.local.standins import standin_handler
@@ -39,8 +40,20 @@ def _placeholder_zip() -> bytes:
 
 
 class Provisioner:
-    def __init__(self, *, stage, account, region, info, pending_seconds, dispatcher: LambdaDispatcher):
+    def __init__(
+        self,
+        *,
+        stage,
+        account,
+        region,
+        info,
+        pending_seconds,
+        dispatcher: LambdaDispatcher,
+        lockout: tuple[int, int] = (5, 900),
+    ):
         self.stage = stage
+        self.lockout = lockout  # (wrong codes, window seconds)
+        self._secret_items: dict[str, dict] = {}
         self.account = account
         self.region = region
         self.info = info
@@ -84,7 +97,10 @@ class Provisioner:
             "VACUUM_STATE_MACHINE_ARN": self.state_machine_arn("vacuum"),
             "MAINTENANCE_AUDIT_LOG_GROUP": f"{discovery.PREFIX}/maintenance-audit",
             "VACUUM_PENDING_SECONDS": str(self.pending_seconds),
+            # The local stack is a dev stack: vacuum is on, explicitly (the default is off).
             "VACUUM_ALLOWED": "true",
+            "SECRET_LOCKOUT_THRESHOLD": str(self.lockout[0]),
+            "SECRET_LOCKOUT_WINDOW_SECONDS": str(self.lockout[1]),
         }
 
     def _client(self, service: str):
@@ -108,7 +124,7 @@ class Provisioner:
         self._create_service_resources()
         self._create_log_group(f"{discovery.PREFIX}/maintenance-audit")
         self._write_parameters()
-        secret.put_if_absent(secret_code)
+        self._initialise_secret(secret_code)
         self._initialise_maintenance_state()
 
     def _create_ops_table(self) -> None:
@@ -214,6 +230,15 @@ class Provisioner:
                 Name=name, Value=value, Type="String", Overwrite=True, Tier="Intelligent-Tiering"
             )
 
+    def _initialise_secret(self, code: str) -> None:
+        """What ``g3n ops init-secret`` does (a conditional put of the scrypt hash), with the hash
+        computed once per code and process: at N=2^17 each hash costs ~0.5 s, and tests reset
+        the stack many times."""
+        if code not in self._secret_items:
+            self._secret_items[code] = secret.initial_item(code)
+        attributes = {key: value for key, value in self._secret_items[code].items() if key != "pk"}
+        secret_store.put_secret_if_absent(attributes)
+
     def _initialise_maintenance_state(self) -> None:
         item = maintenance_state.item(maintenance_state.INACTIVE)
         ddb = self._client("dynamodb")
@@ -223,6 +248,11 @@ class Provisioner:
                 Item=ops_table.serialize(item),
                 ConditionExpression="attribute_not_exists(pk)",
             )
+
+    def clear_secret_lockout(self) -> None:
+        self._client("dynamodb").delete_item(
+            TableName=self.table_name, Key={"pk": {"S": secret_store.LOCKOUT_PK}}
+        )
 
     def stop_running_executions(self) -> None:
         sfn = self._client("stepfunctions")

@@ -7,18 +7,20 @@ the gateway's ``/_ops/local/faults`` route; provisioning and seeding are never f
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 import threading
 import urllib.request
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from moto.core.config import default_user_config
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from g3n_ops import aws
+from g3n_ops import aws, settings
 from g3n_ops.observability import logger
 from g3n_ops_client.local import lambda_runtime
 from g3n_ops_client.local.faults import FaultController, FaultSpec
@@ -50,8 +52,11 @@ class LocalStack:
         secret_code: str | None = None,
         faults: FaultSpec | str | None = None,
         fault_seed: int | None = None,
+        lockout_threshold: int = 5,
+        lockout_window_seconds: int = 900,
     ):
         self.port = port
+        self.lockout = (lockout_threshold, lockout_window_seconds)
         self.pending_seconds = pending_seconds
         env_code = os.environ.get("G3N_OPS_SECRET_CODE")
         self.secret_code = secret_code or env_code or secrets.token_urlsafe(18)
@@ -118,6 +123,7 @@ class LocalStack:
             info=self.info,
             pending_seconds=self.pending_seconds,
             dispatcher=dispatcher,
+            lockout=self.lockout,
         )
         gateway = Gateway(
             DomainDispatcherApplication(create_backend_app),
@@ -166,6 +172,26 @@ class LocalStack:
         urllib.request.urlopen(request, timeout=30).read()
         self.provisioner.provision(self.secret_code)
         return self.provisioner.seed() if seed else None
+
+    @contextlib.contextmanager
+    def secret_lockout(self, *, threshold: int, window_seconds: int) -> Iterator[None]:
+        """Run with other lockout thresholds (tests shorten the window), then restore them and
+        clear the lockout counter so no later caller inherits it."""
+        assert self.provisioner is not None
+        saved = self.provisioner.lockout
+
+        def apply(lockout: tuple[int, int]) -> None:
+            self.provisioner.lockout = lockout  # type: ignore[union-attr]
+            os.environ["SECRET_LOCKOUT_THRESHOLD"] = str(lockout[0])
+            os.environ["SECRET_LOCKOUT_WINDOW_SECONDS"] = str(lockout[1])
+            settings.settings.cache_clear()
+
+        apply((threshold, window_seconds))
+        try:
+            yield
+        finally:
+            apply(saved)
+            self.provisioner.clear_secret_lockout()
 
     def stop(self) -> None:
         aws.remove_client_hook(self.faults.hook)

@@ -1,9 +1,11 @@
 """Least-privilege IAM for each OPS function, in one place so a reviewer can read it whole.
 
-Table permissions use ``Table.grant`` (the table and its indexes) with explicit actions rather than
-``grant_read_write_data``, which would add Scan and batch operations nobody needs. DynamoDB has no
-``TransactWriteItems`` IAM action: a transaction is authorised by its parts (Put/Update/Delete
-and ``ConditionCheckItem``). Nothing grants DeleteTable, on the OPS table or any other.
+OPS-table permissions come from ``infra.table_access`` (the key prefixes each function uses):
+each action group is one statement conditioned on ``dynamodb:LeadingKeys``, so a function
+reaches only its own items, and only the functions that verify the secret code reach the secret.
+DynamoDB has no ``TransactWriteItems`` IAM action: a transaction is authorised by its parts
+(Put/Update/Delete and ``ConditionCheckItem``), each under the same condition. Nothing grants
+Scan or DeleteTable on the OPS table, nor anything on any table where vacuum is off.
 """
 
 from __future__ import annotations
@@ -16,19 +18,21 @@ from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
+from g3n_ops.store import table as ops_table
 from infra.constructs.functions import OpsFunctions
 from infra.constructs.nag import suppress
 from infra.constructs.registry import ServiceRegistry
 from infra.constructs.state_machines import execution_arns, state_machine_arn
+from infra.table_access import FUNCTION_TABLE_ACCESS, TableAccess
 
-OPS_READ = ("dynamodb:GetItem", "dynamodb:Query")
-OPS_READ_WRITE = (
-    *OPS_READ,
+OPS_ITEM_READ = ("dynamodb:GetItem",)
+OPS_ITEM_WRITE = (
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",  # Powertools idempotency deletes a failed call's record
     "dynamodb:ConditionCheckItem",
 )
+OPS_INDEX_QUERY = ("dynamodb:Query",)
 # Exactly what purge.py calls: Scan/Query to find keys, BatchWriteItem to delete them,
 # DescribeTable to size scan segments; on indexes only the orgcode Query.
 SERVICE_TABLE_PURGE = ("dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable")
@@ -39,47 +43,58 @@ BUCKET_LIST = ("s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
 OBJECT_DELETE = ("s3:DeleteObjectVersion", "s3:AbortMultipartUpload")
 LOG_STREAM_PURGE = ("logs:DescribeLogStreams", "logs:DeleteLogStream")
 AUDIT_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
-# The admin function touches one item: the secret.
-SECRET_KEYS = ("secret",)
 # cdk-nag finding for an ARN ending in ``:*`` or ``/*`` after a named resource (never a bare ``*``).
 WILDCARD_BELOW_NAMED_RESOURCE = RegexAppliesTo(regex="/^Resource::.+[:/]\\*$/")
+
+
+def leading_keys(patterns: tuple[str, ...]) -> dict:
+    """Every key the request touches must match one of ``patterns`` (exact, or prefix ``…*``)."""
+    return {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(patterns)}}
+
+
+def grant_table_access(function: lambda_.Function, table: dynamodb.ITable, access: TableAccess) -> None:
+    statements = [
+        (OPS_ITEM_READ, [table.table_arn], access.read),
+        (OPS_ITEM_WRITE, [table.table_arn], access.write),
+        (OPS_INDEX_QUERY, [f"{table.table_arn}/index/{ops_table.KIND_INDEX}"], access.kinds),
+    ]
+    for actions, resources, patterns in statements:
+        if patterns:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=list(actions), resources=resources, conditions=leading_keys(patterns)
+                )
+            )
 
 
 def grant_function_access(
     scope: Construct,
     *,
     stage: str,
+    vacuum: bool,
     functions: OpsFunctions,
     table: dynamodb.ITable,
     registry: ServiceRegistry,
     audit_log_group: logs.ILogGroup,
 ) -> None:
+    """``vacuum`` False (the default for any stage): no vacuum execution can be started and no
+    purge permission exists; the vacuum request function may still read its records."""
+    for key, function in functions.by_key.items():
+        grant_table_access(function, table, FUNCTION_TABLE_ACCESS[key])
+
     maintenance_machine = sfn.StateMachine.from_state_machine_arn(
         scope, "MaintenanceStateMachineRef", state_machine_arn(scope, stage, "maintenance")
     )
-    vacuum_machine = sfn.StateMachine.from_state_machine_arn(
-        scope, "VacuumStateMachineRef", state_machine_arn(scope, stage, "vacuum")
-    )
 
     api = functions["api"]
-    table.grant(api, *OPS_READ)
     _read_registry(api, registry)
     _allow(api, ["dynamodb:DescribeTable"], registry.table_arns())  # item counts for stat
     _suppress_wildcards(api)
 
-    admin = functions["admin"]
-    admin.add_to_role_policy(
-        iam.PolicyStatement(
-            actions=["dynamodb:GetItem", "dynamodb:PutItem"],
-            resources=[table.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": list(SECRET_KEYS)}},
-        )
-    )
-    _suppress_wildcards(admin)
+    _suppress_wildcards(functions["admin"])
 
     # Operations start windows (and, on a manual early start, stop the waiting execution).
     maintenance = functions["maintenance"]
-    table.grant(maintenance, *OPS_READ_WRITE)
     maintenance_machine.grant_start_execution(maintenance)
     _allow(maintenance, ["states:StopExecution"], [execution_arns(scope, stage, "maintenance")])
     audit_log_group.grant(maintenance, *AUDIT_WRITE)
@@ -87,21 +102,26 @@ def grant_function_access(
 
     # The lifecycle's own steps only read and write records and the audit; they start nothing.
     maintenance_steps = functions["maintenance-steps"]
-    table.grant(maintenance_steps, *OPS_READ_WRITE)
     audit_log_group.grant(maintenance_steps, *AUDIT_WRITE)
     _suppress_wildcards(maintenance_steps, "audit log streams")
 
-    vacuum = functions["vacuum"]
-    table.grant(vacuum, *OPS_READ_WRITE)
-    vacuum_machine.grant_start_execution(vacuum)
+    if not vacuum:
+        _suppress_wildcards(functions["vacuum"])
+        return
+    vacuum_machine = sfn.StateMachine.from_state_machine_arn(
+        scope, "VacuumStateMachineRef", state_machine_arn(scope, stage, "vacuum")
+    )
+    vacuum_requests = functions["vacuum"]
+    vacuum_machine.grant_start_execution(vacuum_requests)
     # Stop on cancel; Describe so vacuum-status can close a run whose execution ended outside OPS.
     _allow(
-        vacuum, ["states:StopExecution", "states:DescribeExecution"], [execution_arns(scope, stage, "vacuum")]
+        vacuum_requests,
+        ["states:StopExecution", "states:DescribeExecution"],
+        [execution_arns(scope, stage, "vacuum")],
     )
-    _suppress_wildcards(vacuum, "state machine executions")
+    _suppress_wildcards(vacuum_requests, "state machine executions")
 
     steps = functions["vacuum-steps"]
-    table.grant(steps, *OPS_READ_WRITE)
     _read_registry(steps, registry)
     _suppress_wildcards(steps)
     # The registry's resources, one managed policy per kind: together they would overflow the

@@ -43,6 +43,7 @@ class OpsFunctions(Construct):
         stage: str,
         asset_root: Path,
         environment: dict[str, str],
+        vacuum: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         powertools = lambda_.LayerVersion.from_layer_version_arn(
@@ -53,7 +54,7 @@ class OpsFunctions(Construct):
         # One asset for all functions: handlers share the g3n_ops package.
         code = lambda_.Code.from_asset(str(asset_root), exclude=ASSET_EXCLUDES)
         self.by_key: dict[str, lambda_.Function] = {}
-        for spec in catalogue.FUNCTIONS:
+        for spec in catalogue.deployed_functions(vacuum=vacuum):
             name = catalogue.function_name(stage, spec.key)
             log_group = logs.LogGroup(
                 self,
@@ -88,6 +89,7 @@ class OpsFunctions(Construct):
                 log_group=log_group,
                 role=role,
                 environment=dict(environment),
+                reserved_concurrent_executions=spec.reserved_concurrency,
             )
             suppress(
                 role,

@@ -1,19 +1,15 @@
-"""Items the OPS table needs from the first deploy on, each written only if absent: the secret
-code's scrypt hash and the inactive maintenance state.
+"""Items the OPS table needs from the first deploy on, each written only if absent: the inactive
+maintenance state.
 
-The secret code is read at synth from the deployer's ``G3N_OPS_SECRET_CODE``; only its hash, salt
-and scrypt parameters go into the template, never the code. The write is a conditional PutItem
-(``attribute_not_exists(pk)``) whose ConditionalCheckFailed is ignored, so a deploy never
-overwrites an existing secret (rotate it with ``g3n ops rotate-secret``). Without the variable
-the synth still succeeds (tests, diffs) but skips the secret item and adds a warning annotation:
-a stack deployed that way answers ``secret-not-set`` until a deploy with the variable set.
+The secret code is deliberately not one of them: neither the code nor its hash may enter the
+template (anyone who can read a template could attack a hash offline). A new stack answers
+``secret-not-set`` until the operator runs ``g3n ops init-secret`` (IAM-gated: invoke on the
+admin function; a conditional put that works only while no secret exists).
 """
 
 from __future__ import annotations
 
-import os
-
-from aws_cdk import Annotations, RemovalPolicy
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -21,12 +17,9 @@ from aws_cdk import custom_resources as cr
 from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
-from g3n_ops.domain import secret
 from g3n_ops.store import maintenance_state
 from g3n_ops.store import table as ops_table
 from infra.constructs.nag import suppress
-
-SECRET_ENV = "G3N_OPS_SECRET_CODE"
 
 
 class InitialItems(Construct):
@@ -57,18 +50,6 @@ class InitialItems(Construct):
         self.maintenance_state = self._put_if_absent(
             "MaintenanceState", maintenance_state.item(maintenance_state.INACTIVE)
         )
-        code = os.environ.get(SECRET_ENV)
-        if code:
-            self.secret: cr.AwsCustomResource | None = self._put_if_absent(
-                "Secret", secret.initial_item(code)
-            )
-        else:
-            self.secret = None
-            Annotations.of(self).add_warning_v2(
-                "g3n:secret-not-set",
-                f"{SECRET_ENV} is not set: the template does not set the OPS secret code. "
-                "Set it when deploying a new stack (an existing secret is never overwritten).",
-            )
 
     def _put_if_absent(self, construct_id: str, item: dict) -> cr.AwsCustomResource:
         key = item["pk"]

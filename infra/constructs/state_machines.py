@@ -52,10 +52,11 @@ class OpsStateMachines(Construct):
         *,
         stage: str,
         functions: OpsFunctions,
+        specs: tuple[catalogue.StateMachineSpec, ...] = catalogue.STATE_MACHINES,
     ) -> None:
         super().__init__(scope, construct_id)
         self.by_key: dict[str, sfn.StateMachine] = {}
-        for spec in catalogue.STATE_MACHINES:
+        for spec in specs:  # the stage's (no vacuum machine where vacuum is off)
             name = catalogue.state_machine_name(stage, spec.key)
             log_group = logs.LogGroup(
                 self,

@@ -121,6 +121,28 @@ class UnknownOperation(OpsError):
     code = "unknown-operation"
 
 
+class SecretCodeLocked(OpsError):
+    """Too many wrong secret codes in the lockout window: every secret-gated operation is refused,
+    the right code included, until the lockout ends (``retryAfterSeconds`` says when)."""
+
+    code = "secret-code-locked"
+
+    def __init__(self, message: str, *, retry_after_seconds: int):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+    def to_dict(self) -> dict:
+        answer = super().to_dict()
+        answer["error"]["retryAfterSeconds"] = self.retry_after_seconds
+        return answer
+
+
+class SecretAlreadySet(OpsError):
+    """``init-secret`` once a secret exists: rotate it with the current code instead."""
+
+    code = "secret-already-set"
+
+
 # -- AWS errors a handler can meet, each with a stable code (never AWS's raw text as the answer) --
 class AwsThrottled(OpsError):
     """AWS throttled OPS beyond its retry budget; transient (the state machines retry it)."""
@@ -169,6 +191,8 @@ ALL_ERRORS: tuple[type[OpsError], ...] = (
     MaintenanceStartFailed,
     RequestInProgress,
     UnknownOperation,
+    SecretCodeLocked,
+    SecretAlreadySet,
     AwsThrottled,
     AwsServerError,
     AwsAccessDenied,

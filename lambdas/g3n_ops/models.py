@@ -37,6 +37,23 @@ class SecretRequest(Request):
     secret_code: SecretStr = Field(alias="secretCode", min_length=1, max_length=256)
 
 
+# A new secret code is kept exactly as sent: the domain refuses surrounding spaces rather than
+# silently storing a code the operator did not type.
+_KEEP_WHITESPACE = ConfigDict(str_strip_whitespace=False)
+
+
 class RotateSecretRequest(SecretRequest):
+    model_config = _KEEP_WHITESPACE
+
     operation: Literal["rotate-secret"]
     new_secret_code: SecretStr = Field(alias="newSecretCode", min_length=1, max_length=256)
+
+
+class InitSecretRequest(Request):
+    """Sets the first secret code. Not a SecretRequest: there is no code to verify yet; IAM (invoke
+    on the admin function) is the gate, and it works only while no secret exists."""
+
+    model_config = _KEEP_WHITESPACE
+
+    operation: Literal["init-secret"]
+    secret_code: SecretStr = Field(alias="secretCode", min_length=1, max_length=256)

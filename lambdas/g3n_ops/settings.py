@@ -22,6 +22,10 @@ class Settings:
     maintenance_audit_log_group: str
     vacuum_pending_seconds: int
     vacuum_allowed: bool
+    # Lockout: this many wrong secret codes within the window lock every secret-gated operation
+    # for the window. Defaults are the deployed values; the local stack lets a test shorten them.
+    secret_lockout_threshold: int = 5
+    secret_lockout_window_seconds: int = 900
 
 
 @cache
@@ -37,5 +41,15 @@ def settings() -> Settings:
             "MAINTENANCE_AUDIT_LOG_GROUP", f"{discovery.PREFIX}/maintenance-audit"
         ),
         vacuum_pending_seconds=int(env.get("VACUUM_PENDING_SECONDS", "300")),
-        vacuum_allowed=env.get("VACUUM_ALLOWED", "true").lower() == "true",
+        # Deny by default: only a stack (or the local stack) that turns vacuum on says "true".
+        vacuum_allowed=env.get("VACUUM_ALLOWED", "false").lower() == "true",
+        secret_lockout_threshold=_bounded(env.get("SECRET_LOCKOUT_THRESHOLD"), default=5, low=1, high=100),
+        secret_lockout_window_seconds=_bounded(
+            env.get("SECRET_LOCKOUT_WINDOW_SECONDS"), default=900, low=1, high=86_400
+        ),
     )
+
+
+def _bounded(value: str | None, *, default: int, low: int, high: int) -> int:
+    """An integer setting clamped to ``[low, high]`` (a typo cannot switch the lockout off)."""
+    return default if value is None else min(high, max(low, int(value)))

@@ -7,6 +7,7 @@ maintenance window and ``G3N_OPS_SECRET_CODE`` set (about 3 s on two cores).
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from g3n_ops.store import maintenance_state
 from g3n_ops.store import table as ops_table
 from infra import catalogue
 from infra.stack import PROJECT_ROOT, OpsConfig, build_app, cdk_json_context
+from infra.table_access import FUNCTION_TABLE_ACCESS, LOCKOUT_KEY, SECRET_KEY
 from tests.infra.template import Template, render
 
 STAGE = "dev"
@@ -170,6 +172,8 @@ def test_function_environment_is_what_settings_reads(template, ops_table_id):
         "MAINTENANCE_AUDIT_LOG_GROUP": "/g3nretailstack/ops/maintenance-audit",
         "VACUUM_PENDING_SECONDS": "300",
         "VACUUM_ALLOWED": "true",
+        "SECRET_LOCKOUT_THRESHOLD": "5",
+        "SECRET_LOCKOUT_WINDOW_SECONDS": "900",
         "POWERTOOLS_SERVICE_NAME": "g3n-ops",
         "POWERTOOLS_METRICS_NAMESPACE": "G3nOps",
     }
@@ -229,8 +233,8 @@ def _on(allowed: set, resource: str) -> set[str]:
 def test_api_function_reads_only(template, ops_table_id, registry):
     allowed = template.allowed(role(template, "api"))
     table = f"${{{ops_table_id}.Arn}}"
-    assert _on(allowed, table) == {"dynamodb:GetItem", "dynamodb:Query"}
-    assert _on(allowed, f"{table}/index/*") == {"dynamodb:GetItem", "dynamodb:Query"}
+    assert _on(allowed, table) == {"dynamodb:GetItem"}
+    assert _on(allowed, f"{table}/index/kind-index") == {"dynamodb:Query"}
     assert _on(allowed, _registry_parameter_arn(template)) == {"ssm:GetParameter"}
     for service in registry.services:
         for service_table in service.tables:
@@ -238,31 +242,92 @@ def test_api_function_reads_only(template, ops_table_id, registry):
     assert not {action for action, _ in allowed if action.startswith("states:")}
 
 
-def test_admin_function_gets_and_puts_the_secret_item_only(template, ops_table_id):
-    allowed = template.allowed(role(template, "admin"))
-    data_actions = {action for action, _ in allowed if action.split(":")[0] not in {"xray", "logs"}}
-    assert data_actions == {"dynamodb:GetItem", "dynamodb:PutItem"}
-    assert _on(allowed, f"${{{ops_table_id}.Arn}}") == {"dynamodb:GetItem", "dynamodb:PutItem"}
-    (statement,) = [
-        st for st in template.statements(role(template, "admin")) if "dynamodb:PutItem" in st["Action"]
-    ]
-    assert statement["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["secret"]}}
+ITEM_WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
 
 
-READ_WRITE = {
-    "dynamodb:GetItem",
-    "dynamodb:Query",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:ConditionCheckItem",
-}
+def ops_table_conditions(template, ops_table_id, key: str) -> dict[str, dict[str, list[str]]]:
+    """For one function: ``table``/``index`` → action → the LeadingKeys patterns it is allowed
+    (the union over statements). Every statement on the OPS table must carry that condition."""
+    table = f"${{{ops_table_id}.Arn}}"
+    found: dict[str, dict[str, set[str]]] = {}
+    for statement in template.statements(role(template, key)):
+        resources = [res for res in statement["Resource"] if res.startswith(table)]
+        if not resources:
+            continue
+        assert statement["Effect"] == "Allow"
+        condition = statement.get("Condition", {})
+        assert set(condition) == {"ForAllValues:StringLike"}, (key, statement)
+        patterns = condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        for resource in resources:
+            assert resource in {table, f"{table}/index/kind-index"}, (key, resource)
+            where = "index" if resource.endswith("/index/kind-index") else "table"
+            for action in statement["Action"]:
+                found.setdefault(where, {}).setdefault(action, set()).update(patterns)
+    return {where: {action: sorted(p) for action, p in actions.items()} for where, actions in found.items()}
+
+
+@pytest.mark.parametrize("key", sorted(FUNCTION_TABLE_ACCESS), ids=str)
+def test_each_function_reaches_only_its_own_ops_table_keys(template, ops_table_id, key):
+    access = FUNCTION_TABLE_ACCESS[key]
+    expected: dict[str, dict[str, list[str]]] = {"table": {"dynamodb:GetItem": sorted(access.read)}}
+    expected["table"] |= {action: sorted(access.write) for action in ITEM_WRITE if access.write}
+    if access.kinds:
+        expected["index"] = {"dynamodb:Query": sorted(access.kinds)}
+    assert ops_table_conditions(template, ops_table_id, key) == expected
+    # Nothing else on the OPS table (no Scan, no batch, no other index) outside those statements.
+    allowed = template.allowed(role(template, key))
+    table = f"${{{ops_table_id}.Arn}}"
+    on_table = {action for action, res in allowed if res.startswith(table)}
+    assert on_table <= {"dynamodb:GetItem", "dynamodb:Query", *ITEM_WRITE}
+
+
+def _may_reach(patterns: list[str], key: str) -> bool:
+    return any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns)
+
+
+def test_only_the_functions_that_verify_the_secret_can_touch_it(template, ops_table_id):
+    reach = {}
+    for spec in catalogue.FUNCTIONS:
+        conditions = ops_table_conditions(template, ops_table_id, spec.key).get("table", {})
+        reach[spec.key] = {
+            key
+            for key in (SECRET_KEY, LOCKOUT_KEY)
+            if any(_may_reach(patterns, key) for patterns in conditions.values())
+        }
+    verifying = {"admin", "maintenance", "vacuum"}  # the handlers with SecretRequest routes
+    assert {key for key, keys in reach.items() if SECRET_KEY in keys} == verifying
+    assert {key for key, keys in reach.items() if LOCKOUT_KEY in keys} == verifying
+    # The public API function in particular: the guard's state and records, nothing else.
+    api = ops_table_conditions(template, ops_table_id, "api")
+    assert api == {
+        "table": {"dynamodb:GetItem": ["maintenance#*"]},
+        "index": {"dynamodb:Query": ["maintenance", "vacuum"]},
+    }
+    # The guard's managed policy reads the state item only (see test_guard_read_policy…).
+
+
+def test_the_functions_that_verify_the_secret_have_reserved_concurrency(template):
+    for spec in catalogue.FUNCTIONS:
+        _, props = template.function(catalogue.function_name(STAGE, spec.key))
+        if SECRET_KEY in FUNCTION_TABLE_ACCESS[spec.key].read:
+            assert 1 <= props["ReservedConcurrentExecutions"] <= 5, spec.key
+        else:
+            assert "ReservedConcurrentExecutions" not in props, spec.key
+
+
+def test_lockout_alarm_fires_on_the_first_lockout(template):
+    _, alarm = template.one("AWS::CloudWatch::Alarm", AlarmName=f"g3n-{STAGE}-ops-secret-lockout")
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("G3nOps", "SecretLockout")
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "g3n-ops"}]
+    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 60, 1)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    assert alarm["TreatMissingData"] == "notBreaching"
 
 
 @pytest.mark.parametrize("key", ["maintenance", "maintenance-steps"])
 def test_maintenance_functions_drive_the_lifecycle_and_write_the_audit(template, ops_table_id, key):
     allowed = template.allowed(role(template, key))
-    assert _on(allowed, f"${{{ops_table_id}.Arn}}") == READ_WRITE
     (audit_id, _) = template.one("AWS::Logs::LogGroup", LogGroupName=AUDIT_LOG_GROUP)
     assert _on(allowed, f"${{{audit_id}.Arn}}") == {"logs:CreateLogStream", "logs:PutLogEvents"}
     assert not _on(allowed, state_machine_arn("vacuum"))
@@ -275,7 +340,6 @@ def test_maintenance_functions_drive_the_lifecycle_and_write_the_audit(template,
 
 def test_vacuum_request_function_starts_and_stops_vacuum_executions(template, ops_table_id):
     allowed = template.allowed(role(template, "vacuum"))
-    assert _on(allowed, f"${{{ops_table_id}.Arn}}") == READ_WRITE
     assert not _on(allowed, _registry_parameter_arn(template))  # requests never read the registry
     assert _on(allowed, state_machine_arn("vacuum")) == {"states:StartExecution"}
     assert _on(allowed, execution_arns("vacuum")) == {"states:StopExecution", "states:DescribeExecution"}
@@ -306,7 +370,7 @@ def test_vacuum_steps_function_purges_exactly_the_registry(template, ops_table_i
                 "logs:DeleteLogStream",
             }
     # The OPS table itself: records and stats only, never Scan/BatchWriteItem.
-    assert _on(allowed, f"${{{ops_table_id}.Arn}}") == READ_WRITE
+    assert _on(allowed, f"${{{ops_table_id}.Arn}}") == {"dynamodb:GetItem", *ITEM_WRITE}
     registry_tables = {table_arn(t.name) for s in registry.services for t in s.tables}
     purged = {res for action, res in allowed if action == "dynamodb:BatchWriteItem"}
     assert purged == registry_tables
@@ -430,22 +494,13 @@ def _initial_item_calls(template) -> dict[str, dict]:
     return calls
 
 
-def test_secret_is_written_once_as_a_scrypt_hash(template, ops_table_id):
-    call = _initial_item_calls(template)[secret.SECRET_PK]
-    assert (call["service"], call["action"]) == ("DynamoDB", "putItem")
-    assert call["parameters"]["TableName"] == f"${{{ops_table_id}}}"
-    assert call["parameters"]["ConditionExpression"] == "attribute_not_exists(pk)"
-    assert re.search(call["ignoreErrorCodesMatching"], "ConditionalCheckFailedException")
-    stored = ops_table.deserialize(call["parameters"]["Item"])
-    assert stored["algorithm"] == "scrypt"
-    assert secret.matches(SECRET_CODE, stored) and not secret.matches(SECRET_CODE + "x", stored)
-
-
-def test_plain_secret_code_appears_nowhere_in_the_cloud_assembly(template, outdir):
-    assert SECRET_CODE not in template.text
-    for path in outdir.rglob("*"):
-        if path.is_file():
-            assert SECRET_CODE.encode() not in path.read_bytes(), path
+def test_no_secret_code_nor_any_hash_of_it_is_in_the_template(template):
+    # G3N_OPS_SECRET_CODE is set during this synth: nothing may read it into the template.
+    assert secret.SECRET_PK not in _initial_item_calls(template)
+    assert '"salt"' not in template.text and "scrypt" not in template.text.lower()
+    for _, props in _props(template, "Custom::AWS"):
+        item = json.loads(render(props["Create"]))["parameters"]["Item"]
+        assert not {"hash", "salt", "n"} & set(item), item
 
 
 def test_inactive_maintenance_state_is_written_if_absent(template):
@@ -474,7 +529,7 @@ def test_initial_item_writer_may_only_put_those_two_items(template, ops_table_id
         assert statement["Action"] == ["dynamodb:PutItem"]
         assert statement["Resource"] == [f"${{{ops_table_id}.Arn}}"]
         keys.update(statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"])
-    assert keys == {secret.SECRET_PK, maintenance_state.STATE_PK}
+    assert keys == {maintenance_state.STATE_PK}
 
 
 # -- guard ----------------------------------------------------------------------------------------------
@@ -560,35 +615,78 @@ def _config(**context) -> OpsConfig:
     return OpsConfig.from_context(App(context={**cdk_json_context(), **context}).node)
 
 
-def test_prod_never_allows_vacuum_and_cli_strings_are_parsed():
-    assert _config(stage="prod", vacuumAllowed=True).vacuum_allowed is False
-    dev = _config(stage="dev", vacuumAllowed="false", vacuumPendingSeconds="60")
-    assert (dev.vacuum_allowed, dev.vacuum_pending_seconds) == (False, 60)
+def test_vacuum_is_on_only_where_the_context_turns_it_on_and_never_where_protected():
+    assert _config(stage="dev").vacuum_allowed is True  # cdk.json: vacuumStages ["dev"]
+    assert _config(stage="test").vacuum_allowed is False  # not listed: off by default
+    assert _config(stage="test", vacuumStages="dev,test").vacuum_allowed is True
+    # prod is protected whatever the context says, even with an empty protectedStages.
+    forced = _config(stage="prod", vacuumStages=["dev", "prod"], protectedStages=[])
+    assert forced.vacuum_allowed is False and "protected" in forced.vacuum_denied_because
+    assert _config(stage="qa", vacuumStages=["qa"], protectedStages='["qa"]').vacuum_allowed is False
+    # Protected accounts: on only for a known account that is not listed.
+    accounts = {"vacuumStages": ["dev"], "protectedAccounts": ["111111111111"]}
+    assert _config(stage="dev", account="111111111111", **accounts).vacuum_allowed is False
+    assert _config(stage="dev", account="222222222222", **accounts).vacuum_allowed is True
+    unknown = _config(stage="dev", **accounts)
+    assert unknown.vacuum_allowed is False and "unknown" in unknown.vacuum_denied_because
+
+
+def test_context_strings_are_parsed():
+    dev = _config(
+        stage="dev", vacuumPendingSeconds="60", secretLockout='{"threshold": 3, "windowSeconds": 60}'
+    )
+    assert (dev.vacuum_pending_seconds, dev.secret_lockout_threshold, dev.secret_lockout_window_seconds) == (
+        60,
+        3,
+        60,
+    )
     (window,) = _config(recurringMaintenance=json.dumps([WINDOW])).recurring_maintenance
     assert (window.cron, window.duration, window.auto_end) == (f"cron({WINDOW['cron']})", 1800, True)
 
 
 @pytest.mark.parametrize(
     "bad",
-    [{"stage": "Prod!"}, {"recurringMaintenance": [{**WINDOW, "duration": "1h"}]}],
-    ids=["stage", "duration"],
+    [
+        {"stage": "Prod!"},
+        {"recurringMaintenance": [{**WINDOW, "duration": "1h"}]},
+        {"secretLockout": {"threshold": 0}},
+    ],
+    ids=["stage", "duration", "lockout"],
 )
 def test_invalid_context_fails_the_synth(bad):
     with pytest.raises(ValueError):
         _config(**bad)
 
 
-def test_without_the_secret_variable_synth_warns_and_skips_the_secret(tmp_path, monkeypatch):
-    monkeypatch.delenv("G3N_OPS_SECRET_CODE", raising=False)
-    stack, template = _synth(tmp_path, {"stage": "prod"}, nag=False)
-    assert set(_initial_item_calls(template)) == {maintenance_state.STATE_PK}
-    warnings = Annotations.from_stack(stack).find_warning(
-        "*", Match.string_like_regexp(".*G3N_OPS_SECRET_CODE.*")
-    )
-    assert warnings
-    _, props = template.function(catalogue.function_name("prod", "vacuum"))
+@pytest.mark.parametrize("context", [{"stage": "prod", "vacuumStages": ["prod"]}, {"stage": "test"}], ids=str)
+def test_where_vacuum_is_off_neither_the_machine_nor_any_purge_permission_is_deployed(
+    tmp_path, monkeypatch, context
+):
+    monkeypatch.delenv("CDK_DEFAULT_ACCOUNT", raising=False)
+    stack, template = _synth(tmp_path, context, nag=True)
+    stage = context["stage"]
+    machines = {
+        props["StateMachineName"] for _, props in _props(template, "AWS::StepFunctions::StateMachine")
+    }
+    assert machines == {catalogue.state_machine_name(stage, "maintenance")}
+    functions = {props.get("FunctionName") for _, props in _props(template, "AWS::Lambda::Function")}
+    assert catalogue.function_name(stage, "vacuum-steps") not in functions
+    assert catalogue.function_name(stage, "vacuum") in functions  # status reads still answer
+    for role_id in template.of_type("AWS::IAM::Role"):
+        for action, resource in template.allowed(role_id):
+            assert action not in {"dynamodb:BatchWriteItem", "dynamodb:Scan", "dynamodb:DeleteItem"} or (
+                resource.startswith("${")  # the OPS table's own items (idempotency), never a service's
+            ), (role_id, action, resource)
+            assert not action.startswith("s3:Delete") and action != "logs:DeleteLogStream", (role_id, action)
+            assert not (action.startswith("states:") and ":g3n-" in resource and "-ops-vacuum" in resource)
+    _, props = template.function(catalogue.function_name(stage, "vacuum"))
     assert props["Environment"]["Variables"]["VACUUM_ALLOWED"] == "false"
-    assert not template.of_type("AWS::Scheduler::Schedule")
+    assert props["Environment"]["Variables"]["VACUUM_STATE_MACHINE_ARN"] == ""
+    assert "VacuumStateMachineArn" not in template.document["Outputs"]
+    parameters = {props["Name"] for _, props in _props(template, "AWS::SSM::Parameter")}
+    assert discovery.state_machine_parameter("vacuum") not in parameters
+    assert discovery.function_parameter("vacuum-steps") not in parameters
+    test_cdk_nag_aws_solutions_has_no_unsuppressed_findings(stack)
 
 
 def test_app_py_synthesises_with_plain_python(tmp_path):

@@ -6,19 +6,28 @@ from g3n_ops.domain import secret
 from g3n_ops.errors import InvalidInput, SecretCodeMismatch
 from g3n_ops.store import table
 from tests.support import SECRET
+from tests.unit.test_secret_lockout import weak_hash
 
 
-def test_the_hash_holds_no_trace_of_the_code():
+def test_the_hash_holds_no_trace_of_the_code_and_uses_the_hardened_cost():
     stored = secret.hash_secret("correct horse battery staple")
     assert "correct" not in str(stored)
-    assert stored["algorithm"] == "scrypt" and stored["n"] >= 2**14
+    assert (stored["algorithm"], stored["n"], stored["r"], stored["p"]) == ("scrypt", 2**17, 8, 1)
+    assert not secret.is_weaker_than_current(stored)
 
 
 def test_matches_only_the_right_code_and_salts_differ():
-    first, second = secret.hash_secret("code-number-one"), secret.hash_secret("code-number-one")
+    # Cheap hashes (N=2^10): what is tested is the salt and the compare, not the cost.
+    first, second = weak_hash("code-number-one"), weak_hash("code-number-one")
     assert first["salt"] != second["salt"] and first["hash"] != second["hash"]
     assert secret.matches("code-number-one", first) and secret.matches("code-number-one", second)
     assert not secret.matches("code-number-two", first)
+    assert secret.is_weaker_than_current(first)
+
+
+def test_stored_parameters_out_of_bounds_are_refused_not_run():
+    with pytest.raises(ValueError):  # 2^24 would ask for 16 GiB
+        secret.matches("code-number-one", {**weak_hash("code-number-one"), "n": 2**24})
 
 
 def test_initial_item_refuses_a_weak_code():

@@ -81,6 +81,7 @@ class Operations:
         except ValidationError as error:
             raise InvalidInput(describe_validation_error(error)) from None
         if isinstance(request, SecretRequest):
-            secret.verify(request.secret_code.get_secret_value())
+            by = {"operation": name, "source": request.source, "actor": request.actor}
+            secret.verify(request.secret_code.get_secret_value(), by=by)
         logger.append_keys(operation=name, source=getattr(request, "source", None))
         return function(request)

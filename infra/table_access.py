@@ -1,0 +1,63 @@
+"""Which OPS-table items each function may reach, as data: the one list to edit when a function
+starts using a new kind of item (``infra/constructs/access.py`` turns it into IAM conditions on
+``dynamodb:LeadingKeys``; ``tests/infra`` proves the template matches it, and
+``tests/unit/test_table_access.py`` that the functions stay inside it on the local stack).
+
+A pattern is an exact ``pk`` (``secret``) or a prefix ending in ``*`` (``maintenance#*``): IAM's
+``StringLike``. For a Query on the ``kind-index`` GSI, LeadingKeys is the GSI's partition key,
+so ``kinds`` lists the ``kind`` values a function may list.
+
+The secret item is in ``SECRET_CHECK`` only, which only the functions that verify the code get.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SECRET_KEY = "secret"
+LOCKOUT_KEY = "lockout#secret"
+SECRET_AUDIT_KEYS = "audit#secret#*"
+SECRET_AUDIT_KIND = "audit#secret"
+
+
+@dataclass(frozen=True)
+class TableAccess:
+    read: tuple[str, ...] = ()  # GetItem
+    write: tuple[str, ...] = ()  # PutItem, UpdateItem, DeleteItem, ConditionCheckItem
+    kinds: tuple[str, ...] = ()  # Query on kind-index
+
+    def __or__(self, other: TableAccess) -> TableAccess:
+        def merged(mine: tuple[str, ...], theirs: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys((*mine, *theirs)))
+
+        return TableAccess(
+            read=merged(self.read, other.read),
+            write=merged(self.write, other.write),
+            kinds=merged(self.kinds, other.kinds),
+        )
+
+
+def read_write(*patterns: str, kinds: tuple[str, ...] = ()) -> TableAccess:
+    return TableAccess(read=patterns, write=patterns, kinds=kinds)
+
+
+# Verify the secret code: read the hash and the lockout counter, count failures, upgrade a weak
+# hash, write the security audit.
+SECRET_CHECK = TableAccess(
+    read=(SECRET_KEY, LOCKOUT_KEY),
+    write=(SECRET_KEY, LOCKOUT_KEY, SECRET_AUDIT_KEYS),
+)
+
+FUNCTION_TABLE_ACCESS: dict[str, TableAccess] = {
+    # The public HTTP API: the guard's state, maintenance records, the newest vacuum for /stat.
+    "api": TableAccess(read=("maintenance#*",), kinds=("maintenance", "vacuum")),
+    # init-secret / rotate-secret.
+    "admin": SECRET_CHECK,
+    # Records and the guard's state; Powertools idempotency items of maintenance-schedule.
+    "maintenance": read_write("maintenance#*", "maintenance-schedule#*", kinds=("maintenance",))
+    | SECRET_CHECK,
+    "maintenance-steps": read_write("maintenance#*", kinds=("maintenance",)),
+    # Records, the mutex and progress items (vacuum#…), the vacuum audit.
+    "vacuum": read_write("vacuum#*", "audit#vacuum#*", kinds=("vacuum", "audit#vacuum")) | SECRET_CHECK,
+    "vacuum-steps": read_write("vacuum#*", "audit#vacuum#*", kinds=("vacuum", "audit#vacuum")),
+}
