@@ -22,6 +22,10 @@ class Settings:
     maintenance_audit_log_group: str
     vacuum_pending_seconds: int
     vacuum_allowed: bool
+    # The guard's cache TTL (the variable the guard itself reads) and the slack on top of it within
+    # which every API service must answer 503 after a window starts (or recover after it ends).
+    guard_ttl_seconds: int = 20
+    maintenance_probe_margin_seconds: int = 10
 
 
 @cache
@@ -38,4 +42,6 @@ def settings() -> Settings:
         ),
         vacuum_pending_seconds=int(env.get("VACUUM_PENDING_SECONDS", "300")),
         vacuum_allowed=env.get("VACUUM_ALLOWED", "true").lower() == "true",
+        guard_ttl_seconds=int(env.get("G3N_MAINTENANCE_GUARD_TTL_SECONDS", "20")),
+        maintenance_probe_margin_seconds=int(env.get("MAINTENANCE_PROBE_MARGIN_SECONDS", "10")),
     )
