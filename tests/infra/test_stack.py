@@ -170,6 +170,8 @@ def test_function_environment_is_what_settings_reads(template, ops_table_id):
         "MAINTENANCE_AUDIT_LOG_GROUP": "/g3nretailstack/ops/maintenance-audit",
         "VACUUM_PENDING_SECONDS": "300",
         "VACUUM_ALLOWED": "true",
+        "G3N_MAINTENANCE_GUARD_TTL_SECONDS": "20",
+        "MAINTENANCE_PROBE_MARGIN_SECONDS": "10",
         "POWERTOOLS_SERVICE_NAME": "g3n-ops",
         "POWERTOOLS_METRICS_NAMESPACE": "G3nOps",
     }
