@@ -156,6 +156,7 @@ class OpsStack(Stack):
             stage=stage,
             package_dir=PROJECT_ROOT / "lambdas" / "g3n_maintenance_guard",
             table=table,
+            status_url=f"{self.api.url}/status",  # the public status page the guard's 503 links
         )
         self.discovery = DiscoveryParameters(
             self,
@@ -193,6 +194,10 @@ class OpsStack(Stack):
             "VACUUM_ALLOWED": "true" if self.config.vacuum_allowed else "false",
             "SECRET_LOCKOUT_THRESHOLD": str(self.config.secret_lockout_threshold),
             "SECRET_LOCKOUT_WINDOW_SECONDS": str(self.config.secret_lockout_window_seconds),
+            # The 14 services' guard TTL (the guard's default) and the slack the maintenance probes
+            # allow on top of it before a service counts as not effective.
+            "G3N_MAINTENANCE_GUARD_TTL_SECONDS": "20",
+            "MAINTENANCE_PROBE_MARGIN_SECONDS": "10",
             "POWERTOOLS_SERVICE_NAME": "g3n-ops",
             "POWERTOOLS_METRICS_NAMESPACE": "G3nOps",
         }

@@ -11,7 +11,10 @@ from tests.support import SECRET
 
 @pytest.fixture(scope="session")
 def local_stack():
-    stack = LocalStack(port=0, pending_seconds=2, secret_code=SECRET)
+    # A short guard TTL and probe margin: windows take effect (and are proven to) in seconds.
+    stack = LocalStack(
+        port=0, pending_seconds=2, secret_code=SECRET, guard_ttl_seconds=3, probe_margin_seconds=5
+    )
     stack.start(seed=False)
     yield stack
     stack.stop()

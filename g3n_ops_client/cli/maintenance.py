@@ -37,6 +37,7 @@ def render_record(record: dict) -> None:
         _say(f"  ended        {record['endedAt']}: {record.get('endMessage') or ''}")
     if record.get("cancelledAt"):
         _say(f"  cancelled    {record['cancelledAt']}")
+    _render_effect(record)
     updates = record.get("updates") or []
     if updates:
         _say(f"  updates ({len(updates)}):")
@@ -49,6 +50,23 @@ def render_record(record: dict) -> None:
         if entry.get("message"):
             line += f": {entry['message']}"
         _say(line)
+
+
+def _render_effect(record: dict) -> None:
+    """What the probes proved: when each API service answered 503 (and recovered), or which never did."""
+    for per_service, all_done, missing, verb in (
+        ("effectiveAt", "allBlockedAt", "notEffective", "blocked"),
+        ("recoveredAt", "allRecoveredAt", "notRecovered", "recovered"),
+    ):
+        seen = record.get(per_service) or {}
+        if record.get(all_done):
+            _say(f"  {verb:<12} every API service by {record[all_done]} ({len(seen)} probed)")
+        elif record.get(missing):
+            _say(f"  {verb:<12} NOT on {', '.join(record[missing])} ({len(seen)} services were)")
+        elif seen:
+            _say(f"  {verb:<12} {len(seen)} API services so far")
+    if record.get("notEffective"):
+        _say("  not effective: those services kept serving during the window (see the playbook)")
 
 
 def render_page(page: dict) -> None:

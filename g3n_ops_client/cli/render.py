@@ -18,6 +18,14 @@ def _maintenance_line(state: dict) -> str:
     latest = state.get("latestUpdate")
     if latest:
         line += f"\n  latest update ({latest.get('at')}): {latest.get('text')}"
+    effect = state.get("effect") or {}
+    if effect.get("notEffective"):
+        services = ", ".join(effect["notEffective"])
+        line += f"\n  NOT EFFECTIVE on {services}: still serving requests (see the playbook)"
+    elif effect.get("allBlockedAt"):
+        line += f"\n  in effect on every API service since {effect['allBlockedAt']}"
+    elif state.get("active"):
+        line += f"\n  taking effect: {len(effect.get('effectiveAt') or {})} API services answer 503 so far"
     return line
 
 

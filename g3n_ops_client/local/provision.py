@@ -21,7 +21,7 @@ from g3n_ops.store import maintenance_state
 from g3n_ops.store import secret as secret_store
 from g3n_ops.store import table as ops_table
 from g3n_ops_client.local.lambda_runtime import LambdaDispatcher, LocalFunction
-from g3n_ops_client.local.standins import standin_handler
+from g3n_ops_client.local.standins import StandIns
 from infra import catalogue
 
 OPS_TABLE_SUFFIX = "ops"
@@ -50,10 +50,14 @@ class Provisioner:
         pending_seconds,
         dispatcher: LambdaDispatcher,
         lockout: tuple[int, int] = (5, 900),
+        guard_ttl_seconds: int = 20,
+        probe_margin_seconds: int = 10,
     ):
         self.stage = stage
         self.lockout = lockout  # (wrong codes, window seconds)
         self._secret_items: dict[str, dict] = {}
+        self.guard_ttl_seconds = guard_ttl_seconds
+        self.probe_margin_seconds = probe_margin_seconds
         self.account = account
         self.region = region
         self.info = info
@@ -61,6 +65,9 @@ class Provisioner:
         self.dispatcher = dispatcher
         self._clients: dict[tuple[str, str], object] = {}
         self.registry = Registry.from_template(registry_template(), stage=stage, account=account)
+        self.standins = StandIns(
+            [service.code for service in self.registry.api_services], guard_ttl_seconds=guard_ttl_seconds
+        )
         self.table_name = f"g3n-{stage}-{OPS_TABLE_SUFFIX}"
         self.role_arn = f"arn:aws:iam::{account}:role/g3n-{stage}-ops-local"
         for spec in catalogue.FUNCTIONS:
@@ -101,6 +108,10 @@ class Provisioner:
             "VACUUM_ALLOWED": "true",
             "SECRET_LOCKOUT_THRESHOLD": str(self.lockout[0]),
             "SECRET_LOCKOUT_WINDOW_SECONDS": str(self.lockout[1]),
+            # The stand-ins' guard TTL, which the maintenance probes' deadline counts on.
+            "G3N_MAINTENANCE_GUARD_TTL_SECONDS": str(self.guard_ttl_seconds),
+            "MAINTENANCE_PROBE_MARGIN_SECONDS": str(self.probe_margin_seconds),
+            "G3N_OPS_STATUS_URL": self.info.api_url + "/status",  # the guard's 503 links it
         }
 
     def _client(self, service: str):
@@ -113,6 +124,9 @@ class Provisioner:
 
     # -- provisioning ----------------------------------------------------------------------------
     def provision(self, secret_code: str) -> None:
+        # The API services' health URLs are the stand-ins on this stack's port.
+        self.registry = self.registry.with_health_urls(self.info.services_url)
+        self.standins.rigs.clear()
         os.environ.update(self.function_environment())
         settings.settings.cache_clear()
         aws.reset_clients()
@@ -269,7 +283,7 @@ class Provisioner:
         return self.dispatcher.functions[catalogue.function_name(self.stage, "api")].call(event)
 
     def standin_handlers(self) -> dict:
-        return {service.code: standin_handler(service.code) for service in self.registry.api_services}
+        return self.standins.handlers
 
     def seed(self) -> dict:
         from g3n_ops_client.local.seed import seed

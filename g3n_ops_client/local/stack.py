@@ -29,6 +29,10 @@ from g3n_ops_client.local.provision import Provisioner
 
 DEFAULT_PORT = 4566
 DEFAULT_PENDING_SECONDS = 10  # the deployed default is 300 s; locally a short window keeps playbooks quick
+# The stand-ins' guard TTL, as deployed (tests start the stack with a shorter one), and the slack
+# on top of it within which every stand-in must answer 503 after a window starts.
+DEFAULT_GUARD_TTL_SECONDS = 20
+DEFAULT_PROBE_MARGIN_SECONDS = 10
 LOCAL_STAGE = "local"
 LOCAL_ACCOUNT = "123456789012"
 LOCAL_REGION = "us-east-1"
@@ -54,10 +58,14 @@ class LocalStack:
         fault_seed: int | None = None,
         lockout_threshold: int = 5,
         lockout_window_seconds: int = 900,
+        guard_ttl_seconds: int = DEFAULT_GUARD_TTL_SECONDS,
+        probe_margin_seconds: int = DEFAULT_PROBE_MARGIN_SECONDS,
     ):
         self.port = port
         self.lockout = (lockout_threshold, lockout_window_seconds)
         self.pending_seconds = pending_seconds
+        self.guard_ttl_seconds = guard_ttl_seconds
+        self.probe_margin_seconds = probe_margin_seconds
         env_code = os.environ.get("G3N_OPS_SECRET_CODE")
         self.secret_code = secret_code or env_code or secrets.token_urlsafe(18)
         self.secret_generated = not (secret_code or env_code)
@@ -124,6 +132,8 @@ class LocalStack:
             pending_seconds=self.pending_seconds,
             dispatcher=dispatcher,
             lockout=self.lockout,
+            guard_ttl_seconds=self.guard_ttl_seconds,
+            probe_margin_seconds=self.probe_margin_seconds,
         )
         gateway = Gateway(
             DomainDispatcherApplication(create_backend_app),
@@ -201,6 +211,12 @@ class LocalStack:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._server = self._thread = None
+
+    def rig_standin(self, code: str, mode: str | None) -> None:
+        """Tests: make a stand-in misbehave (``never-flip``, ``error``, ``timeout``) or behave again
+        (None) until the next reset."""
+        assert self.provisioner is not None
+        self.provisioner.standins.rig(code, mode)
 
     def __enter__(self) -> LocalStack:
         self.start()

@@ -1,25 +1,73 @@
 """Stand-ins for the platform's 14 API services: each answers like a healthy service would, behind
 the same maintenance guard the real services import.
 
-Each stand-in has its own guard (its own 20 s cache), as each real service's containers do. The
-local stack calls them with the API Gateway HTTP API event only; there is no Lambda context.
+Each stand-in has its own guard (its own cache), as each real service's containers do. The local
+stack calls them with the API Gateway HTTP API event only; there is no Lambda context.
+
+For tests, a stand-in can be *rigged* to misbehave the way a real service might
+(:meth:`StandIns.rig`): ``never-flip`` answers 200 whatever the maintenance state (a service
+that never adopted the guard), ``error`` answers 500, ``timeout`` hangs before answering.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 
 from g3n_maintenance_guard import MaintenanceGuard, maintenance_guard
 
+RIGS = ("never-flip", "error", "timeout")
+HANG_SECONDS = 4  # longer than OPS's probe timeout (2 s)
 
-def standin_handler(code: str) -> Callable[[dict], dict]:
-    # The table name comes from G3N_OPS_TABLE_NAME, read at the first request (after provisioning).
-    guard = MaintenanceGuard(service=code)
+Handler = Callable[[dict], dict]
 
-    @maintenance_guard(guard=guard)
-    def handler(event: dict, context: object) -> dict:
-        body = {"service": code, "status": "ok", "path": event.get("rawPath", "/")}
-        return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
 
-    return lambda event: handler(event, None)
+def _ok(code: str, event: dict) -> dict:
+    body = {"service": code, "status": "ok", "path": event.get("rawPath", "/")}
+    return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
+
+
+class StandIns:
+    def __init__(self, codes: Iterable[str], *, guard_ttl_seconds: int | None = None) -> None:
+        self.guard_ttl_seconds = guard_ttl_seconds
+        self.rigs: dict[str, str] = {}
+        self.handlers: dict[str, Handler] = {code: self._handler(code) for code in codes}
+
+    def rig(self, code: str, mode: str | None) -> None:
+        """Make ``code`` misbehave (one of RIGS), or behave again (None)."""
+        if code not in self.handlers:
+            raise KeyError(f"no stand-in service {code!r}")
+        if mode is None:
+            self.rigs.pop(code, None)
+        elif mode in RIGS:
+            self.rigs[code] = mode
+        else:
+            raise ValueError(f"a stand-in can be rigged {', '.join(RIGS)}, not {mode!r}")
+
+    def _handler(self, code: str) -> Handler:
+        # The table name and status page URL come from the environment at the first request
+        # (after provisioning); the TTL is the local stack's setting.
+        guard = MaintenanceGuard(service=code, ttl_seconds=self.guard_ttl_seconds)
+
+        @maintenance_guard(guard=guard)
+        def guarded(event: dict, context: object) -> dict:
+            return _ok(code, event)
+
+        def handler(event: dict) -> dict:
+            rig = self.rigs.get(code)
+            if rig == "never-flip":
+                return _ok(code, event)
+            if rig == "error":
+                failure = {"message": "Internal server error"}
+                return {"statusCode": 500, "body": json.dumps(failure)}
+            if rig == "timeout":
+                time.sleep(HANG_SECONDS)
+            return guarded(event, None)
+
+        return handler
+
+
+def standin_handler(code: str) -> Handler:
+    """One well-behaved stand-in (its own guard, TTL from the environment)."""
+    return StandIns([code]).handlers[code]

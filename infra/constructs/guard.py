@@ -43,8 +43,14 @@ class MaintenanceGuard(Construct):
         stage: str,
         package_dir: Path,
         table: dynamodb.ITable,
+        status_url: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        # What an adopting function sets (a service in this app can pass it straight through;
+        # one elsewhere sets the same from the stack's outputs: OpsTableName, ApiUrl + "/status").
+        self.environment = {"G3N_OPS_TABLE_NAME": table.table_name}
+        if status_url:
+            self.environment["G3N_OPS_STATUS_URL"] = status_url
         content = stage_layer_content(package_dir, Path(Stage.of(self).outdir))
         self.layer = lambda_.LayerVersion(
             self,

@@ -1,15 +1,26 @@
 """The maintenance guard the platform's API services put in front of their handlers.
 
 While OPS has a maintenance window active, guarded requests are answered ``503`` with a
-``Retry-After`` header and a JSON body ``{message, maintenanceId, latestUpdate, expectedEnd}``.
-The state is one small DynamoDB item in the OPS table (``pk = "maintenance#state"``, attribute
-``value`` = JSON), read through Powertools' ``DynamoDBProvider`` and cached for
-``G3N_MAINTENANCE_GUARD_TTL_SECONDS`` (default 20): a service sees a window start or end within
-that TTL, and costs one GetItem per TTL per container.
+``Retry-After`` header, a ``Link`` header to the public status page (when one is configured) and
+a JSON body ``{message, maintenanceId, latestUpdate, expectedEnd, statusPage}``. The state is one
+small DynamoDB item in the OPS table (``pk = "maintenance#state"``, attribute ``value`` = JSON),
+read through Powertools' ``DynamoDBProvider`` at most once per ``G3N_MAINTENANCE_GUARD_TTL_SECONDS``
+(default 20) per container: a service sees a window start or end within that TTL.
 
-It FAILS OPEN: if the state cannot be read, the request goes through, a warning is logged and the
-metric ``MaintenanceGuardFailOpen`` is emitted (namespace ``G3nMaintenanceGuard``, dimension
-``service``). An unreadable OPS table must never take the platform down.
+Between reads the guard answers from a *decision* computed when the state was read (the 503's
+body already serialised, the expected end as a monotonic deadline), so a request costs one clock
+read and a comparison. Powertools' own cache is not used for that: its lookup (cache key, a
+``datetime.now()`` per call) cost more than the whole decision, and it cannot serve an old value
+when a read fails.
+
+When a read fails, the guard keeps answering from the last state it read, for up to
+``G3N_MAINTENANCE_GUARD_STALE_TTLS`` TTLs (default 3) after that read: stale-while-error, metric
+``GuardStaleServed``. Only then, or when it never read the state at all, does it FAIL OPEN:
+requests go through, metric ``GuardFailOpen``. Both are counted once per failed read (namespace
+``G3nMaintenanceGuard``, dimension ``service``) and logged as warnings; after a failed read the
+guard waits ``min(5 s, TTL)`` before trying again, so a table that is down adds no latency to every
+request. A missing state item means "no maintenance" (not a failure). An unreadable OPS table must
+never take the platform down.
 
 Two ways to adopt it (this module needs only Powertools and boto3, never OPS's own code):
 
@@ -27,6 +38,7 @@ Exempt paths (``/ping``, ``/stat`` by default) are never blocked.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -38,7 +50,6 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 from botocore.config import Config
@@ -49,133 +60,52 @@ __all__ = ["MaintenanceGuard", "maintenance_guard"]
 STATE_KEY = "maintenance#state"
 TABLE_ENV = "G3N_OPS_TABLE_NAME"
 TTL_ENV = "G3N_MAINTENANCE_GUARD_TTL_SECONDS"
+STALE_TTLS_ENV = "G3N_MAINTENANCE_GUARD_STALE_TTLS"
+STATUS_URL_ENV = "G3N_OPS_STATUS_URL"
 DEFAULT_TTL_SECONDS = 20
+DEFAULT_STALE_TTLS = 3
 DEFAULT_EXEMPT_PATHS = ("/ping", "/stat")
 METRIC_NAMESPACE = "G3nMaintenanceGuard"
-FAIL_OPEN_METRIC = "MaintenanceGuardFailOpen"
+FAIL_OPEN_METRIC = "GuardFailOpen"
+STALE_SERVED_METRIC = "GuardStaleServed"
 # Retry-After: no sooner than this (a client hammering a window is no use to anyone) ...
 MIN_RETRY_AFTER_SECONDS = 5
 # ... and this when the window has no end in sight (overrunning, or past its expected end).
 OVERRUNNING_RETRY_AFTER_SECONDS = 120
-# After a failed read, requests pass without trying again for this long: a table that is down
-# must not add a timeout to every request.
+# After a failed read, answer from what we have without trying again for this long (at most a
+# TTL): a table that is down must not add a timeout to every request.
 FAILURE_BACKOFF_SECONDS = 5
 # The guard sits on every request: fail fast rather than wait on a slow or unreachable table.
 _BOTO_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 2})
+_INACTIVE_JSON = '{"active": false}'
 
 log = logging.getLogger(__name__)
 
 
-class MaintenanceGuard:
-    def __init__(
-        self,
-        table_name: str | None = None,
-        *,
-        ttl_seconds: int | None = None,
-        exempt_paths: Iterable[str] = DEFAULT_EXEMPT_PATHS,
-        boto3_client: Any = None,
-        service: str | None = None,
-    ) -> None:
-        """``boto3_client`` is a DynamoDB *resource* (what ``DynamoDBProvider`` takes); by default
-        one with short timeouts is created on first use, from the environment's region/endpoint."""
-        self._table_name = table_name
-        self.ttl_seconds = (
-            ttl_seconds if ttl_seconds is not None else int(os.environ.get(TTL_ENV, DEFAULT_TTL_SECONDS))
-        )
-        self.exempt_paths = frozenset(path.rstrip("/") or "/" for path in exempt_paths)
-        self._boto3_client = boto3_client
-        self._provider: DynamoDBProvider | None = None
-        self._failed_until = 0.0
-        self.service = service or os.environ.get("POWERTOOLS_SERVICE_NAME", "unknown")
-
-    # -- reading the state ---------------------------------------------------------------------
-    @property
-    def table_name(self) -> str:
-        name = self._table_name or os.environ.get(TABLE_ENV)
-        if not name:
-            raise LookupError(f"no OPS table: pass table_name or set {TABLE_ENV}")
-        return name
-
-    def _get_provider(self) -> DynamoDBProvider:
-        if self._provider is None:
-            resource = self._boto3_client or boto3.session.Session().resource("dynamodb", config=_BOTO_CONFIG)
-            self._provider = DynamoDBProvider(
-                table_name=self.table_name, key_attr="pk", value_attr="value", boto3_client=resource
-            )
-        return self._provider
-
-    def state(self) -> dict | None:
-        """The active window's state, or None when none is active or the state is unreadable."""
-        if time.monotonic() < self._failed_until:
-            return None
-        try:
-            state = self._get_provider().get(STATE_KEY, transform="json", max_age=self.ttl_seconds)
-        except (GetParameterError, TransformParameterError, BotoCoreError, LookupError) as error:
-            # GetParameterError wraps every failure of the read itself (AccessDenied, unreachable
-            # endpoint, missing item); BotoCoreError/LookupError come from building the client.
-            self._fail_open(error)
-            return None
-        if not isinstance(state, dict) or not state.get("active"):
-            return None
-        return state
-
-    def _fail_open(self, error: Exception) -> None:
-        self._failed_until = time.monotonic() + FAILURE_BACKOFF_SECONDS
-        log.warning("maintenance state unreadable; letting requests through (fail open): %s", error)
-        with single_metric(
-            name=FAIL_OPEN_METRIC, unit=MetricUnit.Count, value=1, namespace=METRIC_NAMESPACE
-        ) as metric:
-            metric.add_dimension(name="service", value=self.service)
-
-    # -- deciding ------------------------------------------------------------------------------
-    def is_exempt(self, path: str | None) -> bool:
-        return (path or "/").rstrip("/") in self.exempt_paths
-
-    def unavailable(self, path: str | None) -> tuple[dict[str, str], dict] | None:
-        """``(headers, body)`` of the 503 to send for ``path``, or None to let it through."""
-        if self.is_exempt(path):
-            return None
-        state = self.state()
-        if state is None:
-            return None
-        description = state.get("description")
-        body = {
-            "message": "This service is down for maintenance" + (f": {description}" if description else "."),
-            "maintenanceId": state.get("maintenanceId"),
-            "latestUpdate": state.get("latestUpdate"),
-            "expectedEnd": state.get("expectedEnd"),
-        }
-        return {"Retry-After": str(retry_after(state))}, body
-
-    # -- adapters ------------------------------------------------------------------------------
-    def middleware(self, app, next_middleware: Callable) -> Response:
-        """For ``app.use(middlewares=[guard.middleware])`` on Powertools REST/HTTP resolvers."""
-        blocked = self.unavailable(app.current_event.path)
-        if blocked is None:
-            return next_middleware(app)
-        headers, body = blocked
-        return Response(
-            status_code=503,
-            content_type=content_types.APPLICATION_JSON,
-            body=json.dumps(body),
-            headers=headers,
-        )
-
-    def handler(self, function: Callable) -> Callable:
-        """Decorate a plain API Gateway (REST or HTTP API) Lambda handler."""
-        return maintenance_guard(function, guard=self)
+class _MalformedState(ValueError):
+    """The state item holds something other than a JSON object."""
 
 
-def retry_after(state: dict, *, moment: datetime | None = None) -> int:
-    """Seconds until the expected end (at least the minimum); a default once it is overrunning."""
-    expected_end = state.get("expectedEnd")
-    if state.get("overrunning") or not expected_end:
+class _StateProvider(DynamoDBProvider):
+    """Powertools' DynamoDB provider, except that a missing item reads as "no maintenance": the
+    base class raises for it, which the guard could not tell apart from an outage."""
+
+    def _get(self, name: str, **sdk_options) -> str:
+        sdk_options["Key"] = {self.key_attr: name}
+        item = self.table.get_item(**sdk_options).get("Item")
+        return _INACTIVE_JSON if item is None else item[self.value_attr]
+
+
+# Everything a read of the state can raise: GetParameterError wraps every failure of the read itself
+# (AccessDenied, throttling, unreachable endpoint, an item without its value); the others come from
+# a value that is not a JSON object, or from building the client (no region, no table name).
+_READ_ERRORS = (GetParameterError, TransformParameterError, _MalformedState, BotoCoreError, LookupError)
+
+
+def _retry_after_seconds(remaining: float | None) -> int:
+    """Seconds a client should wait, given the seconds until the expected end (None: no end in sight)."""
+    if remaining is None:
         return OVERRUNNING_RETRY_AFTER_SECONDS
-    try:
-        end = datetime.fromisoformat(expected_end)
-    except ValueError:
-        return OVERRUNNING_RETRY_AFTER_SECONDS
-    remaining = (end - (moment or datetime.now(UTC))).total_seconds()
     if remaining <= 0:
         return (
             OVERRUNNING_RETRY_AFTER_SECONDS
@@ -185,27 +115,232 @@ def retry_after(state: dict, *, moment: datetime | None = None) -> int:
     return max(MIN_RETRY_AFTER_SECONDS, int(remaining + 0.999))
 
 
+def _expected_end(state: dict) -> datetime | None:
+    expected_end = state.get("expectedEnd")
+    if state.get("overrunning") or not expected_end:
+        return None
+    try:
+        end = datetime.fromisoformat(expected_end)
+    except (TypeError, ValueError):
+        return None
+    return end if end.tzinfo else end.replace(tzinfo=UTC)
+
+
+def retry_after(state: dict, *, moment: datetime | None = None) -> int:
+    """Seconds until the expected end (at least the minimum); a default once it is overrunning."""
+    end = _expected_end(state)
+    if end is None:
+        return OVERRUNNING_RETRY_AFTER_SECONDS
+    return _retry_after_seconds((end - (moment or datetime.now(UTC))).total_seconds())
+
+
+class Blocked:
+    """The 503 an active window makes the guard answer, computed once per read of the state."""
+
+    __slots__ = ("_end", "_headers", "body")
+
+    def __init__(self, state: dict, *, status_url: str | None, now: float) -> None:
+        description = state.get("description")
+        message = "This service is down for maintenance" + (f": {description}" if description else ".")
+        if status_url:
+            message += f" See {status_url}"
+        body = {
+            "message": message,
+            "maintenanceId": state.get("maintenanceId"),
+            "latestUpdate": state.get("latestUpdate"),
+            "expectedEnd": state.get("expectedEnd"),
+        }
+        self._headers: dict[str, str] = {}
+        if status_url:
+            body["statusPage"] = status_url
+            # RFC 8631's "status" relation: where the state of this service is published.
+            self._headers["Link"] = f'<{status_url}>; rel="status"'
+        self.body = json.dumps(body)
+        end = _expected_end(state)
+        # The expected end on the monotonic clock: Retry-After without parsing or wall-clock reads.
+        self._end = None if end is None else now + (end - datetime.now(UTC)).total_seconds()
+
+    def headers(self, now: float) -> dict[str, str]:
+        remaining = None if self._end is None else self._end - now
+        return {**self._headers, "Retry-After": str(_retry_after_seconds(remaining))}
+
+
+class MaintenanceGuard:
+    def __init__(
+        self,
+        table_name: str | None = None,
+        *,
+        ttl_seconds: int | None = None,
+        stale_ttls: float | None = None,
+        status_url: str | None = None,
+        exempt_paths: Iterable[str] = DEFAULT_EXEMPT_PATHS,
+        boto3_client: Any = None,
+        service: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``boto3_client`` is a DynamoDB *resource* (what ``DynamoDBProvider`` takes); by default
+        one with short timeouts is created on first use, from the environment's region/endpoint.
+        The table name and status page URL may come from the environment at the first read."""
+        self._table_name = table_name
+        self.ttl_seconds = (
+            ttl_seconds if ttl_seconds is not None else int(os.environ.get(TTL_ENV, DEFAULT_TTL_SECONDS))
+        )
+        stale_ttls = (
+            stale_ttls
+            if stale_ttls is not None
+            else float(os.environ.get(STALE_TTLS_ENV, DEFAULT_STALE_TTLS))
+        )
+        # How old the last state read may be and still be served while reads fail.
+        self.max_stale_seconds = stale_ttls * self.ttl_seconds
+        self._status_url = status_url
+        self.exempt_paths = frozenset(path.rstrip("/") or "/" for path in exempt_paths)
+        self._boto3_client = boto3_client
+        self._provider: DynamoDBProvider | None = None
+        self.service = service or os.environ.get("POWERTOOLS_SERVICE_NAME", "unknown")
+        self._clock = clock
+        # The decision: until _fresh_until (monotonic), answer _blocked (None = let through).
+        self._fresh_until = float("-inf")
+        self._blocked: Blocked | None = None
+        self._state: dict | None = None
+        self._read_at: float | None = None  # when the state was last read successfully
+        self._failing = False
+
+    # -- settings read at the first use --------------------------------------------------------
+    @property
+    def table_name(self) -> str:
+        name = self._table_name or os.environ.get(TABLE_ENV)
+        if not name:
+            raise LookupError(f"no OPS table: pass table_name or set {TABLE_ENV}")
+        return name
+
+    @property
+    def status_url(self) -> str | None:
+        return self._status_url or os.environ.get(STATUS_URL_ENV) or None
+
+    def _get_provider(self) -> DynamoDBProvider:
+        if self._provider is None:
+            resource = self._boto3_client or boto3.session.Session().resource("dynamodb", config=_BOTO_CONFIG)
+            self._provider = _StateProvider(
+                table_name=self.table_name, key_attr="pk", value_attr="value", boto3_client=resource
+            )
+        return self._provider
+
+    # -- the decision ----------------------------------------------------------------------------
+    def is_exempt(self, path: str | None) -> bool:
+        return (path or "/").rstrip("/") in self.exempt_paths
+
+    def unavailable(self, path: str | None) -> tuple[dict[str, str], str] | None:
+        """``(headers, JSON body)`` of the 503 to send for ``path``, or None to let it through."""
+        if (path or "/").rstrip("/") in self.exempt_paths:
+            return None
+        now = self._clock()
+        blocked = self._blocked if now < self._fresh_until else self._refresh(now)
+        if blocked is None:
+            return None
+        return blocked.headers(now), blocked.body
+
+    def state(self) -> dict | None:
+        """The active window's state as the guard sees it now, or None (no window, or failing open)."""
+        now = self._clock()
+        if now >= self._fresh_until:
+            self._refresh(now)
+        return self._state
+
+    def _refresh(self, now: float) -> Blocked | None:
+        try:
+            state = self._get_provider().get(STATE_KEY, transform="json", force_fetch=True)
+            if not isinstance(state, dict):
+                raise _MalformedState(f"the maintenance state is not a JSON object: {type(state).__name__}")
+        except _READ_ERRORS as error:
+            return self._read_failed(now, error)
+        active = bool(state.get("active"))
+        self._state = state if active else None
+        self._blocked = Blocked(state, status_url=self.status_url, now=now) if active else None
+        self._read_at = now
+        self._fresh_until = now + self.ttl_seconds
+        if self._failing:
+            self._failing = False
+            log.warning("maintenance state readable again; enforcing what it says")
+        return self._blocked
+
+    def _read_failed(self, now: float, error: Exception) -> Blocked | None:
+        self._failing = True
+        retry_at = now + min(FAILURE_BACKOFF_SECONDS, self.ttl_seconds)
+        age = None if self._read_at is None else now - self._read_at
+        if age is not None and age <= self.max_stale_seconds:
+            # Never serve the old state past its limit: try again at the latest when it runs out.
+            self._fresh_until = min(retry_at, self._read_at + self.max_stale_seconds)
+            log.warning(
+                "maintenance state unreadable; serving the state read %.1f s ago (stale-while-error, "
+                "at most %.0f s): %s",
+                age,
+                self.max_stale_seconds,
+                error,
+            )
+            self._count(STALE_SERVED_METRIC)
+            return self._blocked
+        self._fresh_until = retry_at
+        self._blocked = self._state = None
+        log.warning("maintenance state unreadable; letting requests through (fail open): %s", error)
+        self._count(FAIL_OPEN_METRIC)
+        return None
+
+    def _count(self, metric_name: str) -> None:
+        """One EMF line at once: the service's own ``Metrics`` (if any) is not needed."""
+        with single_metric(
+            name=metric_name, unit=MetricUnit.Count, value=1, namespace=METRIC_NAMESPACE
+        ) as metric:
+            metric.add_dimension(name="service", value=self.service)
+
+    # -- adapters ------------------------------------------------------------------------------
+    def middleware(self, app, next_middleware: Callable) -> Response:
+        """For ``app.use(middlewares=[guard.middleware])`` on Powertools REST/HTTP resolvers."""
+        blocked = self.unavailable(app.current_event.path)
+        if blocked is None:
+            return next_middleware(app)
+        headers, body = blocked
+        return Response(
+            status_code=503, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+        )
+
+    def handler(self, function: Callable) -> Callable:
+        """Decorate a plain API Gateway (REST or HTTP API) Lambda handler."""
+        return maintenance_guard(function, guard=self)
+
+
 def _event_path(event: dict) -> str | None:
-    return event.get("rawPath") or event.get("path") if isinstance(event, dict) else None
+    return (event.get("rawPath") or event.get("path")) if isinstance(event, dict) else None
 
 
 _default_guard: MaintenanceGuard | None = None
 
 
-@lambda_handler_decorator
-def maintenance_guard(handler: Callable, event: dict, context: Any, guard: MaintenanceGuard | None = None):
-    """``@maintenance_guard`` (one guard per process, from the environment) or
-    ``@maintenance_guard(guard=MaintenanceGuard(...))`` on a plain API Gateway handler."""
+def _process_guard() -> MaintenanceGuard:
     global _default_guard
-    if guard is None:
-        _default_guard = _default_guard or MaintenanceGuard()
-        guard = _default_guard
-    blocked = guard.unavailable(_event_path(event))
-    if blocked is None:
-        return handler(event, context)
-    headers, body = blocked
-    return {
-        "statusCode": 503,
-        "headers": {"Content-Type": content_types.APPLICATION_JSON, **headers},
-        "body": json.dumps(body),
-    }
+    if _default_guard is None:
+        _default_guard = MaintenanceGuard()
+    return _default_guard
+
+
+def maintenance_guard(handler: Callable | None = None, *, guard: MaintenanceGuard | None = None) -> Callable:
+    """``@maintenance_guard`` (one guard per process, from the environment) or
+    ``@maintenance_guard(guard=MaintenanceGuard(...))`` on a plain API Gateway handler.
+
+    A plain closure rather than Powertools' ``lambda_handler_decorator``: this runs on every
+    request, and the factory's extra layers cost more than the cached decision itself."""
+    if handler is None:
+        return functools.partial(maintenance_guard, guard=guard)
+
+    @functools.wraps(handler)
+    def guarded(event: dict, context: Any, *args, **kwargs):
+        blocked = (guard or _process_guard()).unavailable(_event_path(event))
+        if blocked is None:
+            return handler(event, context, *args, **kwargs)
+        headers, body = blocked
+        return {
+            "statusCode": 503,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON, **headers},
+            "body": body,
+        }
+
+    return guarded

@@ -10,7 +10,7 @@ import json
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 OrgLookup = Literal["index", "partition", "scan", "none"]
 REGISTRY_CACHE_SECONDS = 300
@@ -44,10 +44,19 @@ class Service(_Model):
     code: str
     name: str
     api: bool
+    # A guarded URL of an API service (not an exempt one like /ping): it answers 503 while a
+    # maintenance window is in force, so OPS can prove the window took effect.
+    health_url: str | None = Field(default=None, alias="healthUrl")
     org_scoped: bool = Field(alias="orgScoped")
     tables: tuple[ServiceTable, ...]
     buckets: tuple[str, ...] = ()
     log_groups: tuple[str, ...] = Field(default=(), alias="logGroups")
+
+    @model_validator(mode="after")
+    def _api_services_have_a_health_url(self) -> Service:
+        if self.api and not (self.health_url or "").startswith(("https://", "http://")):
+            raise ValueError(f"API service {self.code} needs an http(s) healthUrl (maintenance probes it)")
+        return self
 
 
 class Registry(_Model):
@@ -78,6 +87,17 @@ class Registry(_Model):
     @property
     def api_services(self) -> list[Service]:
         return [service for service in self.services if service.api]
+
+    def with_health_urls(self, base_url: str) -> Registry:
+        """The same registry with each API service's health URL at ``<base_url>/<code>/health``
+        (the local stack's stand-ins)."""
+        services = tuple(
+            service.model_copy(update={"health_url": f"{base_url.rstrip('/')}/{service.code}/health"})
+            if service.api
+            else service
+            for service in self.services
+        )
+        return self.model_copy(update={"services": services})
 
     def to_document(self) -> dict:
         return self.model_dump(by_alias=True, mode="json")

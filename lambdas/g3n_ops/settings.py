@@ -26,6 +26,10 @@ class Settings:
     # for the window. Defaults are the deployed values; the local stack lets a test shorten them.
     secret_lockout_threshold: int = 5
     secret_lockout_window_seconds: int = 900
+    # The guard's cache TTL (the variable the guard itself reads) and the slack on top of it within
+    # which every API service must answer 503 after a window starts (or recover after it ends).
+    guard_ttl_seconds: int = 20
+    maintenance_probe_margin_seconds: int = 10
 
 
 @cache
@@ -47,6 +51,8 @@ def settings() -> Settings:
         secret_lockout_window_seconds=_bounded(
             env.get("SECRET_LOCKOUT_WINDOW_SECONDS"), default=900, low=1, high=86_400
         ),
+        guard_ttl_seconds=int(env.get("G3N_MAINTENANCE_GUARD_TTL_SECONDS", "20")),
+        maintenance_probe_margin_seconds=int(env.get("MAINTENANCE_PROBE_MARGIN_SECONDS", "10")),
     )
 
 

@@ -174,6 +174,8 @@ def test_function_environment_is_what_settings_reads(template, ops_table_id):
         "VACUUM_ALLOWED": "true",
         "SECRET_LOCKOUT_THRESHOLD": "5",
         "SECRET_LOCKOUT_WINDOW_SECONDS": "900",
+        "G3N_MAINTENANCE_GUARD_TTL_SECONDS": "20",
+        "MAINTENANCE_PROBE_MARGIN_SECONDS": "10",
         "POWERTOOLS_SERVICE_NAME": "g3n-ops",
         "POWERTOOLS_METRICS_NAMESPACE": "G3nOps",
     }

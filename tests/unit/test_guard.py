@@ -10,11 +10,14 @@ import boto3
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
 from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
 
 from g3n_maintenance_guard import (
     FAIL_OPEN_METRIC,
     MIN_RETRY_AFTER_SECONDS,
     OVERRUNNING_RETRY_AFTER_SECONDS,
+    STALE_SERVED_METRIC,
+    STATE_KEY,
     MaintenanceGuard,
     maintenance_guard,
     retry_after,
@@ -75,6 +78,14 @@ def active(**overrides) -> dict:
 def stack(local_stack):
     local_stack.reset(seed=False)  # the state item starts inactive
     return local_stack
+
+
+@pytest.fixture
+def state_item(local_stack):
+    """The state item on the running stack, without a reset: each test writes the state it
+    needs, and the item is put back to "no maintenance" afterwards."""
+    yield
+    put_state({"active": False})
 
 
 def counted_resource() -> tuple[object, list]:
@@ -234,3 +245,182 @@ def test_the_bare_decorator_and_guard_handler_read_the_table_from_the_environmen
 
     assert plain(http_event("/orders"), None)["statusCode"] == 503
     assert method(rest_event("/orders"), None)["statusCode"] == 503
+
+
+# -- stale-while-error ----------------------------------------------------------------------------
+class FlakyTable:
+    """A DynamoDB resource on the local stack whose GetItem calls are counted and can be made to
+    fail the way an unreachable table does (before anything is sent)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.failing = False
+        self.resource = boto3.resource("dynamodb")
+        events = self.resource.meta.client.meta.events
+        events.register("before-call.dynamodb.GetItem", self._count)
+        events.register("before-send.dynamodb.GetItem", self._maybe_fail)
+
+    def _count(self, **_) -> None:
+        self.calls += 1
+
+    def _maybe_fail(self, request, **_) -> None:
+        if self.failing:
+            raise EndpointConnectionError(endpoint_url=request.url)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def emitted(capsys, metric: str) -> int:
+    """How many EMF lines for ``metric`` were printed since the last look."""
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    return sum(1 for line in lines if metric in line)
+
+
+def status(handler) -> int:
+    return handler(http_event("/orders"), None)["statusCode"]
+
+
+def test_a_failing_read_serves_the_last_state_for_three_ttls_then_fails_open(state_item, capsys, caplog):
+    put_state(active())
+    flaky, clock = FlakyTable(), FakeClock()
+    guard = MaintenanceGuard(
+        settings().table_name, ttl_seconds=10, boto3_client=flaky.resource, clock=clock, service="ord"
+    )
+    handler = guarded_handler(guard)
+    assert status(handler) == 503 and flaky.calls == 1
+    capsys.readouterr()
+
+    flaky.failing = True
+    clock.now += 10.5  # the cached state expired: the read fails, the last state still answers
+    assert status(handler) == 503
+    assert flaky.calls == 2
+    assert emitted(capsys, STALE_SERVED_METRIC) == 1
+    assert any("stale-while-error" in record.getMessage() for record in caplog.records)
+    clock.now += 4  # backing off: no read, no metric, still the last state
+    assert status(handler) == 503 and flaky.calls == 2
+    clock.now += 15.5  # 30 s after the good read = 3 TTLs: the last moment the state may be served
+    assert status(handler) == 503 and flaky.calls == 3
+    assert emitted(capsys, STALE_SERVED_METRIC) == 1 and emitted(capsys, FAIL_OPEN_METRIC) == 0
+
+    clock.now += 0.1  # past 3 TTLs: fail open, counted in its own metric
+    assert status(handler) == 200 and flaky.calls == 4
+    out = capsys.readouterr().out
+    assert FAIL_OPEN_METRIC in out and STALE_SERVED_METRIC not in out
+    emf = json.loads(next(line for line in out.splitlines() if FAIL_OPEN_METRIC in line))
+    assert (
+        emf["service"] == "ord" and emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "G3nMaintenanceGuard"
+    )
+    assert any("fail open" in record.getMessage() for record in caplog.records)
+    clock.now += 1  # failing open, backing off: no read on every request
+    assert status(handler) == 200 and flaky.calls == 4
+
+    # Recovery: the next read after the back-off succeeds and the window is enforced again.
+    flaky.failing = False
+    clock.now += 5
+    assert status(handler) == 503 and flaky.calls == 5
+    assert emitted(capsys, FAIL_OPEN_METRIC) == 0
+    assert any("readable again" in record.getMessage() for record in caplog.records)
+
+
+def test_a_window_ending_while_reads_fail_is_seen_after_recovery_not_before(state_item, capsys):
+    put_state(active())
+    flaky, clock = FlakyTable(), FakeClock()
+    handler = guarded_handler(
+        MaintenanceGuard(settings().table_name, ttl_seconds=10, boto3_client=flaky.resource, clock=clock)
+    )
+    assert status(handler) == 503
+    put_state({"active": False})
+    flaky.failing = True
+    clock.now += 11
+    assert status(handler) == 503  # stale: the guard cannot know the window ended
+    flaky.failing = False
+    clock.now += 5
+    assert status(handler) == 200
+    assert emitted(capsys, FAIL_OPEN_METRIC) == 0
+
+
+def test_a_missing_state_item_is_no_maintenance_not_a_fail_open(state_item, capsys, caplog):
+    put_state(active())
+    flaky, clock = FlakyTable(), FakeClock()
+    handler = guarded_handler(
+        MaintenanceGuard(settings().table_name, ttl_seconds=10, boto3_client=flaky.resource, clock=clock)
+    )
+    assert status(handler) == 503
+    table.dynamodb().delete_item(TableName=settings().table_name, Key={"pk": {"S": STATE_KEY}})
+    capsys.readouterr()
+    clock.now += 10
+    assert status(handler) == 200  # read, found nothing: no window (not the stale one)
+    assert status(handler) == 200 and flaky.calls == 2  # and that is cached like any state
+    out = capsys.readouterr().out
+    assert FAIL_OPEN_METRIC not in out and STALE_SERVED_METRIC not in out
+    assert not [record for record in caplog.records if record.levelname == "WARNING"]
+
+
+def test_a_malformed_state_item_is_a_failed_read(state_item, capsys):
+    put_state(active())
+    flaky, clock = FlakyTable(), FakeClock()
+    handler = guarded_handler(
+        MaintenanceGuard(settings().table_name, ttl_seconds=10, boto3_client=flaky.resource, clock=clock)
+    )
+    assert status(handler) == 503
+    table.dynamodb().put_item(
+        TableName=settings().table_name, Item={"pk": {"S": STATE_KEY}, "value": {"S": "[1, 2]"}}
+    )
+    capsys.readouterr()
+    clock.now += 10
+    assert status(handler) == 503  # served stale, not read as "no maintenance"
+    assert emitted(capsys, STALE_SERVED_METRIC) == 1
+
+
+def test_cached_decisions_make_no_aws_call_in_any_state(state_item):
+    put_state(active())
+    flaky, clock = FlakyTable(), FakeClock()
+    guard = MaintenanceGuard(settings().table_name, ttl_seconds=10, boto3_client=flaky.resource, clock=clock)
+    handler = guarded_handler(guard)
+    for _ in range(50):
+        assert status(handler) == 503
+    clock.now += 9.9
+    assert status(handler) == 503
+    assert flaky.calls == 1
+    flaky.failing = True
+    clock.now += 0.2
+    for _ in range(50):
+        assert status(handler) == 503  # stale-while-error: one failed read, then the cached decision
+    assert flaky.calls == 2
+
+
+def test_retry_after_counts_down_from_the_cached_decision(state_item):
+    put_state(active())  # expected end ~120 s from now
+    clock = FakeClock()
+    guard = MaintenanceGuard(settings().table_name, ttl_seconds=20, clock=clock)
+    first = int(guard.unavailable("/orders")[0]["Retry-After"])
+    clock.now += 15
+    later = int(guard.unavailable("/orders")[0]["Retry-After"])
+    assert 115 <= first <= 120 and later == first - 15
+
+
+def test_the_503_links_the_status_page_when_one_is_configured(state_item, monkeypatch):
+    put_state(active())
+    url = "https://status.example.com/status"
+    monkeypatch.setenv("G3N_OPS_STATUS_URL", url)
+    response = guarded_handler(MaintenanceGuard(settings().table_name))(http_event("/orders"), None)
+    assert response["headers"]["Link"] == f'<{url}>; rel="status"'
+    body = json.loads(response["body"])
+    assert body["statusPage"] == url and url in body["message"]
+
+    app = APIGatewayRestResolver()
+    app.use(middlewares=[MaintenanceGuard(settings().table_name, status_url=url + "?from=ord").middleware])
+    app.get("/orders")(lambda: {"orders": []})
+    blocked = app.resolve(rest_event("/orders"), None)
+    link = (blocked.get("headers") or {}).get("Link") or blocked["multiValueHeaders"]["Link"][0]
+    assert link == f'<{url}?from=ord>; rel="status"'
+
+    monkeypatch.delenv("G3N_OPS_STATUS_URL")
+    plain = guarded_handler(MaintenanceGuard(settings().table_name))(http_event("/orders"), None)
+    assert "Link" not in plain["headers"] and "statusPage" not in json.loads(plain["body"])

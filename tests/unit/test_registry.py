@@ -63,3 +63,28 @@ def test_table_definition_adds_the_orgcode_index_only_where_declared(registry):
     assert {"AttributeName": "orgcode", "AttributeType": "S"} in indexed["AttributeDefinitions"]
     scanned = table_definition(registry.service("loy").tables[0])
     assert "GlobalSecondaryIndexes" not in scanned
+
+
+def test_every_api_service_has_its_own_guarded_health_url(registry):
+    urls = {service.code: service.health_url for service in registry.api_services}
+    assert all(
+        url and url.startswith("https://") and url.endswith(f"/{code}/health") for code, url in urls.items()
+    )
+    assert len(set(urls.values())) == 14
+    assert all(not url.endswith(("/ping", "/stat")) for url in urls.values())  # exempt paths never flip
+    assert registry.service("ntf").health_url is None  # no API: nothing to probe
+
+
+def test_an_api_service_without_a_health_url_is_refused():
+    document = json.loads(registry_template().replace("{stage}", "dev").replace("{account}", "1"))
+    document.pop("_comment")
+    del document["services"][0]["healthUrl"]
+    with pytest.raises(ValidationError, match="needs an http"):
+        Registry.model_validate(document)
+
+
+def test_the_local_stack_points_health_urls_at_its_stand_ins(registry):
+    local = registry.with_health_urls("http://127.0.0.1:4566/_ops/services/")
+    assert local.service("cat").health_url == "http://127.0.0.1:4566/_ops/services/cat/health"
+    assert local.service("ntf").health_url is None
+    assert [s.code for s in local.services] == [s.code for s in registry.services]

@@ -16,12 +16,13 @@ from email.message import Message
 import boto3
 import pytest
 
-from g3n_maintenance_guard import DEFAULT_TTL_SECONDS
+from g3n_ops.domain.maintenance_effect import NOT_EFFECTIVE_METRIC
+from g3n_ops.observability import metrics
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance_state
 from g3n_ops_client.errors import OpsClientError
 from tests.maintenance_support import audit_lines, fresh_ops, parse, soon
-from tests.support import SECRET, wait_for_execution, wait_until
+from tests.support import SECRET, run_cli, run_cli_json, wait_for_execution, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -80,23 +81,50 @@ def test_happy_path_schedule_start_on_time_services_503_update_end_services_reco
     assert abs((started_at - parse(scheduled["start"])).total_seconds()) < 2  # on time
     assert active["history"][-1]["source"] == "state-machine"
 
-    ttl = timedelta(seconds=DEFAULT_TTL_SECONDS + 2)
+    ttl = timedelta(seconds=local_stack.guard_ttl_seconds + 2)
     wait_for_all(services_url, codes, 503, deadline=started_at + ttl)
     status, headers, body = standin_status(services_url, "cat")
     assert status == 503 and int(headers["Retry-After"]) > 3000
     assert body["maintenanceId"] == maintenance_id and body["expectedEnd"] == active["expectedEnd"]
+    status_page = f"{local_stack.info.api_url}/status"
+    assert headers["Link"] == f'<{status_page}>; rel="status"' and body["statusPage"] == status_page
+
+    # The state machine proves it: every service's health URL answered 503 for this window.
+    blocked = wait_until(
+        lambda: (record := ops.maintenance.get(maintenance_id)).get("allBlockedAt") and record,
+        timeout=local_stack.guard_ttl_seconds + local_stack.probe_margin_seconds + 5,
+        message="the probes see every service blocked",
+    )
+    assert sorted(blocked["effectiveAt"]) == sorted(codes) and blocked["notEffective"] is None
+    assert all(
+        started_at <= parse(at) <= parse(blocked["allBlockedAt"]) for at in blocked["effectiveAt"].values()
+    )
+    assert max(blocked["effectiveAt"].values()) == blocked["allBlockedAt"]
 
     ops.maintenance.update(SECRET, "Migrations half done")
     ping = ops.ping()["maintenance"]
     assert ping["active"] and ping["maintenanceId"] == maintenance_id
     assert ping["latestUpdate"]["text"] == "Migrations half done"
     assert ping["expectedEnd"] == active["expectedEnd"] and ping["overrunning"] is False
+    assert ping["effect"]["allBlockedAt"] == blocked["allBlockedAt"] and "notEffective" not in ping["effect"]
     assert ops.maintenance.get(maintenance_id)["updates"][-1]["text"] == "Migrations half done"
 
     ended = ops.maintenance.end(SECRET, "Upgrade complete")
     assert ended["status"] == "ended" and ended["endMessage"] == "Upgrade complete"
     assert ops.ping()["maintenance"] == {"active": False}
     wait_for_all(services_url, codes, 200, deadline=parse(ended["endedAt"]) + ttl)
+    # ... and proves the recovery (an execution maintenance-end started, named after the window).
+    recovered = wait_until(
+        lambda: (record := ops.maintenance.get(maintenance_id)).get("allRecoveredAt") and record,
+        timeout=local_stack.guard_ttl_seconds + local_stack.probe_margin_seconds + 5,
+        message="the probes see every service recover",
+    )
+    assert sorted(recovered["recoveredAt"]) == sorted(codes) and recovered["notRecovered"] is None
+    assert all(parse(at) >= parse(ended["endedAt"]) for at in recovered["recoveredAt"].values())
+    recovery_execution = f"{settings().maintenance_state_machine_arn}:{maintenance_id}-ended".replace(
+        ":stateMachine:", ":execution:"
+    )
+    assert execution_output(recovery_execution)["probe"]["outcome"] in ("all-recovered", "already-concluded")
 
     # Every transition is in the history, chained, with who did it.
     history = ended["history"]
@@ -233,3 +261,53 @@ def test_a_scheduled_start_while_another_window_is_active_cancels_the_later_one(
     assert record["status"] == "cancelled"
     assert f"maintenance {first['maintenanceId']} is active" in record["history"][-1]["message"]
     assert ops.ping()["maintenance"]["maintenanceId"] == first["maintenanceId"]
+
+
+def test_a_service_that_never_flips_ends_in_not_effective_shown_by_ping_and_get(
+    ops, local_stack, monkeypatch, capsys
+):
+    emitted: list[dict] = []
+    add_metric = metrics.add_metric  # the steps run in this process: watch what they count
+    monkeypatch.setattr(
+        metrics, "add_metric", lambda **metric: (emitted.append(metric), add_metric(**metric))
+    )
+    codes = [service.code for service in ops.registry().api_services]
+    local_stack.rig_standin("pos", "never-flip")  # never adopted the guard
+    local_stack.rig_standin("ord", "error")  # the probes must tolerate these two
+    local_stack.rig_standin("cat", "timeout")
+
+    scheduled = ops.maintenance.schedule(SECRET, "Payments cutover", 3600, soon(1))
+    maintenance_id = scheduled["maintenanceId"]
+    slack = local_stack.guard_ttl_seconds + local_stack.probe_margin_seconds
+    record = wait_until(
+        lambda: (record := ops.maintenance.get(maintenance_id)).get("notEffective") and record,
+        timeout=slack + 15,
+        message="the probes give up on the services that never answer 503",
+    )
+    assert record["notEffective"] == ["cat", "ord", "pos"]
+    assert record["allBlockedAt"] is None
+    assert sorted(record["effectiveAt"]) == sorted(set(codes) - {"cat", "ord", "pos"})
+    deadline = parse(record["startedAt"]) + timedelta(seconds=slack)
+    assert datetime.now(UTC) >= deadline  # no verdict before the guard TTL + margin
+    assert {"name": NOT_EFFECTIVE_METRIC, "unit": "Count", "value": 3} in emitted
+
+    code, out, _ = run_cli(capsys, "ops", "ping")
+    assert code == 0 and "NOT EFFECTIVE on cat, ord, pos" in out
+    code, document = run_cli_json(capsys, "ops", "ping")
+    assert document["maintenance"]["effect"]["notEffective"] == ["cat", "ord", "pos"]
+    code, out, _ = run_cli(capsys, "ops", "maintenance-get", "--maintenance-id", maintenance_id)
+    assert code == 0 and "NOT on cat, ord, pos" in out
+    code, document = run_cli_json(capsys, "ops", "maintenance-get", "--maintenance-id", maintenance_id)
+    assert document["notEffective"] == ["cat", "ord", "pos"] and len(document["effectiveAt"]) == 11
+
+    # Fixed, then ended: every service's recovery is proven, pos's too (it never stopped answering).
+    local_stack.rig_standin("ord", None)
+    local_stack.rig_standin("cat", None)
+    ops.maintenance.end(SECRET, "Cutover done")
+    recovered = wait_until(
+        lambda: (record := ops.maintenance.get(maintenance_id)).get("allRecoveredAt") and record,
+        timeout=slack + 10,
+        message="the probes see every service recover",
+    )
+    assert sorted(recovered["recoveredAt"]) == sorted(codes) and recovered["notRecovered"] is None
+    assert recovered["notEffective"] == ["cat", "ord", "pos"]  # the verdict on the window stays

@@ -193,6 +193,13 @@ def new_record(
         "cancelledAt": None,
         "endMessage": None,
         "latestUpdate": None,
+        # What the probes prove after the start and after the end (domain.maintenance_effect).
+        "effectiveAt": None,
+        "allBlockedAt": None,
+        "notEffective": None,
+        "recoveredAt": None,
+        "allRecoveredAt": None,
+        "notRecovered": None,
         "updates": [],
         "history": [_history("schedule", None, "scheduled", created, by, None)],
         "version": 1,
@@ -460,7 +467,20 @@ def end(end_message: str, by: Actor) -> dict:
     _with_fresh_record(
         active["maintenanceId"], lambda current: _finish(current, by, action="end", message=message)
     )
+    _start_recovery_probe(active["maintenanceId"])
     return get(active["maintenanceId"])
+
+
+def _start_recovery_probe(maintenance_id: str) -> None:
+    """The execution timing the window is asleep until the expected end; a fresh one (named
+    ``<id>-ended``) proves the services recover now. Best effort: the timing execution probes
+    the recovery too when it wakes."""
+    try:
+        _start_execution(maintenance_id, f"{maintenance_id}-ended")
+    except (ClientError, BotoCoreError) as error:
+        logger.warning(
+            "recovery probe not started", extra={"maintenanceId": maintenance_id, "error": str(error)}
+        )
 
 
 def _flag_overrun(record: dict, by: Actor) -> dict:
@@ -474,6 +494,7 @@ def _flag_overrun(record: dict, by: Actor) -> dict:
         store.StateChange(state, "owned", record["maintenanceId"]),
     )
     _audit("overrun", record, entry)
+    metrics.add_metric(name="MaintenanceOverrunning", unit="Count", value=1)  # what the alarm watches
     return {**record, "overrunning": True}
 
 

@@ -7,8 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from g3n_ops.aws import client
+from g3n_ops.domain import maintenance_effect
 from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
+from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops.store import maintenance_state, table
 
 
@@ -22,8 +24,17 @@ def ping() -> dict:
         "service": "ops",
         "stage": settings().stage,
         "time": now_iso(),
-        "maintenance": maintenance_state.read(),
+        "maintenance": _maintenance_with_effect(maintenance_state.read()),
     }
+
+
+def _maintenance_with_effect(state: dict) -> dict:
+    """While a window is active, what the probes have proven so far (``effect``: effectiveAt,
+    allBlockedAt, notEffective), so a service the window does not reach shows at a glance."""
+    if not state.get("active"):
+        return state
+    record = maintenance_store.get(state["maintenanceId"])
+    return {**state, "effect": maintenance_effect.summary(record or {})}
 
 
 def _count_by_status(kind: str) -> dict[str, int]:

@@ -1,6 +1,6 @@
-"""The maintenance lifecycle state machine's tasks: admit, start when due, expire.
+"""The maintenance lifecycle state machine's tasks: admit, start when due, probe, expire.
 
-Event: ``{"step": "admit" | "start" | "expire", "executionArn": ..., ...}`` (built by the ASL's
+Event: ``{"step": "admit" | "start" | "probe" | "expire", "executionArn": ..., ...}`` (built by the ASL's
 Parameters). A step that cannot proceed raises an ``OpsError``; its class name is the error the
 state machine's Catch sees.
 """
@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from g3n_ops.domain import maintenance
+from g3n_ops.domain import maintenance, maintenance_effect
 from g3n_ops.errors import InvalidInput
 from g3n_ops.handlers.operations import describe_validation_error
 from g3n_ops.observability import logger, metrics, tracer
@@ -22,10 +22,12 @@ class _Model(BaseModel):
 
 
 class StepEvent(_Model):
-    step: Literal["admit", "start", "expire"]
+    step: Literal["admit", "start", "probe", "expire"]
     execution_arn: str = Field(alias="executionArn")
     maintenance_id: str | None = Field(default=None, alias="maintenanceId")
     input: dict | None = None  # admit only: the execution's own input
+    phase: Literal["blocked", "recovered"] = "blocked"  # probe only
+    until: str | None = Field(default=None, max_length=64)  # probe only: stop at the expected end
 
 
 class ExistingWindow(_Model):
@@ -77,6 +79,7 @@ def _window_id(event: StepEvent) -> str:
 STEPS = {
     "admit": admit,
     "start": lambda event: maintenance.start_when_due(_window_id(event), event.execution_arn),
+    "probe": lambda event: maintenance_effect.probe(_window_id(event), event.phase, until=event.until),
     "expire": lambda event: maintenance.expire(_window_id(event), event.execution_arn),
 }
 

@@ -226,3 +226,27 @@ def list_page(
             # at the last record returned and DynamoDB's key continues right after it.
             return [document(item) for item in found], key
     return [document(item) for item in found], key
+
+
+def record_effect(maintenance_id: str, fields: dict[str, Any], *, expected_status: str) -> None:
+    """Write what the probes saw (``effectiveAt`` and the like) while the record is still in
+    ``expected_status``. Observations only: no version bump, so they never make a transition
+    re-read, and transitions never touch these fields. Raises RecordConditionFailed."""
+    names = {"#status": "status", **{f"#e{index}": name for index, name in enumerate(fields)}}
+    values = {
+        ":expected": expected_status,
+        **{f":e{index}": value for index, value in enumerate(fields.values())},
+    }
+    try:
+        table.dynamodb().update_item(
+            TableName=table.table_name(),
+            Key={"pk": {"S": pk(maintenance_id)}},
+            UpdateExpression="SET " + ", ".join(f"#e{index} = :e{index}" for index in range(len(fields))),
+            ConditionExpression="#status = :expected",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={key: table.serialize_value(value) for key, value in values.items()},
+        )
+    except ClientError as error:
+        if table.is_conditional_failure(error):
+            raise RecordConditionFailed(maintenance_id) from error
+        raise

@@ -1,0 +1,41 @@
+"""The maintenance probes' view of one health URL: what counts as an answer, and what does not."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from g3n_ops.domain.maintenance_effect import PHASES, REQUEST_TIMEOUT_SECONDS, Answer, health
+
+
+@pytest.fixture
+def standins(local_stack):
+    yield local_stack
+    for code in ("cat", "ord", "pos"):
+        local_stack.rig_standin(code, None)
+
+
+def test_answers_a_rigged_stand_in_gives(standins):
+    base = standins.info.services_url
+    assert health(f"{base}/cat/health") == Answer(200)
+    standins.rig_standin("ord", "error")
+    assert health(f"{base}/ord/health") == Answer(500)
+    standins.rig_standin("pos", "timeout")
+    began = time.monotonic()
+    assert health(f"{base}/pos/health") == Answer(None)  # a hanging service is no answer ...
+    assert (
+        time.monotonic() - began < REQUEST_TIMEOUT_SECONDS + 1
+    )  # ... after the timeout, not after it answers
+    assert health(f"{base}/nope/health") == Answer(404)
+    assert health("http://127.0.0.1:9/health") == Answer(None)  # nothing listens on the discard port
+
+
+def test_only_this_windows_503_counts_as_blocked_and_only_a_healthy_answer_as_recovered():
+    blocked, recovered = PHASES["blocked"], PHASES["recovered"]
+    assert blocked.shows(Answer(503, "mw-20261201-3f2a9c1d"), "mw-20261201-3f2a9c1d")
+    assert not blocked.shows(Answer(503, None), "mw-20261201-3f2a9c1d")  # a 503 from an outage
+    assert not blocked.shows(Answer(503, "mw-20261130-00000000"), "mw-20261201-3f2a9c1d")
+    assert not blocked.shows(Answer(200), "mw-20261201-3f2a9c1d")
+    assert recovered.shows(Answer(200), "x") and recovered.shows(Answer(404), "x")
+    assert not any(recovered.shows(Answer(status), "x") for status in (None, 500, 502, 503))
