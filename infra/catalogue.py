@@ -48,6 +48,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=900,
         memory_mb=1024,
     ),
+    FunctionSpec(
+        "execution-status",
+        "g3n_ops.handlers.execution_status.handler",
+        "Closes a vacuum or maintenance record whose execution ended outside OPS (EventBridge)",
+    ),
 )
 
 STATE_MACHINES: tuple[StateMachineSpec, ...] = (

@@ -165,3 +165,15 @@ def wait_status(client, record: dict, statuses: set[str], timeout: float = 30) -
 
 
 __all__ = ["PHRASE", "SECRET"]
+
+
+def dry_run_first(client, orgcode: str | None = None, *, timeout: float = 60) -> dict:
+    """A completed dry-run of vacuum-org ``orgcode`` (or vacuum-all when None): what a real run
+    binds to, as the playbooks order it. Returns the finished dry-run record."""
+    if orgcode is None:
+        requested = client.vacuum.all(SECRET, "dry-run first", PHRASE, dry_run=True)
+    else:
+        requested = client.vacuum.org(SECRET, orgcode, "dry-run first", dry_run=True)
+    done = wait_done(client, requested, timeout=timeout)
+    assert done["status"] == "completed", done.get("error")
+    return done

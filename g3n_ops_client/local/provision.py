@@ -14,13 +14,14 @@ from importlib import resources
 import boto3
 
 import workflows
-from g3n_ops import aws, discovery, settings
+from g3n_ops import aws, discovery, notify, settings
 from g3n_ops.domain import secret
 from g3n_ops.registry import Registry, forget_cached_registry
 from g3n_ops.store import maintenance_state
 from g3n_ops.store import table as ops_table
 from g3n_ops_client.local.lambda_runtime import LambdaDispatcher, LocalFunction
 from g3n_ops_client.local.standins import standin_handler
+from g3n_ops_client.local.status_watcher import StatusWatcher
 from infra import catalogue
 
 OPS_TABLE_SUFFIX = "ops"
@@ -57,12 +58,25 @@ class Provisioner:
                     name, self.function_arn(spec.key), spec.handler, spec.memory_mb, spec.timeout_seconds
                 )
             )
+        # The EventBridge rule on execution status changes, emulated (moto emits no such events).
+        self.status_watcher = StatusWatcher(
+            sfn_client=lambda: self._client("stepfunctions"),
+            state_machine_arns=lambda: {self.state_machine_arn(spec.key) for spec in catalogue.STATE_MACHINES},
+            dispatcher=dispatcher,
+            function_name=catalogue.function_name(stage, "execution-status"),
+            account=account,
+            region=region,
+        )
 
     # -- names -----------------------------------------------------------------------------------
     def function_arn(self, key: str) -> str:
         return (
             f"arn:aws:lambda:{self.region}:{self.account}:function:{catalogue.function_name(self.stage, key)}"
         )
+
+    @property
+    def events_topic_arn(self) -> str:
+        return f"arn:aws:sns:{self.region}:{self.account}:g3n-{self.stage}-ops-events"
 
     def state_machine_arn(self, key: str) -> str:
         name = catalogue.state_machine_name(self.stage, key)
@@ -80,6 +94,7 @@ class Provisioner:
             "MAINTENANCE_AUDIT_LOG_GROUP": f"{discovery.PREFIX}/maintenance-audit",
             "VACUUM_PENDING_SECONDS": str(self.pending_seconds),
             "VACUUM_ALLOWED": "true",
+            "OPS_EVENTS_TOPIC_ARN": self.events_topic_arn,
         }
 
     def _client(self, service: str):
@@ -95,6 +110,7 @@ class Provisioner:
         os.environ.update(self.function_environment())
         settings.settings.cache_clear()
         aws.reset_clients()
+        notify.reset_client()
         forget_cached_registry()
         self._create_ops_table()
         self._create_role()
@@ -105,6 +121,9 @@ class Provisioner:
         self._write_parameters()
         secret.put_if_absent(secret_code)
         self._initialise_maintenance_state()
+        self._create_events_topic()
+        self.status_watcher.resume(forget=True)
+        self.status_watcher.start()
 
     def _create_ops_table(self) -> None:
         ddb = self._client("dynamodb")
@@ -199,6 +218,7 @@ class Provisioner:
             discovery.TABLE_NAME: self.table_name,
             discovery.REGISTRY: json.dumps(self.registry.to_document(), separators=(",", ":")),
             discovery.LOCAL_SERVICES_URL: self.info.services_url,
+            discovery.EVENTS_TOPIC_ARN: self.events_topic_arn,
         }
         for spec in catalogue.FUNCTIONS:
             values[discovery.function_parameter(spec.key)] = catalogue.function_name(self.stage, spec.key)
@@ -219,7 +239,12 @@ class Provisioner:
                 ConditionExpression="attribute_not_exists(pk)",
             )
 
+    def _create_events_topic(self) -> None:
+        created = self._client("sns").create_topic(Name=self.events_topic_arn.rsplit(":", 1)[1])
+        assert created["TopicArn"] == self.events_topic_arn
+
     def stop_running_executions(self) -> None:
+        self.status_watcher.suspend()  # a reset follows: nothing stopped here is worth closing
         sfn = self._client("stepfunctions")
         for machine in sfn.list_state_machines()["stateMachines"]:
             pages = sfn.get_paginator("list_executions").paginate(

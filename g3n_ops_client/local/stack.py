@@ -140,6 +140,8 @@ class LocalStack:
         return self.provisioner.seed() if seed else None
 
     def stop(self) -> None:
+        if self.provisioner is not None:
+            self.provisioner.status_watcher.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

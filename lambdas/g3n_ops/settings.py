@@ -22,6 +22,10 @@ class Settings:
     maintenance_audit_log_group: str
     vacuum_pending_seconds: int
     vacuum_allowed: bool
+    # The SNS topic every lifecycle event goes to ("" = notifications off, e.g. in unit tests).
+    events_topic_arn: str = ""
+    # A real vacuum binds to a completed dry-run of its scope at most this old (unless named).
+    dry_run_max_age_seconds: int = 24 * 3600
 
 
 @cache
@@ -38,4 +42,6 @@ def settings() -> Settings:
         ),
         vacuum_pending_seconds=int(env.get("VACUUM_PENDING_SECONDS", "300")),
         vacuum_allowed=env.get("VACUUM_ALLOWED", "true").lower() == "true",
+        events_topic_arn=env.get("OPS_EVENTS_TOPIC_ARN", ""),
+        dry_run_max_age_seconds=int(env.get("VACUUM_DRY_RUN_MAX_AGE_SECONDS", str(24 * 3600))),
     )

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from g3n_ops import notify
 from g3n_ops.aws import client
 from g3n_ops.domain import purge
 from g3n_ops.errors import (
@@ -155,6 +156,7 @@ def audit(record: dict, action: str, **details: Any) -> None:
     }
     store.put_audit(entry, sequence=AUDIT_SEQUENCE[action])
     logger.info("vacuum audit", extra={"audit": entry})
+    notify.vacuum_event(entry)
 
 
 # -- requests (the direct-invoke operations) -----------------------------------------------------
