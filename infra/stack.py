@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import App, Aspects, CfnOutput, Stack
+from aws_cdk import aws_ssm as ssm
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct, Node
 
-from infra.constructs.access import grant_function_access
+from g3n_ops import discovery
+from infra.constructs.access import AUDIT_WRITE, OPS_READ_WRITE, grant_function_access
 from infra.constructs.api import OpsApi
 from infra.constructs.audit import MaintenanceAudit
 from infra.constructs.data import OpsData
@@ -24,6 +26,12 @@ from infra.constructs.discovery import DiscoveryParameters
 from infra.constructs.functions import OpsFunctions
 from infra.constructs.guard import MaintenanceGuard
 from infra.constructs.initial_items import InitialItems
+from infra.constructs.monitoring import (
+    EventsTopic,
+    OpsMonitoring,
+    grant_execution_status_access,
+    grant_publishing,
+)
 from infra.constructs.registry import ServiceRegistry
 from infra.constructs.schedules import RecurringMaintenance, RecurringWindow
 from infra.constructs.state_machines import OpsStateMachines, state_machine_arn
@@ -69,6 +77,7 @@ class OpsStack(Stack):
         table = self.data.table
         self.registry = ServiceRegistry(self, "Registry", stage=stage, registry_file=config.registry_file)
         self.audit = MaintenanceAudit(self, "Audit")
+        self.events = EventsTopic(self, "Events", stage=stage)
 
         self.functions = OpsFunctions(
             self,
@@ -86,6 +95,7 @@ class OpsStack(Stack):
             audit_log_group=self.audit.log_group,
         )
         self.state_machines = OpsStateMachines(self, "StateMachines", stage=stage, functions=self.functions)
+        self._monitoring()
         self.api = OpsApi(self, "Api", stage=stage, handler=self.functions["api"])
         self.guard = MaintenanceGuard(
             self,
@@ -113,6 +123,32 @@ class OpsStack(Stack):
         )
         self._outputs()
 
+    def _monitoring(self) -> None:
+        """Every function may publish lifecycle events; the rule, alarms and dashboard."""
+        grant_publishing(self.events, self.functions)
+        grant_execution_status_access(
+            self.functions["execution-status"],
+            table=self.data.table,
+            audit_log_group=self.audit.log_group,
+            read_write_actions=OPS_READ_WRITE,
+            audit_actions=AUDIT_WRITE,
+        )
+        self.monitoring = OpsMonitoring(
+            self,
+            "Monitoring",
+            stage=self.config.stage,
+            topic=self.events.topic,
+            functions=self.functions,
+            state_machines=self.state_machines,
+            api_service_codes=[service.code for service in self.registry.registry.api_services],
+        )
+        ssm.StringParameter(
+            self,
+            "EventsTopicArnParameter",
+            parameter_name=discovery.EVENTS_TOPIC_ARN,
+            string_value=self.events.topic.topic_arn,
+        )
+
     def _function_environment(self) -> dict[str, str]:
         """Exactly what ``g3n_ops.settings`` (and the maintenance guard) read."""
         stage, table_name = self.config.stage, self.data.table.table_name
@@ -126,6 +162,10 @@ class OpsStack(Stack):
             "MAINTENANCE_AUDIT_LOG_GROUP": self.audit.log_group_name,
             "VACUUM_PENDING_SECONDS": str(self.config.vacuum_pending_seconds),
             "VACUUM_ALLOWED": "true" if self.config.vacuum_allowed else "false",
+            "OPS_EVENTS_TOPIC_ARN": self.events.topic.topic_arn,
+            "VACUUM_DRY_RUN_MAX_AGE_SECONDS": str(
+                int(self.node.try_get_context("vacuumDryRunMaxAgeSeconds") or 24 * 3600)
+            ),
             "POWERTOOLS_SERVICE_NAME": "g3n-ops",
             "POWERTOOLS_METRICS_NAMESPACE": "G3nOps",
         }

@@ -61,7 +61,7 @@ class Provisioner:
         # The EventBridge rule on execution status changes, emulated (moto emits no such events).
         self.status_watcher = StatusWatcher(
             sfn_client=lambda: self._client("stepfunctions"),
-            state_machine_arns=lambda: {self.state_machine_arn(spec.key) for spec in catalogue.STATE_MACHINES},
+            state_machine_arns=lambda: {self.state_machine_arn(s.key) for s in catalogue.STATE_MACHINES},
             dispatcher=dispatcher,
             function_name=catalogue.function_name(stage, "execution-status"),
             account=account,

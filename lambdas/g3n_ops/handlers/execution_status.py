@@ -15,5 +15,5 @@ def handler(event: dict, context) -> dict:
     try:
         return execution_status.handle(event)
     except OpsError as error:
-        logger.warning("execution status event not handled", extra={"code": error.code, "error": error.message})
+        logger.warning("execution status event dropped", extra={"code": error.code, "error": error.message})
         return error.to_dict()
