@@ -57,7 +57,7 @@ def stats_table(record: dict) -> Table:
     verb = "would delete" if record.get("dryRun") else "deleted"
     headers = []
     for _, label, _ in fields:
-        headers += [label, f"{label} (dry-run)"] if counted else [label]
+        headers += [label, "dry-run"] if counted else [label]  # each counter, then what was counted
     title = f"{verb} per service" + (f" (dry-run {record.get('dryRunId')} counted)" if counted else "")
     table = Table("service", *headers, "units done", title=title)
 
