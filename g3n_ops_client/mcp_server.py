@@ -295,6 +295,13 @@ MAINTENANCE_END = Confirmation(
 MaintenanceId = Annotated[str, Field(description="The maintenance window's id (maintenanceId).")]
 VacuumId = Annotated[str, Field(description="The vacuum's id (vacuumId).")]
 Reason = Annotated[str, Field(description="Why this vacuum runs; recorded in its record and audit.")]
+DryRunId = Annotated[
+    str | None,
+    Field(
+        description="A real run's dry-run (its vacuumId). Default: the newest completed dry-run of the "
+        "same scope from the last 24 h; without one the real run is refused (dry-run-required)."
+    ),
+]
 DryRun = Annotated[
     bool,
     Field(
@@ -372,6 +379,29 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         per-service stats and totals. Poll it after vacuum_all / vacuum_org until it is final."""
         return call(lambda: ops.vacuum.status(vacuum_id))
 
+    @tool(annotations=_read("List vacuum runs"))
+    def vacuum_list(
+        status: Annotated[
+            Literal["pending", "running", "completed", "cancelled", "failed"] | None,
+            Field(description="Only runs in this status."),
+        ] = None,
+        limit: Annotated[int | None, Field(ge=1, le=100, description="At most this many (a page).")] = None,
+        next_token: Annotated[
+            str | None, Field(description="The nextToken of the previous page, to continue.")
+        ] = None,
+    ) -> CallToolResult:
+        """Vacuum runs (dry-runs included), newest first, one page at a time (`nextToken`
+        continues). Each run: id, status, scope, orgcode, dry-run or the dry-run it is bound to,
+        times and totals. Equivalent to `g3n ops vacuum-list`."""
+        return call(lambda: ops.vacuum.list(status=status, limit=limit, next_token=next_token))
+
+    @tool(annotations=_read("Vacuum run events"))
+    def vacuum_events(vacuum_id: VacuumId) -> CallToolResult:
+        """A vacuum run's trail in time order (requested, started, progress, completed / cancelled /
+        failed with reasons): every audit entry with its details. Equivalent to
+        `g3n ops vacuum-events`."""
+        return call(lambda: ops.vacuum.events(vacuum_id))
+
     # -- maintenance writes (secret code from the environment) --------------------------------
     @tool(annotations=_write("Schedule a maintenance window", idempotent=False))
     def maintenance_schedule(
@@ -428,13 +458,22 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
     # -- vacuum (destructive; secret code from the environment) -------------------------------
     @tool(annotations=_write("Vacuum ALL data of the stack", idempotent=False, destructive=True))
     @confirmed(VACUUM_ALL)
-    def vacuum_all(reason: Reason, dry_run: DryRun = True, typed_by_operator: str = "") -> CallToolResult:
+    def vacuum_all(
+        reason: Reason,
+        dry_run: DryRun = True,
+        dry_run_id: DryRunId = None,
+        typed_by_operator: str = "",
+    ) -> CallToolResult:
         """PERMANENTLY delete every item, object version and log event of every service on this
         (dev/test) stack. Always run with dry_run=true first and show the operator the counts
         (vacuum_status until completed). The operator confirms every call (dry-run included) by
         typing the confirmation phrase into this client. A real run waits in `pending` for the
         pending window (vacuum_cancel stops it), then deletes. Only one vacuum runs at a time."""
-        return gated(lambda secret: ops.vacuum.all(secret, reason, typed_by_operator, dry_run=dry_run))
+        return gated(
+            lambda secret: ops.vacuum.all(
+                secret, reason, typed_by_operator, dry_run=dry_run, dry_run_id=dry_run_id
+            )
+        )
 
     @tool(annotations=_write("Vacuum one organisation's data", idempotent=False, destructive=True))
     @confirmed(VACUUM_ORG)
@@ -442,13 +481,16 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         orgcode: Annotated[str, Field(description="The organisation whose data goes, e.g. TESTORG.")],
         reason: Reason,
         dry_run: DryRun = True,
+        dry_run_id: DryRunId = None,
     ) -> CallToolResult:
         """PERMANENTLY delete one organisation's items and S3 objects from every org-scoped service
         (uas and usm are cross-org and skipped). Always run with dry_run=true first and show the
         operator the counts (vacuum_status until completed). A real run (dry_run=false) needs the
         operator to type the orgcode into this client. It then waits in `pending` for the pending
         window (vacuum_cancel stops it), then deletes. Only one vacuum runs at a time."""
-        return gated(lambda secret: ops.vacuum.org(secret, orgcode, reason, dry_run=dry_run))
+        return gated(
+            lambda secret: ops.vacuum.org(secret, orgcode, reason, dry_run=dry_run, dry_run_id=dry_run_id)
+        )
 
     @tool(annotations=_write("Cancel a pending vacuum", idempotent=True))
     @confirmed(VACUUM_CANCEL)

@@ -64,6 +64,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=1024,
         vacuum_only=True,
     ),
+    FunctionSpec(
+        "execution-status",
+        "g3n_ops.handlers.execution_status.handler",
+        "Closes a vacuum or maintenance record whose execution ended outside OPS (EventBridge)",
+    ),
 )
 
 STATE_MACHINES: tuple[StateMachineSpec, ...] = (

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import Annotations, App, Aspects, CfnOutput, Environment, Stack
+from aws_cdk import aws_ssm as ssm
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct, Node
 
+from g3n_ops import discovery
 from infra import catalogue
-from infra.constructs.access import grant_function_access
+from infra.constructs.access import AUDIT_WRITE, grant_function_access
 from infra.constructs.api import OpsApi
 from infra.constructs.audit import MaintenanceAudit
 from infra.constructs.data import OpsData
@@ -26,6 +28,12 @@ from infra.constructs.discovery import DiscoveryParameters
 from infra.constructs.functions import OpsFunctions
 from infra.constructs.guard import MaintenanceGuard
 from infra.constructs.initial_items import InitialItems
+from infra.constructs.monitoring import (
+    EventsTopic,
+    OpsMonitoring,
+    grant_execution_status_access,
+    grant_publishing,
+)
 from infra.constructs.registry import ServiceRegistry
 from infra.constructs.schedules import RecurringMaintenance, RecurringWindow
 from infra.constructs.security import SecretSecurity
@@ -119,6 +127,7 @@ class OpsStack(Stack):
         table = self.data.table
         self.registry = ServiceRegistry(self, "Registry", stage=stage, registry_file=config.registry_file)
         self.audit = MaintenanceAudit(self, "Audit")
+        self.events = EventsTopic(self, "Events", stage=stage)
 
         self.functions = OpsFunctions(
             self,
@@ -149,6 +158,7 @@ class OpsStack(Stack):
                 f"vacuum is off ({config.vacuum_denied_because}): no vacuum state machine, no purge IAM"
             )
         self.security = SecretSecurity(self, "Security", stage=stage)
+        self._monitoring()
         self.api = OpsApi(self, "Api", stage=stage, handler=self.functions["api"])
         self.guard = MaintenanceGuard(
             self,
@@ -177,6 +187,30 @@ class OpsStack(Stack):
         )
         self._outputs()
 
+    def _monitoring(self) -> None:
+        """Every function may publish lifecycle events; the rule, alarms and dashboard."""
+        grant_publishing(self.events, self.functions)
+        grant_execution_status_access(
+            self.functions["execution-status"],
+            audit_log_group=self.audit.log_group,
+            audit_actions=AUDIT_WRITE,
+        )
+        self.monitoring = OpsMonitoring(
+            self,
+            "Monitoring",
+            stage=self.config.stage,
+            topic=self.events.topic,
+            functions=self.functions,
+            state_machines=self.state_machines,
+            api_service_codes=[service.code for service in self.registry.registry.api_services],
+        )
+        ssm.StringParameter(
+            self,
+            "EventsTopicArnParameter",
+            parameter_name=discovery.EVENTS_TOPIC_ARN,
+            string_value=self.events.topic.topic_arn,
+        )
+
     def _function_environment(self) -> dict[str, str]:
         """Exactly what ``g3n_ops.settings`` (and the maintenance guard) read."""
         stage, table_name = self.config.stage, self.data.table.table_name
@@ -198,6 +232,10 @@ class OpsStack(Stack):
             # allow on top of it before a service counts as not effective.
             "G3N_MAINTENANCE_GUARD_TTL_SECONDS": "20",
             "MAINTENANCE_PROBE_MARGIN_SECONDS": "10",
+            "OPS_EVENTS_TOPIC_ARN": self.events.topic.topic_arn,
+            "VACUUM_DRY_RUN_MAX_AGE_SECONDS": str(
+                int(self.node.try_get_context("vacuumDryRunMaxAgeSeconds") or 24 * 3600)
+            ),
             "POWERTOOLS_SERVICE_NAME": "g3n-ops",
             "POWERTOOLS_METRICS_NAMESPACE": "G3nOps",
         }

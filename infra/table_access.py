@@ -58,6 +58,15 @@ FUNCTION_TABLE_ACCESS: dict[str, TableAccess] = {
     | SECRET_CHECK,
     "maintenance-steps": read_write("maintenance#*", kinds=("maintenance",)),
     # Records, the mutex and progress items (vacuum#…), the vacuum audit.
-    "vacuum": read_write("vacuum#*", "audit#vacuum#*", kinds=("vacuum", "audit#vacuum")) | SECRET_CHECK,
-    "vacuum-steps": read_write("vacuum#*", "audit#vacuum#*", kinds=("vacuum", "audit#vacuum")),
+    # (Each run's audit trail is its own kind-index partition, audit#vacuum#<id>.)
+    "vacuum": read_write("vacuum#*", "audit#vacuum#*", kinds=("vacuum", "audit#vacuum", "audit#vacuum#*"))
+    | SECRET_CHECK,
+    "vacuum-steps": read_write(
+        "vacuum#*", "audit#vacuum#*", kinds=("vacuum", "audit#vacuum", "audit#vacuum#*")
+    ),
+    # Closes records whose execution ended outside OPS: vacuum records, the mutex and their audit;
+    # maintenance records and the guard's state.
+    "execution-status": read_write(
+        "vacuum#*", "audit#vacuum#*", "maintenance#*", kinds=("vacuum", "maintenance")
+    ),
 }

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import math
 import time
+import uuid
 from collections import defaultdict
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -165,3 +167,40 @@ def wait_status(client, record: dict, statuses: set[str], timeout: float = 30) -
 
 
 __all__ = ["PHRASE", "SECRET"]
+
+
+def dry_run_first(client, orgcode: str | None = None, *, timeout: float = 60) -> dict:
+    """A completed dry-run of vacuum-org ``orgcode`` (or vacuum-all when None): what a real run
+    binds to, as the playbooks order it. Returns the finished dry-run record."""
+    if orgcode is None:
+        requested = client.vacuum.all(SECRET, "dry-run first", PHRASE, dry_run=True)
+    else:
+        requested = client.vacuum.org(SECRET, orgcode, "dry-run first", dry_run=True)
+    done = wait_done(client, requested, timeout=timeout)
+    assert done["status"] == "completed", done.get("error")
+    return done
+
+
+def plant_dry_run(orgcode: str | None = None) -> str:
+    """A completed dry-run record of vacuum-org ``orgcode`` (vacuum-all when None), as a finished
+    dry-run leaves it, for tests whose subject is the real run after it: it saves a whole dry-run
+    execution. (The binding itself is tested with real dry-runs: test_dry_run_binding.py.)"""
+    moment = datetime.now(UTC)
+    at = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    vacuum_id = f"{moment:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    record = {
+        "vacuumId": vacuum_id,
+        "status": "completed",
+        "scope": "org" if orgcode else "all",
+        "orgcode": orgcode,
+        "dryRun": True,
+        "reason": "planted dry-run",
+        "source": "cli",
+        "actor": "test",
+        "createdAt": at,
+        "startedAt": at,
+        "finishedAt": at,
+        "stats": {"services": {}, "totals": {}},
+    }
+    assert vacuum_store.create_record(record)
+    return vacuum_id

@@ -1,13 +1,15 @@
-"""``g3n ops vacuum-all | vacuum-org | vacuum-cancel | vacuum-status``."""
+"""``g3n ops vacuum-all | vacuum-org | vacuum-cancel | vacuum-status | vacuum-list | vacuum-events``."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
 from rich.filesize import decimal
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from g3n_ops_client.cli.common import Run, ops_command, resolve_secret, secret_code_option, stdout
 
@@ -18,7 +20,17 @@ COUNTER_COLUMNS = (
     ("logStreams", "log streams", str),
     ("logBytes", "log bytes", decimal),
 )
+STATUSES = ("pending", "running", "completed", "cancelled", "failed")
 _TIMES = (("createdAt", "created"), ("startedAt", "started"), ("finishedAt", "finished"))
+
+
+dry_run_id_option = click.option(
+    "--dry-run-id",
+    default=None,
+    metavar="V",
+    help="The completed dry-run this real run is bound to (default: the newest matching one, "
+    "at most 24 h old).",
+)
 
 
 # -- text output ---------------------------------------------------------------------------------
@@ -37,23 +49,42 @@ def _counts(entry: dict) -> str:
 
 
 def stats_table(record: dict) -> Table:
+    """Per service what went (or would go); for a real run bound to a dry-run, what the dry-run
+    counted beside each counter."""
     services = record.get("stats", {}).get("services", {})
+    counted = record.get("dryRunStats") or None
     fields = [column for column in COUNTER_COLUMNS if any(column[0] in s for s in services.values())]
     verb = "would delete" if record.get("dryRun") else "deleted"
-    table = Table("service", *(label for _, label, _ in fields), "units done", title=f"{verb} per service")
+    headers = []
+    for _, label, _ in fields:
+        headers += [label, "dry-run"] if counted else [label]  # each counter, then what was counted
+    title = f"{verb} per service" + (f" (dry-run {record.get('dryRunId')} counted)" if counted else "")
+    table = Table("service", *headers, "units done", title=title)
+
+    def cells(entry: dict, dry: dict | None) -> list[str]:
+        row = []
+        for field, _, shown in fields:
+            row.append(shown(int(entry.get(field, 0))))
+            if counted:
+                row.append(shown(int(dry[field])) if dry and field in dry else "-")
+        return row
+
+    dry_services = (counted or {}).get("services", {})
     for code, entry in services.items():
         done = f"{entry.get('unitsDone', 0)}/{entry.get('units', 0)}"
-        table.add_row(code, *(shown(int(entry.get(field, 0))) for field, _, shown in fields), done)
+        table.add_row(code, *cells(entry, dry_services.get(code)), done)
     totals = record.get("stats", {}).get("totals", {})
     table.add_section()
     done = f"{totals.get('unitsDone', 0)}/{totals.get('units', 0)}"
-    table.add_row("total", *(shown(int(totals.get(field, 0))) for field, _, shown in fields), done)
+    table.add_row("total", *cells(totals, (counted or {}).get("totals")), done)
     return table
 
 
 def print_record(record: dict) -> None:
     stdout.print(_headline(record), markup=False)
     stdout.print(f"  reason: {record.get('reason')}", markup=False)
+    if record.get("dryRunId"):
+        stdout.print(f"  bound to dry-run {record['dryRunId']}", markup=False)
     times = [f"{name} {record[key]}" for key, name in _TIMES if record.get(key)]
     stdout.print("  " + " · ".join(times), markup=False)
     error = record.get("error")
@@ -111,6 +142,46 @@ def follow(run: Run, vacuum_id: str, timeout: float) -> dict:
         return run.client.vacuum.wait(vacuum_id, timeout=timeout, on_update=LiveProgress(progress))
 
 
+def print_page(page: dict) -> None:
+    table = Table("vacuum id", "status", "scope", "dry-run", "created", "finished", "items", "reason")
+    for run in page["items"]:
+        scope = "all" if run["scope"] == "all" else f"org {run.get('orgcode')}"
+        table.add_row(
+            run["vacuumId"],
+            run["status"],
+            scope,
+            "yes" if run.get("dryRun") else f"no (of {run.get('dryRunId') or '-'})",
+            run.get("createdAt") or "",
+            run.get("finishedAt") or "",
+            str((run.get("totals") or {}).get("items", 0)),
+            Text(run.get("reason") or ""),  # free text: never rich markup
+        )
+    stdout.print(table)
+    if page.get("nextToken"):
+        stdout.print(f"more: --next-token {page['nextToken']}", markup=False)
+
+
+def _details(event: dict) -> str:
+    """Whatever the action carries besides when/what/status, as key=value (any action)."""
+    parts = []
+    for key, value in event.items():
+        if key in ("at", "action", "status") or value in (None, "", {}, []):
+            continue
+        shown = json.dumps(value, sort_keys=True, default=str) if isinstance(value, dict | list) else value
+        parts.append(f"{key}={shown}")
+    return " ".join(parts)
+
+
+def print_events(document: dict) -> None:
+    stdout.print(_headline(document), markup=False)
+    for event in document["events"]:
+        action, status = str(event.get("action")), event.get("status") or ""
+        line = f"  {event.get('at')}  {action:<12} {status:<10} {_details(event)}"
+        stdout.print(line.rstrip(), markup=False)
+    if not document["events"]:
+        stdout.print("  (no audit entries)", markup=False)
+
+
 def register(ops: click.Group) -> None:
     @ops_command(ops, "vacuum-all")
     @secret_code_option
@@ -122,10 +193,15 @@ def register(ops: click.Group) -> None:
         help="Exactly: VACUUM ALL DATA PERMANENTLY",
     )
     @click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
-    def vacuum_all(run: Run, secret_code, reason: str, confirmation_phrase: str, dry_run: bool) -> None:
+    @dry_run_id_option
+    def vacuum_all(
+        run: Run, secret_code, reason: str, confirmation_phrase: str, dry_run: bool, dry_run_id: str | None
+    ) -> None:
         """Purge ALL data of the stack: every service table, bucket (all versions) and log group's
-        streams, after a pending window that vacuum-cancel can stop. OPS's own table is kept."""
-        record = run.client.vacuum.all(resolve_secret(secret_code), reason, confirmation_phrase, dry_run)
+        streams, after a pending window that vacuum-cancel can stop. OPS's own table is kept.
+        A real run needs a completed vacuum-all dry-run first."""
+        secret = resolve_secret(secret_code)
+        record = run.client.vacuum.all(secret, reason, confirmation_phrase, dry_run, dry_run_id=dry_run_id)
         run.emit(record, print_requested)
 
     @ops_command(ops, "vacuum-org")
@@ -135,10 +211,15 @@ def register(ops: click.Group) -> None:
     )
     @click.option("--reason", required=True, help="Why (kept on the record and in the audit).")
     @click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
-    def vacuum_org(run: Run, secret_code, orgcode: str, reason: str, dry_run: bool) -> None:
+    @dry_run_id_option
+    def vacuum_org(
+        run: Run, secret_code, orgcode: str, reason: str, dry_run: bool, dry_run_id: str | None
+    ) -> None:
         """Purge one organisation's data from the org-scoped services (users and sessions are kept),
-        after a pending window that vacuum-cancel can stop."""
-        record = run.client.vacuum.org(resolve_secret(secret_code), orgcode, reason, dry_run)
+        after a pending window that vacuum-cancel can stop. A real run needs a completed dry-run
+        of the same org first."""
+        secret = resolve_secret(secret_code)
+        record = run.client.vacuum.org(secret, orgcode, reason, dry_run, dry_run_id=dry_run_id)
         run.emit(record, print_requested)
 
     @ops_command(ops, "vacuum-cancel")
@@ -164,3 +245,17 @@ def register(ops: click.Group) -> None:
         run.emit(record, print_record)
         if watch and record["status"] == "failed":
             sys.exit(1)
+
+    @ops_command(ops, "vacuum-list")
+    @click.option("--status", type=click.Choice(STATUSES), default=None, help="Only runs in this status.")
+    @click.option("--limit", type=click.IntRange(1, 100), default=None, help="At most this many (a page).")
+    @click.option("--next-token", default=None, help="Continue from the previous page.")
+    def vacuum_list(run: Run, status: str | None, limit: int | None, next_token: str | None) -> None:
+        """Vacuum runs (dry-runs included), newest first, a page at a time."""
+        run.emit(run.client.vacuum.list(status=status, limit=limit, next_token=next_token), print_page)
+
+    @ops_command(ops, "vacuum-events")
+    @click.option("--vacuum-id", required=True, help="The run.")
+    def vacuum_events(run: Run, vacuum_id: str) -> None:
+        """A run's trail in time order: every audit entry with its details (counts, reasons, errors)."""
+        run.emit(run.client.vacuum.events(vacuum_id), print_events)

@@ -14,7 +14,7 @@ from importlib import resources
 import boto3
 
 import workflows
-from g3n_ops import aws, discovery, settings
+from g3n_ops import aws, discovery, notify, settings
 from g3n_ops.domain import secret
 from g3n_ops.registry import Registry, forget_cached_registry
 from g3n_ops.store import maintenance_state
@@ -22,6 +22,7 @@ from g3n_ops.store import secret as secret_store
 from g3n_ops.store import table as ops_table
 from g3n_ops_client.local.lambda_runtime import LambdaDispatcher, LocalFunction
 from g3n_ops_client.local.standins import StandIns
+from g3n_ops_client.local.status_watcher import StatusWatcher
 from infra import catalogue
 
 OPS_TABLE_SUFFIX = "ops"
@@ -77,12 +78,25 @@ class Provisioner:
                     name, self.function_arn(spec.key), spec.handler, spec.memory_mb, spec.timeout_seconds
                 )
             )
+        # The EventBridge rule on execution status changes, emulated (moto emits no such events).
+        self.status_watcher = StatusWatcher(
+            sfn_client=lambda: self._client("stepfunctions"),
+            state_machine_arns=lambda: {self.state_machine_arn(s.key) for s in catalogue.STATE_MACHINES},
+            dispatcher=dispatcher,
+            function_name=catalogue.function_name(stage, "execution-status"),
+            account=account,
+            region=region,
+        )
 
     # -- names -----------------------------------------------------------------------------------
     def function_arn(self, key: str) -> str:
         return (
             f"arn:aws:lambda:{self.region}:{self.account}:function:{catalogue.function_name(self.stage, key)}"
         )
+
+    @property
+    def events_topic_arn(self) -> str:
+        return f"arn:aws:sns:{self.region}:{self.account}:g3n-{self.stage}-ops-events"
 
     def state_machine_arn(self, key: str) -> str:
         name = catalogue.state_machine_name(self.stage, key)
@@ -112,6 +126,7 @@ class Provisioner:
             "G3N_MAINTENANCE_GUARD_TTL_SECONDS": str(self.guard_ttl_seconds),
             "MAINTENANCE_PROBE_MARGIN_SECONDS": str(self.probe_margin_seconds),
             "G3N_OPS_STATUS_URL": self.info.api_url + "/status",  # the guard's 503 links it
+            "OPS_EVENTS_TOPIC_ARN": self.events_topic_arn,
         }
 
     def _client(self, service: str):
@@ -130,6 +145,7 @@ class Provisioner:
         os.environ.update(self.function_environment())
         settings.settings.cache_clear()
         aws.reset_clients()
+        notify.reset_client()
         forget_cached_registry()
         self._create_ops_table()
         self._create_role()
@@ -140,6 +156,9 @@ class Provisioner:
         self._write_parameters()
         self._initialise_secret(secret_code)
         self._initialise_maintenance_state()
+        self._create_events_topic()
+        self.status_watcher.resume(forget=True)
+        self.status_watcher.start()
 
     def _create_ops_table(self) -> None:
         ddb = self._client("dynamodb")
@@ -234,6 +253,7 @@ class Provisioner:
             discovery.TABLE_NAME: self.table_name,
             discovery.REGISTRY: json.dumps(self.registry.to_document(), separators=(",", ":")),
             discovery.LOCAL_SERVICES_URL: self.info.services_url,
+            discovery.EVENTS_TOPIC_ARN: self.events_topic_arn,
         }
         for spec in catalogue.FUNCTIONS:
             values[discovery.function_parameter(spec.key)] = catalogue.function_name(self.stage, spec.key)
@@ -268,7 +288,12 @@ class Provisioner:
             TableName=self.table_name, Key={"pk": {"S": secret_store.LOCKOUT_PK}}
         )
 
+    def _create_events_topic(self) -> None:
+        created = self._client("sns").create_topic(Name=self.events_topic_arn.rsplit(":", 1)[1])
+        assert created["TopicArn"] == self.events_topic_arn
+
     def stop_running_executions(self) -> None:
+        self.status_watcher.suspend()  # a reset follows: nothing stopped here is worth closing
         sfn = self._client("stepfunctions")
         for machine in sfn.list_state_machines()["stateMachines"]:
             pages = sfn.get_paginator("list_executions").paginate(

@@ -205,6 +205,8 @@ class LocalStack:
 
     def stop(self) -> None:
         aws.remove_client_hook(self.faults.hook)
+        if self.provisioner is not None:
+            self.provisioner.status_watcher.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -20,7 +20,14 @@ class VacuumOperations:
     def __init__(self, client) -> None:
         self.client = client
 
-    def all(self, secret_code: str, reason: str, confirmation_phrase: str, dry_run: bool = False) -> dict:
+    def all(
+        self,
+        secret_code: str,
+        reason: str,
+        confirmation_phrase: str,
+        dry_run: bool = False,
+        dry_run_id: str | None = None,
+    ) -> dict:
         """Request vacuum-all (every service table, bucket and log group of the stack).
 
         ``requestId`` is fresh per call, so the invoke's own retries (and only those) get the
@@ -32,11 +39,20 @@ class VacuumOperations:
             reason=reason,
             confirmationPhrase=confirmation_phrase,
             dryRun=dry_run,
+            dryRunId=dry_run_id,
             requestId=str(uuid.uuid4()),
         )
 
-    def org(self, secret_code: str, orgcode: str, reason: str, dry_run: bool = False) -> dict:
-        """Request vacuum-org (one organisation's data; users and sessions are kept)."""
+    def org(
+        self,
+        secret_code: str,
+        orgcode: str,
+        reason: str,
+        dry_run: bool = False,
+        dry_run_id: str | None = None,
+    ) -> dict:
+        """Request vacuum-org (one organisation's data; users and sessions are kept). A real run
+        binds to ``dry_run_id`` or, without it, the newest completed dry-run of the org."""
         return self.client.invoke(
             FUNCTION,
             "vacuum-org",
@@ -44,6 +60,7 @@ class VacuumOperations:
             orgcode=orgcode,
             reason=reason,
             dryRun=dry_run,
+            dryRunId=dry_run_id,
             requestId=str(uuid.uuid4()),
         )
 
@@ -53,6 +70,16 @@ class VacuumOperations:
 
     def status(self, vacuum_id: str) -> dict:
         return self.client.invoke(FUNCTION, "vacuum-status", vacuumId=vacuum_id)
+
+    def list(
+        self, status: str | None = None, limit: int | None = None, next_token: str | None = None
+    ) -> dict:
+        """``{"items": [run summaries, newest first], "nextToken": str | None}``."""
+        return self.client.invoke(FUNCTION, "vacuum-list", status=status, limit=limit, nextToken=next_token)
+
+    def events(self, vacuum_id: str) -> dict:
+        """The run's summary and ``events``: its audit trail, oldest first."""
+        return self.client.invoke(FUNCTION, "vacuum-events", vacuumId=vacuum_id)
 
     def wait(
         self,

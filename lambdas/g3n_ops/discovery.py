@@ -7,6 +7,7 @@ API_URL = f"{PREFIX}/api-url"
 TABLE_NAME = f"{PREFIX}/table-name"
 REGISTRY = f"{PREFIX}/registry"
 LOCAL_SERVICES_URL = f"{PREFIX}/local/services-url"
+EVENTS_TOPIC_ARN = f"{PREFIX}/events-topic-arn"  # subscribe here for every lifecycle event
 
 
 def function_parameter(key: str) -> str:

@@ -168,6 +168,12 @@ class AwsError(OpsError):
     code = "aws-error"
 
 
+class DryRunRequired(OpsError):
+    """A real vacuum needs a completed dry-run of the same scope (and orgcode) to bind to."""
+
+    code = "dry-run-required"
+
+
 ALL_ERRORS: tuple[type[OpsError], ...] = (
     OpsError,
     InvalidInput,
@@ -197,6 +203,7 @@ ALL_ERRORS: tuple[type[OpsError], ...] = (
     AwsServerError,
     AwsAccessDenied,
     AwsError,
+    DryRunRequired,
 )
 
 ERROR_CODES: frozenset[str] = frozenset(cls.code for cls in ALL_ERRORS)

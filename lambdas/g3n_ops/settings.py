@@ -30,6 +30,10 @@ class Settings:
     # which every API service must answer 503 after a window starts (or recover after it ends).
     guard_ttl_seconds: int = 20
     maintenance_probe_margin_seconds: int = 10
+    # The SNS topic every lifecycle event goes to ("" = notifications off, e.g. in unit tests).
+    events_topic_arn: str = ""
+    # A real vacuum binds to a completed dry-run of its scope at most this old (unless named).
+    dry_run_max_age_seconds: int = 24 * 3600
 
 
 @cache
@@ -53,6 +57,8 @@ def settings() -> Settings:
         ),
         guard_ttl_seconds=int(env.get("G3N_MAINTENANCE_GUARD_TTL_SECONDS", "20")),
         maintenance_probe_margin_seconds=int(env.get("MAINTENANCE_PROBE_MARGIN_SECONDS", "10")),
+        events_topic_arn=env.get("OPS_EVENTS_TOPIC_ARN", ""),
+        dry_run_max_age_seconds=int(env.get("VACUUM_DRY_RUN_MAX_AGE_SECONDS", str(24 * 3600))),
     )
 
 

@@ -22,7 +22,16 @@ from tests.vacuum_support import PHRASE, ops_items, registry, snapshot
 
 pytestmark = pytest.mark.anyio
 
-READS = {"ping", "stat", "services", "maintenance_list", "maintenance_get", "vacuum_status"}
+READS = {
+    "ping",
+    "stat",
+    "services",
+    "maintenance_list",
+    "maintenance_get",
+    "vacuum_status",
+    "vacuum_list",
+    "vacuum_events",
+}
 MAINTENANCE_WRITES = {
     "maintenance_schedule",
     "maintenance_start",

@@ -178,6 +178,8 @@ def test_function_environment_is_what_settings_reads(template, ops_table_id):
         "MAINTENANCE_PROBE_MARGIN_SECONDS": "10",
         "POWERTOOLS_SERVICE_NAME": "g3n-ops",
         "POWERTOOLS_METRICS_NAMESPACE": "G3nOps",
+        "OPS_EVENTS_TOPIC_ARN": "${" + template.one("AWS::SNS::Topic")[0] + "}",
+        "VACUUM_DRY_RUN_MAX_AGE_SECONDS": "86400",
     }
     assert read_by_settings <= expected.keys()
     for spec in catalogue.FUNCTIONS:
@@ -245,6 +247,18 @@ def test_api_function_reads_only(template, ops_table_id, registry):
 
 
 ITEM_WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
+
+
+def test_admin_function_gets_and_puts_the_secret_item_only(template, ops_table_id):
+    allowed = template.allowed(role(template, "admin"))
+    plumbing = {"xray", "logs", "sns", "kms"}  # tracing, logs, publishing events
+    data_actions = {action for action, _ in allowed if action.split(":")[0] not in plumbing}
+    assert data_actions == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    assert _on(allowed, f"${{{ops_table_id}.Arn}}") == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    (statement,) = [
+        st for st in template.statements(role(template, "admin")) if "dynamodb:PutItem" in st["Action"]
+    ]
+    assert statement["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["secret"]}}
 
 
 def ops_table_conditions(template, ops_table_id, key: str) -> dict[str, dict[str, list[str]]]:
@@ -452,6 +466,7 @@ def test_discovery_parameters_point_at_the_deployed_resources(template, ops_tabl
         discovery.STAGE: STAGE,
         discovery.TABLE_NAME: f"${{{ops_table_id}}}",
         discovery.API_URL: "${" + template.one("AWS::ApiGatewayV2::Api")[0] + ".ApiEndpoint}",
+        discovery.EVENTS_TOPIC_ARN: "${" + template.one("AWS::SNS::Topic")[0] + "}",
     }
     for spec in catalogue.FUNCTIONS:
         expected[discovery.function_parameter(spec.key)] = f"${{{function_id(template, spec.key)}}}"
@@ -720,3 +735,87 @@ def _registry_parameter_id(template: Template) -> str:
 
 def _registry_parameter_arn(template: Template) -> str:
     return f"{PREFIX}:ssm:{REGION}:{ACCOUNT}:parameter${{{_registry_parameter_id(template)}}}"
+
+
+# -- monitoring ----------------------------------------------------------------------------------
+
+
+def _alarms(template: Template) -> dict[str, dict]:
+    return {props["AlarmName"]: render(props) for _, props in _props(template, "AWS::CloudWatch::Alarm")}
+
+
+def _alarm_metrics(alarm: dict) -> list[dict]:
+    """The metrics an alarm watches (the library wraps each in a math expression)."""
+    if "MetricName" in alarm:
+        return [{"MetricName": alarm["MetricName"], "Namespace": alarm["Namespace"], **alarm}]
+    return [query["MetricStat"]["Metric"] for query in alarm["Metrics"] if "MetricStat" in query]
+
+
+def test_one_encrypted_tls_only_topic_carries_events_and_every_alarm(template):
+    topic_id, topic = template.one("AWS::SNS::Topic")
+    assert topic["TopicName"] == f"g3n-{STAGE}-ops-events"
+    key_id, key = template.one("AWS::KMS::Key")
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]} and key["EnableKeyRotation"] is True
+    statements = [
+        s for _, p in _props(template, "AWS::SNS::TopicPolicy") for s in p["PolicyDocument"]["Statement"]
+    ]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in statements
+    )
+    alarms = _alarms(template)
+    assert alarms and all(alarm["AlarmActions"] == [f"${{{topic_id}}}"] for alarm in alarms.values())
+    for spec in catalogue.FUNCTIONS:
+        role = template.role_of(function_id(template, spec.key))
+        assert ("sns:Publish", f"${{{topic_id}}}") in template.allowed(role), spec.key
+
+
+def test_alarms_cover_vacuum_failures_executions_the_guard_and_maintenance(template, registry):
+    watched = [
+        (metric["Namespace"], metric["MetricName"], tuple(d["Value"] for d in metric.get("Dimensions", [])))
+        for alarm in _alarms(template).values()
+        for metric in _alarm_metrics(alarm)
+    ]
+    for name in ("VacuumFailed", "MaintenanceOverrunning", "MaintenanceNotEffective"):
+        assert ("G3nOps", name, ("g3n-ops",)) in watched, name
+    for key in ("maintenance", "vacuum"):
+        machine = f"${{{state_machine_id(template, key)}}}"
+        assert ("AWS/States", "ExecutionsFailed", (machine,)) in watched, key
+        assert ("AWS/States", "ExecutionsTimedOut", (machine,)) in watched, key
+    import g3n_maintenance_guard as guard
+
+    for service in registry.api_services:
+        assert (guard.METRIC_NAMESPACE, guard.FAIL_OPEN_METRIC, (service.code,)) in watched, service.code
+    dashboard = template.one("AWS::CloudWatch::Dashboard")[1]
+    body = json.dumps(dashboard["DashboardBody"])
+    for shown in ("VacuumCompleted", "MaintenanceStart", "ExecutionsFailed", guard.FAIL_OPEN_METRIC):
+        assert shown in body, shown
+
+
+def test_execution_status_rule_sends_ops_executions_that_ended_outside_ops_to_its_function(
+    template, ops_table_id
+):
+    from g3n_ops.domain import execution_status
+
+    _, rule = template.one("AWS::Events::Rule")
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert (
+        pattern["detail"]["status"]
+        == ["FAILED", "TIMED_OUT", "ABORTED"]
+        == list(execution_status.ENDED_OUTSIDE)
+    )
+    machines = {f"${{{state_machine_id(template, key)}}}" for key in ("maintenance", "vacuum")}
+    assert set(render(pattern["detail"]["stateMachineArn"])) == machines
+    target_function = function_id(template, "execution-status")
+    assert [render(t["Arn"]) for t in rule["Targets"]] == [f"${{{target_function}.Arn}}"]
+    permissions = [
+        p for _, p in _props(template, "AWS::Lambda::Permission") if p["Principal"] == "events.amazonaws.com"
+    ]
+    assert any(render(p["FunctionName"]) == f"${{{target_function}.Arn}}" for p in permissions)
+    allowed = template.allowed(template.role_of(target_function))
+    assert {action for action, _ in allowed if action.startswith("states:")} == set(), (
+        "it starts/stops nothing"
+    )
+    assert ("dynamodb:UpdateItem", f"${{{ops_table_id}.Arn}}") in allowed

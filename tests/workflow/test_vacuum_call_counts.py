@@ -11,7 +11,14 @@ import pytest
 
 from g3n_ops import aws
 from tests.support import SECRET
-from tests.vacuum_support import batches, expected_org_stats, registry, stop_vacuum_executions, wait_done
+from tests.vacuum_support import (
+    batches,
+    expected_org_stats,
+    plant_dry_run,
+    registry,
+    stop_vacuum_executions,
+    wait_done,
+)
 
 EXTRA_OBJECTS = 1_100  # with the seeded ones: two DeleteObjects calls for that bucket
 
@@ -59,6 +66,7 @@ def test_one_batch_write_per_25_items_and_one_delete_objects_per_1000_versions(s
     reg = registry()
     bucket = reg.service("cat").buckets[0]
     _add_objects(bucket, "TESTORG/", EXTRA_OBJECTS)
+    plant_dry_run("TESTORG")
     counted.clear()
 
     final = wait_done(client, client.vacuum.org(SECRET, "TESTORG", "count the calls"))

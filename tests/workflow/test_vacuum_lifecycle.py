@@ -22,6 +22,7 @@ from tests.vacuum_support import (
     PHRASE,
     execution,
     mutex,
+    plant_dry_run,
     put_registry,
     registry,
     snapshot,
@@ -44,6 +45,7 @@ def _audit_actions(vacuum_id: str) -> list[str]:
 def test_cancel_during_the_pending_window_deletes_nothing_and_frees_the_mutex(stack, client):
     reg = registry()
     before = snapshot(reg)
+    plant_dry_run("TESTORG")
     requested = client.vacuum.org(SECRET, "TESTORG", "changed my mind")
     assert requested["status"] == "pending" and mutex()["owner"] == requested["vacuumId"]
 
@@ -65,6 +67,7 @@ def test_a_cancel_that_wins_without_stopping_the_execution_still_ends_it_cleanly
     """If StopExecution never arrives, the state machine's own check after the window sees it."""
     reg = registry()
     before = snapshot(reg)
+    plant_dry_run("TESTORG")
     requested = client.vacuum.org(SECRET, "TESTORG", "stopped by the record alone")
     sfn = boto3.client("stepfunctions")
 
@@ -144,6 +147,7 @@ def test_a_failure_mid_run_marks_it_failed_keeps_partial_stats_and_frees_the_mut
     # then, so the run fails half-way with real deletions behind it.
     first_with_buckets = next(s for s in broken["services"] if s["buckets"])
     first_with_buckets["buckets"].insert(0, "g3n-local-123456789012-missing-bucket")
+    plant_dry_run("TESTORG")
     put_registry(broken)
     try:
         requested = client.vacuum.org(SECRET, "TESTORG", "doomed")

@@ -15,6 +15,7 @@ from tests.vacuum_support import (
     expected_org_stats,
     log_events,
     mutex,
+    plant_dry_run,
     registry,
     service_counters,
     snapshot,
@@ -80,6 +81,7 @@ def test_dry_run_counts_exactly_the_org_and_the_real_run_deletes_exactly_that(st
 
 
 def test_the_run_is_recorded_audited_and_never_carries_the_secret(stack, client):
+    plant_dry_run("testorg")
     requested = client.vacuum.org(SECRET, "testorg", "audit trail")
     final = wait_done(client, requested)
     assert final["status"] == "completed"

@@ -1,25 +1,30 @@
 """A vacuum execution that ends outside OPS's own paths (stopped from the console, timed out)
-must not leave its record pending or its mutex held: the next status read closes it."""
+must not leave its record pending or its mutex held. The EventBridge rule closes it at once
+(test_notifications.py); should that event be late or lost, the next status read closes it."""
 
 import boto3
 
 from g3n_ops.store import vacuum as vacuum_store
 from tests.support import SECRET, wait_until
+from tests.vacuum_support import plant_dry_run
 
 
-def test_an_execution_stopped_from_the_console_is_closed_as_failed_by_status(seeded, client):
+def test_an_execution_stopped_from_the_console_is_closed_as_failed_by_status(seeded, client, local_stack):
+    plant_dry_run("TESTORG")
     record = client.vacuum.org(SECRET, "TESTORG", "to be stopped behind OPS's back")
     assert record["status"] == "pending" and record["executionArn"]
     sfn = boto3.client("stepfunctions")
-    sfn.stop_execution(executionArn=record["executionArn"], cause="stopped in the console")
-    wait_until(
-        lambda: sfn.describe_execution(executionArn=record["executionArn"])["status"] == "ABORTED",
-        timeout=10,
-        message="the execution is aborted",
-    )
-    assert vacuum_store.read_mutex() is not None  # nothing inside the run could release it
+    # The event is "lost" while paused: only the read can close the record.
+    with local_stack.provisioner.status_watcher.paused():
+        sfn.stop_execution(executionArn=record["executionArn"], cause="stopped in the console")
+        wait_until(
+            lambda: sfn.describe_execution(executionArn=record["executionArn"])["status"] == "ABORTED",
+            timeout=10,
+            message="the execution is aborted",
+        )
+        assert vacuum_store.read_mutex() is not None  # nothing inside the run could release it
 
-    closed = client.vacuum.status(record["vacuumId"])
+        closed = client.vacuum.status(record["vacuumId"])
 
     assert closed["status"] == "failed"
     assert closed["error"]["code"] == "vacuum-step-failed"
@@ -32,6 +37,7 @@ def test_an_execution_stopped_from_the_console_is_closed_as_failed_by_status(see
 
 
 def test_status_leaves_a_live_run_alone(seeded, client):
+    plant_dry_run("testorg")
     record = client.vacuum.org(SECRET, "testorg", "still waiting", dry_run=False)
     assert client.vacuum.status(record["vacuumId"])["status"] == "pending"
     client.vacuum.cancel(SECRET, record["vacuumId"])

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from g3n_ops import notify
 from g3n_ops.aws import client
 from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
@@ -42,6 +43,7 @@ def _put(group: str, stream: str, line: str) -> None:
 def write(line: dict) -> None:
     """Append one audit line. An audit failure is logged and counted, not raised: the action it
     describes has already happened, and failing the call would invite a retry of a done thing."""
+    notify.maintenance_event(line)
     group = settings().maintenance_audit_log_group
     stream = stream_name(datetime.now(UTC))
     text = json.dumps({"stage": settings().stage, **line}, sort_keys=True, default=str)

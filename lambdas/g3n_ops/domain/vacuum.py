@@ -20,8 +20,9 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from g3n_ops import notify
 from g3n_ops.aws import client
-from g3n_ops.domain import purge
+from g3n_ops.domain import dry_run_binding, purge
 from g3n_ops.errors import (
     CODE_BY_CLASS_NAME,
     ConfirmationPhraseMismatch,
@@ -155,6 +156,7 @@ def audit(record: dict, action: str, **details: Any) -> None:
     }
     store.put_audit(entry, sequence=AUDIT_SEQUENCE[action])
     logger.info("vacuum audit", extra={"audit": entry})
+    notify.vacuum_event(entry)
 
 
 # -- requests (the direct-invoke operations) -----------------------------------------------------
@@ -198,6 +200,7 @@ def request(
     actor: str | None,
     confirmation_phrase: str | None = None,
     request_id: str | None = None,
+    dry_run_id: str | None = None,
 ) -> dict:
     """Check, take the mutex, write the record, start ``vacuum-<id>``. The secret was verified by
     the caller and goes nowhere from here: the execution input is the run's description only.
@@ -216,6 +219,7 @@ def request(
     )
     if request_id:
         record["requestId"] = request_id
+    record |= dry_run_binding.bind(scope=scope, orgcode=orgcode, dry_run=dry_run, dry_run_id=dry_run_id)
     vacuum_id = record["vacuumId"]
     try:
         _open_record(record)
@@ -382,6 +386,7 @@ class ConsoleStart(BaseModel):
     dry_run: bool = Field(default=False, alias="dryRun")
     reason: str = Field(default="started from the Step Functions console", min_length=1, max_length=500)
     confirmation_phrase: str | None = Field(default=None, alias="confirmationPhrase")
+    dry_run_id: str | None = Field(default=None, alias="dryRunId", max_length=64)
 
 
 def _run(record: dict, *, admitted: bool) -> dict:
@@ -443,6 +448,10 @@ def _admit_console_start(execution_input: dict, execution_arn: str) -> dict:
         actor=f"execution:{execution_arn.rsplit(':', 1)[-1]}",
     )
     record["executionArn"] = execution_arn
+    # A console start names its dry-run (dryRunId) in the input; it is bound like a request's.
+    record |= dry_run_binding.bind(
+        scope=start.scope, orgcode=orgcode, dry_run=start.dry_run, dry_run_id=start.dry_run_id
+    )
     _open_record(record)
     audit(record, "requested")
     return _run(record, admitted=True)

@@ -1,4 +1,5 @@
-"""Direct-invoke vacuum operations: vacuum-all, vacuum-org, vacuum-cancel, vacuum-status.
+"""Direct-invoke vacuum operations: vacuum-all, vacuum-org, vacuum-cancel, vacuum-status,
+vacuum-list, vacuum-events.
 
 The router verifies the secret code of every SecretRequest before these functions run.
 """
@@ -8,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from g3n_ops.domain import vacuum
+from g3n_ops.domain import vacuum_history as history
 from g3n_ops.handlers.operations import Operations
 from g3n_ops.models import Request, SecretRequest, VacuumId
 from g3n_ops.observability import logger, metrics, tracer
@@ -15,6 +17,8 @@ from g3n_ops.observability import logger, metrics, tracer
 operations = Operations()
 
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
+# The completed dry-run a real run binds to (default: the newest matching one).
+DryRunId = Annotated[str | None, Field(alias="dryRunId", min_length=1, max_length=64)]
 # Compared exactly as typed: no whitespace stripping for the phrase.
 Phrase = Annotated[str, StringConstraints(strip_whitespace=False, max_length=200)]
 
@@ -24,6 +28,7 @@ class VacuumAllRequest(SecretRequest):
     reason: Reason
     confirmation_phrase: Phrase | None = Field(default=None, alias="confirmationPhrase")
     dry_run: bool = Field(default=False, alias="dryRun")
+    dry_run_id: DryRunId = None
 
 
 class VacuumOrgRequest(SecretRequest):
@@ -33,6 +38,7 @@ class VacuumOrgRequest(SecretRequest):
     # domain's, from the registry (invalid-orgcode).
     orgcode: Annotated[str, StringConstraints(strip_whitespace=False, max_length=200)]
     dry_run: bool = Field(default=False, alias="dryRun")
+    dry_run_id: DryRunId = None
 
 
 class VacuumCancelRequest(SecretRequest):
@@ -56,6 +62,7 @@ def vacuum_all(request: VacuumAllRequest) -> dict:
         actor=request.actor,
         confirmation_phrase=request.confirmation_phrase,
         request_id=request.request_id,
+        dry_run_id=request.dry_run_id,
     )
 
 
@@ -69,6 +76,7 @@ def vacuum_org(request: VacuumOrgRequest) -> dict:
         source=request.source,
         actor=request.actor,
         request_id=request.request_id,
+        dry_run_id=request.dry_run_id,
     )
 
 
@@ -80,6 +88,28 @@ def vacuum_cancel(request: VacuumCancelRequest) -> dict:
 @operations.route("vacuum-status", VacuumStatusRequest)
 def vacuum_status(request: VacuumStatusRequest) -> dict:
     return vacuum.status(request.vacuum_id)
+
+
+class VacuumListRequest(Request):
+    operation: Literal["vacuum-list"]
+    status: Literal["pending", "running", "completed", "cancelled", "failed"] | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    next_token: str | None = Field(default=None, alias="nextToken", max_length=2048)
+
+
+class VacuumEventsRequest(Request):
+    operation: Literal["vacuum-events"]
+    vacuum_id: VacuumId
+
+
+@operations.route("vacuum-list", VacuumListRequest)
+def vacuum_list(request: VacuumListRequest) -> dict:
+    return history.list_runs(status=request.status, limit=request.limit, next_token=request.next_token)
+
+
+@operations.route("vacuum-events", VacuumEventsRequest)
+def vacuum_events(request: VacuumEventsRequest) -> dict:
+    return history.events(request.vacuum_id)
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -6,6 +6,6 @@ Items and their keys:
   maintenance#<id>       a maintenance record          (kind=maintenance, listed by kind-index)
   vacuum#mutex           owner vacuum id + lease expiry
   vacuum#<id>            a vacuum record               (kind=vacuum)
-  audit#vacuum#<id>#<n>  vacuum audit entries          (kind=audit#vacuum)
+  audit#vacuum#<id>#<n>  vacuum audit entries          (kind=audit#vacuum#<id>)
   idempotency entries    written by Powertools idempotency (pk = <function>#<hash>)
 """

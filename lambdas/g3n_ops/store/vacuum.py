@@ -3,7 +3,8 @@
 Items:
   vacuum#<id>                       the record (kind=vacuum, sortKey=createdAt → newest first)
   vacuum#mutex                      owner (a vacuum id) + leaseExpiresAt (epoch seconds)
-  audit#vacuum#<id>#<n>-<action>    one entry per lifecycle action (kind=audit#vacuum)
+  audit#vacuum#<id>#<n>-<action>    one entry per lifecycle action (kind=audit#vacuum#<id>, so a
+                                    run's trail is one keyed query on the kind index, in time order)
 
 Every state change is a conditional write, so two writers (a cancel and the state machine, two
 requests, a retried step) can never both win. Functions answer ``None``/``False`` when their
@@ -183,7 +184,7 @@ def release_mutex(owner: str) -> bool:
 def put_audit(entry: dict, *, sequence: int) -> bool:
     """Write one audit entry; idempotent (a retried step does not write it twice)."""
     pk = f"{AUDIT_KIND}#{entry['vacuumId']}#{sequence}-{entry['action']}"
-    item = {"pk": pk, "kind": AUDIT_KIND, "sortKey": entry["at"], **entry}
+    item = {"pk": pk, "kind": audit_kind(entry["vacuumId"]), "sortKey": entry["at"], **entry}
     written = _conditional(
         table.dynamodb().put_item,
         Item=table.serialize(item),
@@ -192,12 +193,69 @@ def put_audit(entry: dict, *, sequence: int) -> bool:
     return written is not None
 
 
+def audit_kind(vacuum_id: str) -> str:
+    """One kind-index partition per run: its entries, ordered by time."""
+    return f"{AUDIT_KIND}#{vacuum_id}"
+
+
 def audit_entries(vacuum_id: str) -> list[dict]:
-    """A run's audit entries, oldest first."""
+    """A run's audit entries, oldest first (entries written in the same millisecond by pk)."""
+    found: list[dict] = []
+    start_key = None
+    while True:
+        items, start_key = table.query_kind(
+            audit_kind(vacuum_id), limit=500, newest_first=False, start_key=start_key
+        )
+        found += items
+        if not start_key:
+            break
+    if not found:
+        found = _legacy_audit_entries(vacuum_id)
+    return sorted(found, key=lambda item: (item["sortKey"], item["pk"]))
+
+
+def _legacy_audit_entries(vacuum_id: str) -> list[dict]:
+    """Entries written before the per-run kind (kind=audit#vacuum): the shared partition, read
+    through. Only runs older than that change ever get here."""
     found: list[dict] = []
     start_key = None
     while True:
         items, start_key = table.query_kind(AUDIT_KIND, limit=500, newest_first=False, start_key=start_key)
         found += [item for item in items if item.get("vacuumId") == vacuum_id]
         if not start_key:
-            return sorted(found, key=lambda item: item["pk"])
+            return found
+
+
+# -- listing -------------------------------------------------------------------------------------
+def records_page(
+    *, limit: int, start_key: dict | None = None, status: str | None = None, max_pages: int = 10
+) -> tuple[list[dict], dict | None]:
+    """Up to ``limit`` records, newest first (optionally only ``status``), and the key to go on
+    from. A status filter may leave a DynamoDB page short, so this reads on (at most
+    ``max_pages`` pages, bounding the latency)."""
+    found: list[dict] = []
+    key = start_key
+    for _ in range(max_pages):
+        kwargs: dict[str, Any] = {
+            "TableName": table.table_name(),
+            "IndexName": table.KIND_INDEX,
+            "KeyConditionExpression": "#kind = :kind",
+            "ExpressionAttributeNames": {"#kind": "kind"},
+            "ExpressionAttributeValues": {":kind": {"S": KIND}},
+            "ScanIndexForward": False,
+            "Limit": limit - len(found),
+        }
+        if status:
+            kwargs["FilterExpression"] = "#status = :status"
+            kwargs["ExpressionAttributeNames"]["#status"] = "status"
+            kwargs["ExpressionAttributeValues"][":status"] = {"S": status}
+        if key:
+            kwargs["ExclusiveStartKey"] = key
+        response = table.dynamodb().query(**kwargs)
+        found += [table.deserialize(item) for item in response.get("Items", [])]
+        key = response.get("LastEvaluatedKey")
+        if not key or len(found) >= limit:
+            # Limit = what was still missing, so every item read matched: the key continues
+            # right after the last record returned.
+            return found, key
+    return found, key

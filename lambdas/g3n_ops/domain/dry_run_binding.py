@@ -1,0 +1,90 @@
+"""A real vacuum is bound to the dry-run it was reviewed from.
+
+A real vacuum-all / vacuum-org needs a *completed* dry-run of the same scope (and, for vacuum-org,
+the same orgcode). The request names it (``dryRunId``); without a name, the newest matching
+dry-run created within ``settings().dry_run_max_age_seconds`` (24 h by default) is used, which
+is exactly what the playbooks' "dry-run, then run" does. Otherwise the request is refused with
+``dry-run-required`` before anything is written or locked.
+
+The real run's record then carries ``dryRunId`` and ``dryRunStats`` (the dry-run's per-service
+counts and totals), so vacuum-status shows what was counted beside what was deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from g3n_ops.errors import DryRunRequired
+from g3n_ops.settings import settings
+from g3n_ops.store import vacuum as store
+
+COUNTED = ("items", "objects", "bytes", "logStreams", "logBytes")
+PAGE = 50
+
+
+def _describe(scope: str, orgcode: str | None) -> str:
+    return "vacuum-all" if scope == "all" else f"vacuum-org {orgcode}"
+
+
+def _matches(record: dict, scope: str, orgcode: str | None) -> bool:
+    return (
+        record.get("dryRun") is True
+        and record.get("status") == "completed"
+        and record.get("scope") == scope
+        and (scope == "all" or record.get("orgcode") == orgcode)
+    )
+
+
+def named(dry_run_id: str, scope: str, orgcode: str | None) -> dict:
+    record = store.get_record(dry_run_id)
+    what = _describe(scope, orgcode)
+    if record is None or record.get("dryRun") is not True:
+        raise DryRunRequired(f"{dry_run_id} is not a dry-run; run {what} --dry-run first and name its id")
+    if not _matches(record, scope, orgcode):
+        was = _describe(record.get("scope", "?"), record.get("orgcode"))
+        raise DryRunRequired(
+            f"dry-run {dry_run_id} is a {record.get('status')} {was} dry-run; a real {what} needs a "
+            f"completed dry-run of {what}"
+        )
+    return record
+
+
+def newest(scope: str, orgcode: str | None, *, now: datetime | None = None) -> dict:
+    """The newest completed matching dry-run created within the maximum age."""
+    max_age = settings().dry_run_max_age_seconds
+    cutoff = ((now or datetime.now(UTC)) - timedelta(seconds=max_age)).isoformat().replace("+00:00", "Z")
+    start_key = None
+    while True:
+        records, start_key = store.records_page(limit=PAGE, start_key=start_key)
+        for record in records:
+            if record["createdAt"] < cutoff:  # newest first: everything after is older still
+                start_key = None
+                break
+            if _matches(record, scope, orgcode):
+                return record
+        if not start_key:
+            hours = max_age / 3600
+            what = _describe(scope, orgcode)
+            raise DryRunRequired(
+                f"a real {what} needs a completed dry-run of {what} from the last {hours:g} h; run it with "
+                "--dry-run, review the counts, then run it again without --dry-run (or name one with "
+                "--dry-run-id)"
+            )
+
+
+def bind(*, scope: str, orgcode: str | None, dry_run: bool, dry_run_id: str | None) -> dict:
+    """The fields a real run's record gets from its dry-run ({} for a dry-run itself)."""
+    if dry_run:
+        return {}
+    found = named(dry_run_id, scope, orgcode) if dry_run_id else newest(scope, orgcode)
+    stats = found.get("stats") or {}
+    return {
+        "dryRunId": found["vacuumId"],
+        "dryRunStats": {
+            "services": {
+                code: {name: entry[name] for name in COUNTED if name in entry}
+                for code, entry in (stats.get("services") or {}).items()
+            },
+            "totals": {name: value for name, value in (stats.get("totals") or {}).items() if name in COUNTED},
+        },
+    }

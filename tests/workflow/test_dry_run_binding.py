@@ -1,0 +1,149 @@
+"""A real vacuum is bound to a completed dry-run of the same scope; run history (vacuum-list,
+vacuum-events) on the same runs. Real ASL on the local stack."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from g3n_ops.settings import settings
+from g3n_ops.store import vacuum as vacuum_store
+from g3n_ops_client.errors import OpsClientError
+from tests.support import SECRET, run_cli, run_cli_json, wait_for_execution
+from tests.vacuum_support import (
+    PHRASE,
+    dry_run_first,
+    mutex,
+    plant_dry_run,
+    service_counters,
+    stop_vacuum_executions,
+    wait_done,
+)
+
+
+@pytest.fixture
+def bare(local_stack, monkeypatch):
+    local_stack.reset(seed=False)
+    monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", local_stack.endpoint_url)
+    yield
+    stop_vacuum_executions()
+
+
+@pytest.fixture
+def stack(seeded):
+    yield seeded
+    stop_vacuum_executions()
+
+
+def _refused(call) -> OpsClientError:
+    with pytest.raises(OpsClientError) as refused:
+        call()
+    return refused.value
+
+
+def test_a_real_run_without_a_matching_completed_dry_run_is_refused_and_changes_nothing(
+    bare, client, monkeypatch
+):
+    refused = _refused(lambda: client.vacuum.org(SECRET, "TESTORG", "no dry-run"))
+    assert refused.code == "dry-run-required" and "--dry-run" in refused.message
+    assert _refused(lambda: client.vacuum.all(SECRET, "no dry-run", PHRASE)).code == "dry-run-required"
+    assert vacuum_store.newest_records(5) == [] and mutex() is None
+
+    other_org = plant_dry_run("testorg")  # case-sensitive: testorg is not TESTORG
+    all_scope = plant_dry_run(None)
+    assert _refused(lambda: client.vacuum.org(SECRET, "TESTORG", "wrong org")).code == "dry-run-required"
+    named = _refused(lambda: client.vacuum.org(SECRET, "TESTORG", "named", dry_run_id=other_org))
+    assert named.code == "dry-run-required" and "vacuum-org testorg" in named.message
+    named = _refused(lambda: client.vacuum.org(SECRET, "TESTORG", "named", dry_run_id=all_scope))
+    assert named.code == "dry-run-required"
+    missing = _refused(
+        lambda: client.vacuum.org(SECRET, "TESTORG", "named", dry_run_id="20260101-000000-abcdef")
+    )
+    assert missing.code == "dry-run-required" and "not a dry-run" in missing.message
+
+    # A dry-run that did not complete is no review.
+    failed = plant_dry_run("TESTORG")
+    vacuum_store.update_record(failed, set_fields={"status": "failed"})
+    assert _refused(lambda: client.vacuum.org(SECRET, "TESTORG", "failed dry-run")).code == "dry-run-required"
+    # Too old: the setting (24 h by default) bounds the implicit choice.
+    plant_dry_run("TESTORG")
+    monkeypatch.setenv("VACUUM_DRY_RUN_MAX_AGE_SECONDS", "0")
+    settings.cache_clear()
+    try:
+        old = _refused(lambda: client.vacuum.org(SECRET, "TESTORG", "stale dry-run"))
+    finally:
+        monkeypatch.delenv("VACUUM_DRY_RUN_MAX_AGE_SECONDS")
+        settings.cache_clear()
+    assert old.code == "dry-run-required" and "last 0 h" in old.message
+    assert [r["dryRun"] for r in vacuum_store.newest_records(10)] == [True] * 4, "nothing real was written"
+    assert mutex() is None
+
+    # A console start is bound the same way: it fails before writing or locking anything.
+    sfn = boto3.client("stepfunctions")
+    started = sfn.start_execution(
+        stateMachineArn=settings().vacuum_state_machine_arn,
+        name="console-unbound",
+        input=json.dumps({"scope": "org", "orgcode": "Globex_EU"}),
+    )
+    described = wait_for_execution(started["executionArn"], timeout=30, expect="FAILED")
+    assert described["error"] == "DryRunRequired"
+    assert len(vacuum_store.newest_records(10)) == 4 and mutex() is None
+
+
+def test_dry_run_then_run_shows_both_columns_and_the_trail(stack, client, capsys):
+    dry = dry_run_first(client, "TESTORG")
+    counted = service_counters(dry)
+    requested = client.vacuum.org(SECRET, "TESTORG", "reviewed")  # the SOP: no id, the newest dry-run
+    assert requested["dryRunId"] == dry["vacuumId"]
+    final = wait_done(client, requested)
+    assert final["status"] == "completed", final.get("error")
+    assert final["dryRunId"] == dry["vacuumId"]
+    assert service_counters({"stats": final["dryRunStats"]}) == counted
+    assert service_counters(final) == counted, "deleted exactly what the dry-run counted"
+    assert final["dryRunStats"]["totals"]["items"] == dry["stats"]["totals"]["items"] > 0
+
+    code, document = run_cli_json(capsys, "ops", "vacuum-status", "--vacuum-id", final["vacuumId"])
+    assert code == 0 and document["dryRunId"] == dry["vacuumId"]
+    assert (
+        document["dryRunStats"]["services"]["cat"]["items"] == document["stats"]["services"]["cat"]["items"]
+    )
+    code, text, _ = run_cli(capsys, "ops", "vacuum-status", "--vacuum-id", final["vacuumId"])
+    assert code == 0 and f"bound to dry-run {dry['vacuumId']}" in text
+    header = [line for line in text.splitlines() if "┃" in line]
+    assert sum(line.count("dry-run") for line in header) == 3, text  # beside items, objects, bytes
+    assert "deleted per service" in text
+
+    # A console start names its dry-run in the input.
+    sfn = boto3.client("stepfunctions")
+    console = sfn.start_execution(
+        stateMachineArn=settings().vacuum_state_machine_arn,
+        name="console-bound",
+        input=json.dumps({"scope": "org", "orgcode": "TESTORG", "dryRunId": dry["vacuumId"]}),
+    )
+    wait_for_execution(console["executionArn"], timeout=60)
+    from_console = vacuum_store.newest_records(1)[0]
+    assert from_console["source"] == "console" and from_console["dryRunId"] == dry["vacuumId"]
+
+    # History: newest first, paginated, filtered.
+    page = client.vacuum.list(limit=2)
+    assert [run["vacuumId"] for run in page["items"]] == [from_console["vacuumId"], final["vacuumId"]]
+    rest = client.vacuum.list(limit=2, next_token=page["nextToken"])
+    assert [run["vacuumId"] for run in rest["items"]] == [dry["vacuumId"]] and rest["nextToken"] is None
+    assert page["items"][1]["totals"] == final["stats"]["totals"]
+    assert client.vacuum.list(status="failed")["items"] == []
+    assert _refused(lambda: client.vacuum.list(next_token="bm90LWEta2V5")).code == "invalid-input"
+    code, text, _ = run_cli(capsys, "ops", "vacuum-list", "--limit", "1")
+    assert code == 0 and final["vacuumId"] not in text and "--next-token" in text
+
+    trail = client.vacuum.events(final["vacuumId"])
+    actions = [event["action"] for event in trail["events"]]
+    assert actions[0] == "requested" and actions[-1] == "completed" and "started" in actions
+    assert [event["at"] for event in trail["events"]] == sorted(event["at"] for event in trail["events"])
+    assert trail["events"][-1]["totals"] == final["stats"]["totals"]
+    assert "scope" not in trail["events"][0], "the run's context is said once, on the run"
+    code, text, _ = run_cli(capsys, "ops", "vacuum-events", "--vacuum-id", final["vacuumId"])
+    assert code == 0 and "requested" in text and "completed" in text and "totals=" in text
+    assert _refused(lambda: client.vacuum.events("20260101-000000-abcdef")).code == "vacuum-not-found"
+    assert SECRET not in json.dumps(trail)
