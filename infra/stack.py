@@ -128,6 +128,7 @@ class OpsStack(Stack):
             "VACUUM_ALLOWED": "true" if self.config.vacuum_allowed else "false",
             "POWERTOOLS_SERVICE_NAME": "g3n-ops",
             "POWERTOOLS_METRICS_NAMESPACE": "G3nOps",
+            "STATUS_REFRESH_SECONDS": "60",  # the public status page's reload while a window is on
         }
 
     def _outputs(self) -> None:

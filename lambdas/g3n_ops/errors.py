@@ -146,6 +146,13 @@ class AwsError(OpsError):
     code = "aws-error"
 
 
+class RouteNotFound(OpsError):
+    """The HTTP API has no such route (or the path does not fit it, e.g. a maintenance id with a
+    character no id has). On AWS, API Gateway answers unknown routes itself."""
+
+    code = "route-not-found"
+
+
 ALL_ERRORS: tuple[type[OpsError], ...] = (
     OpsError,
     InvalidInput,
@@ -173,6 +180,7 @@ ALL_ERRORS: tuple[type[OpsError], ...] = (
     AwsServerError,
     AwsAccessDenied,
     AwsError,
+    RouteNotFound,
 )
 
 ERROR_CODES: frozenset[str] = frozenset(cls.code for cls in ALL_ERRORS)

@@ -22,6 +22,8 @@ class Settings:
     maintenance_audit_log_group: str
     vacuum_pending_seconds: int
     vacuum_allowed: bool
+    # The public status page reloads itself this often while a window is active or imminent.
+    status_refresh_seconds: int = 60
 
 
 @cache
@@ -38,4 +40,5 @@ def settings() -> Settings:
         ),
         vacuum_pending_seconds=int(env.get("VACUUM_PENDING_SECONDS", "300")),
         vacuum_allowed=env.get("VACUUM_ALLOWED", "true").lower() == "true",
+        status_refresh_seconds=int(env.get("STATUS_REFRESH_SECONDS", "60")),
     )
