@@ -132,10 +132,12 @@ def render(status: PublicStatus) -> str:
     refresh = ""
     note = ""
     if status.refreshSeconds:
-        refresh = f'<meta http-equiv="refresh" content="{int(status.refreshSeconds)}">'
+        seconds = int(status.refreshSeconds)
+        refresh = f'<meta http-equiv="refresh" content="{seconds}">'
+        every = "second" if seconds == 1 else f"{seconds} seconds"
         note = (
-            f"<p>This page reloads itself every {int(status.refreshSeconds)} seconds while maintenance "
-            "is in progress or about to start.</p>"
+            f"<p>This page reloads itself every {every} while maintenance is in progress or about to "
+            "start.</p>"
         )
     headline = "Maintenance in progress" if status.active else "All services operating normally"
     return (
