@@ -238,6 +238,7 @@ class OpsStack(Stack):
             ),
             "POWERTOOLS_SERVICE_NAME": "g3n-ops",
             "POWERTOOLS_METRICS_NAMESPACE": "G3nOps",
+            "STATUS_REFRESH_SECONDS": "60",  # the public status page's reload while a window is on
         }
 
     def _outputs(self) -> None:

@@ -1,9 +1,14 @@
-"""The read-only HTTP API: ping, stat and the maintenance reads, IAM-authorised (SigV4), served by
-the ``api`` function (Lambda proxy, payload 2.0), with access logs and throttling."""
+"""The read-only HTTP API, served by the ``api`` function (Lambda proxy, payload 2.0), with access
+logs and throttling: the operator routes (ping, stat, maintenance reads) IAM-authorised (SigV4),
+the public status page and the OpenAPI document open to anyone, each with its own throttle.
+
+The routes are the OpenAPI contract's (``g3n_ops.handlers.api.contract``): a path is deployed, and
+signed or public, exactly as the contract says."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import jsii
 from aws_cdk import RemovalPolicy
@@ -15,8 +20,17 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-ROUTES = ("/ping", "/stat", "/maintenance", "/maintenance/{id}")
+from g3n_ops.handlers import api as api_handler
+from infra.constructs.nag import suppress
+
 THROTTLE = apigwv2.ThrottleSettings(rate_limit=20, burst_limit=40)  # an operator tool, not a storefront
+# Public routes, each throttled on its own (route settings), so a crowd on the status page during a
+# window can neither starve the operators' routes nor run up the function without bound. The page
+# is needed most exactly when customers' requests answer 503, hence its larger share.
+PUBLIC_THROTTLE = {
+    "/status": apigwv2.ThrottleSettings(rate_limit=50, burst_limit=100),
+    "/openapi.json": apigwv2.ThrottleSettings(rate_limit=5, burst_limit=10),
+}
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
     "time": "$context.requestTime",
@@ -29,6 +43,18 @@ ACCESS_LOG_FORMAT = {
     "latencyMs": "$context.responseLatency",
     "integrationError": "$context.integrationErrorMessage",
 }
+
+
+@dataclass(frozen=True)
+class ContractRoute:
+    path: str
+    signed: bool  # IAM (SigV4) authorised; otherwise public
+
+
+def contract_routes() -> list[ContractRoute]:
+    """Every path of the OpenAPI contract (all ``GET``), signed when the contract names security."""
+    paths = api_handler.contract()["paths"]
+    return [ContractRoute(path, bool(item["get"].get("security"))) for path, item in paths.items()]
 
 
 @jsii.implements(apigwv2.IAccessLogSettings)
@@ -54,7 +80,7 @@ class OpsApi(Construct):
             self,
             "HttpApi",
             api_name=f"g3n-{stage}-ops",
-            description="g3n OPS read-only API (ping, stat, maintenance reads)",
+            description="g3n OPS read-only API (ping, stat, maintenance reads) and public status page",
             create_default_stage=False,  # the stage below adds access logs and throttling
         )
         access_logs = logs.LogGroup(
@@ -77,8 +103,38 @@ class OpsApi(Construct):
             "Api", handler, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0
         )
         authorizer = authorizers.HttpIamAuthorizer()
-        for path in ROUTES:
-            self.http_api.add_routes(
-                path=path, methods=[apigwv2.HttpMethod.GET], integration=integration, authorizer=authorizer
+        route_settings = {}
+        for route in contract_routes():
+            if route.signed:
+                self.http_api.add_routes(
+                    path=route.path,
+                    methods=[apigwv2.HttpMethod.GET],
+                    integration=integration,
+                    authorizer=authorizer,
+                )
+                continue
+            if route.path not in PUBLIC_THROTTLE:
+                raise ValueError(f"public route {route.path} has no throttle in PUBLIC_THROTTLE")
+            (public,) = self.http_api.add_routes(
+                path=route.path,
+                methods=[apigwv2.HttpMethod.GET],
+                integration=integration,
+                authorizer=apigwv2.HttpNoneAuthorizer(),
             )
+            suppress(
+                public,
+                "APIG4",
+                f"GET {route.path} is public by design (the status page for customers meeting a "
+                "maintenance window, or the API's own contract); it serves no operator data and is "
+                "throttled on its own.",
+            )
+            throttle = PUBLIC_THROTTLE[route.path]
+            route_settings[f"GET {route.path}"] = {
+                "ThrottlingRateLimit": throttle.rate_limit,
+                "ThrottlingBurstLimit": throttle.burst_limit,
+            }
+            self.stage.node.add_dependency(public)  # route settings name routes that must exist
+        self.stage.node.default_child.add_property_override("RouteSettings", route_settings)
         self.url = self.http_api.api_endpoint
+        # The public page the maintenance guard's 503s point to.
+        self.status_url = f"{self.url}/status"

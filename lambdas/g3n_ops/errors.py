@@ -174,6 +174,13 @@ class DryRunRequired(OpsError):
     code = "dry-run-required"
 
 
+class RouteNotFound(OpsError):
+    """The HTTP API has no such route (or the path does not fit it, e.g. a maintenance id with a
+    character no id has). On AWS, API Gateway answers unknown routes itself."""
+
+    code = "route-not-found"
+
+
 ALL_ERRORS: tuple[type[OpsError], ...] = (
     OpsError,
     InvalidInput,
@@ -204,6 +211,7 @@ ALL_ERRORS: tuple[type[OpsError], ...] = (
     AwsAccessDenied,
     AwsError,
     DryRunRequired,
+    RouteNotFound,
 )
 
 ERROR_CODES: frozenset[str] = frozenset(cls.code for cls in ALL_ERRORS)

@@ -34,6 +34,8 @@ class Settings:
     events_topic_arn: str = ""
     # A real vacuum binds to a completed dry-run of its scope at most this old (unless named).
     dry_run_max_age_seconds: int = 24 * 3600
+    # The public status page reloads itself this often while a window is active or imminent.
+    status_refresh_seconds: int = 60
 
 
 @cache
@@ -59,6 +61,7 @@ def settings() -> Settings:
         maintenance_probe_margin_seconds=int(env.get("MAINTENANCE_PROBE_MARGIN_SECONDS", "10")),
         events_topic_arn=env.get("OPS_EVENTS_TOPIC_ARN", ""),
         dry_run_max_age_seconds=int(env.get("VACUUM_DRY_RUN_MAX_AGE_SECONDS", str(24 * 3600))),
+        status_refresh_seconds=int(env.get("STATUS_REFRESH_SECONDS", "60")),
     )
 
 

@@ -180,6 +180,7 @@ def test_function_environment_is_what_settings_reads(template, ops_table_id):
         "POWERTOOLS_METRICS_NAMESPACE": "G3nOps",
         "OPS_EVENTS_TOPIC_ARN": "${" + template.one("AWS::SNS::Topic")[0] + "}",
         "VACUUM_DRY_RUN_MAX_AGE_SECONDS": "86400",
+        "STATUS_REFRESH_SECONDS": "60",
     }
     assert read_by_settings <= expected.keys()
     for spec in catalogue.FUNCTIONS:
@@ -408,12 +409,14 @@ def test_no_role_may_delete_a_table_or_use_wildcard_actions(template):
 # -- API --------------------------------------------------------------------------------------------
 
 
-def test_every_route_is_iam_authorised_and_served_by_the_api_function(template):
+def test_operator_routes_are_iam_authorised_public_ones_open_and_all_served_by_the_api_function(template):
     routes = {props["RouteKey"]: props for _, props in _props(template, "AWS::ApiGatewayV2::Route")}
-    assert set(routes) == {"GET /ping", "GET /stat", "GET /maintenance", "GET /maintenance/{id}"}
+    operator = {"GET /ping", "GET /stat", "GET /maintenance", "GET /maintenance/{id}"}
+    public = {"GET /status", "GET /openapi.json"}
+    assert set(routes) == operator | public
     api_function = function_id(template, "api")
     for route_key, props in routes.items():
-        assert props["AuthorizationType"] == "AWS_IAM", route_key
+        assert props["AuthorizationType"] == ("AWS_IAM" if route_key in operator else "NONE"), route_key
         integration_id = render(props["Target"]).removeprefix("integrations/${").removesuffix("}")
         integration = template.properties(integration_id)
         assert integration["IntegrationType"] == "AWS_PROXY"
@@ -429,6 +432,14 @@ def test_default_stage_logs_access_and_throttles(template):
     assert "$context.requestId" in stage["AccessLogSettings"]["Format"]
     throttle = stage["DefaultRouteSettings"]
     assert throttle["ThrottlingRateLimit"] > 0 and throttle["ThrottlingBurstLimit"] > 0
+
+
+def test_each_public_route_has_its_own_throttle(template):
+    _, stage = template.one("AWS::ApiGatewayV2::Stage", StageName="$default")
+    assert set(stage["RouteSettings"]) == {"GET /status", "GET /openapi.json"}
+    for route_key, settings in stage["RouteSettings"].items():
+        assert 0 < settings["ThrottlingRateLimit"] <= 100, route_key
+        assert 0 < settings["ThrottlingBurstLimit"] <= 200, route_key
 
 
 # -- data, audit, parameters, outputs -----------------------------------------------------------------

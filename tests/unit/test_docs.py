@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import json
 import re
 import shlex
+import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -460,6 +462,11 @@ def real_payloads(local_stack) -> dict[str, list[dict]]:
     maintenance.start(SECRET, maintenance_id)
     maintenance.update(SECRET, "half way")
     active_ping = client.ping()
+    status_request = urllib.request.Request(
+        local_stack.info.api_url + "/status", headers={"Accept": "application/json"}
+    )
+    with urllib.request.urlopen(status_request, timeout=30) as response:  # public: no signature
+        status_page = json.loads(response.read())
     maintenance.end(SECRET, "done")
     record = maintenance.get(maintenance_id)
     boto3.client("stepfunctions").stop_execution(executionArn=record["executionArn"])  # the end timer
@@ -478,6 +485,8 @@ def real_payloads(local_stack) -> dict[str, list[dict]]:
         "update-entry": record["updates"],
         "history-entry": record["history"],
         "vacuum-record": vacuums,
+        "status-page": [status_page],
+        "status-active-window": [status_page["active"]],
         # Per-service entries and totals exist once a run starts (a cancelled run has none).
         "vacuum-stats": [
             entry

@@ -1,0 +1,119 @@
+"""What the public status page shows: the active window, windows scheduled within a week, the last
+ended ones. It is built field by field from the records, so nothing an operator did not write for
+the public (actors, sources, history, execution ARNs, anything about vacuums) can leak into it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from g3n_ops.api_models import (
+    PublicActiveWindow,
+    PublicEffect,
+    PublicEndedWindow,
+    PublicScheduledWindow,
+    PublicStatus,
+    PublicUpdate,
+)
+from g3n_ops.settings import settings
+from g3n_ops.store import maintenance as store
+from g3n_ops.store import maintenance_state
+
+SCHEDULED_HORIZON = timedelta(days=7)
+# A window starting this soon makes the page reload itself, so it shows the start as it happens.
+IMMINENT = timedelta(minutes=15)
+RECENTLY_ENDED = 10
+# Ended windows come off the index newest-created first; reading a few more than shown lets the
+# page order them by when they ended.
+ENDED_READ = 2 * RECENTLY_ENDED
+PAGE_LIMIT = 100
+MAX_SCHEDULED_PAGES = 5  # bounds the page's latency; 500 scheduled windows is far beyond real use
+
+
+def _parse(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _effect(record: dict) -> PublicEffect | None:
+    """The effect probe's findings, when the record has them (service codes and times only)."""
+    effective = record.get("effectiveAt")
+    effect = PublicEffect(
+        effectiveAt={str(k): str(v) for k, v in effective.items()} if isinstance(effective, dict) else None,
+        allBlockedAt=record.get("allBlockedAt") if isinstance(record.get("allBlockedAt"), str) else None,
+        notEffective=[str(code) for code in record["notEffective"]]
+        if isinstance(record.get("notEffective"), list)
+        else None,
+    )
+    return effect if effect.model_dump(exclude_none=True) else None
+
+
+def _active(record: dict) -> PublicActiveWindow:
+    updates = sorted(record.get("updates") or [], key=lambda update: update["at"], reverse=True)
+    return PublicActiveWindow(
+        maintenanceId=record["maintenanceId"],
+        description=record["description"],
+        startedAt=record.get("startedAt"),
+        expectedEnd=record.get("expectedEnd"),
+        overrunning=bool(record.get("overrunning")),
+        updates=[PublicUpdate(text=update["text"], at=update["at"]) for update in updates],
+        effect=_effect(record),
+    )
+
+
+def _scheduled_records() -> list[dict]:
+    found: list[dict] = []
+    key = None
+    for _ in range(MAX_SCHEDULED_PAGES):
+        items, key = store.list_page(status="scheduled", limit=PAGE_LIMIT, start_key=key)
+        found += items
+        if not key:
+            break
+    return found
+
+
+def _scheduled(record: dict) -> PublicScheduledWindow:
+    end = _parse(record["start"]) + timedelta(seconds=int(record["duration"]))
+    return PublicScheduledWindow(
+        maintenanceId=record["maintenanceId"],
+        description=record["description"],
+        start=record["start"],
+        duration=int(record["duration"]),
+        expectedEnd=_iso(end),
+    )
+
+
+def _ended(record: dict) -> PublicEndedWindow:
+    return PublicEndedWindow(
+        maintenanceId=record["maintenanceId"],
+        description=record["description"],
+        startedAt=record.get("startedAt"),
+        endedAt=record.get("endedAt"),
+        endMessage=record.get("endMessage"),
+    )
+
+
+def public_status(moment: datetime | None = None) -> PublicStatus:
+    moment = moment or datetime.now(UTC)
+    state = maintenance_state.read()
+    record = store.get(state["maintenanceId"]) if state.get("active") else None
+    active = _active(record) if record and record["status"] == "active" else None
+
+    upcoming = sorted(
+        (r for r in _scheduled_records() if _parse(r["start"]) <= moment + SCHEDULED_HORIZON),
+        key=lambda r: r["start"],
+    )
+    ended, _ = store.list_page(status="ended", limit=ENDED_READ, start_key=None)
+    ended.sort(key=lambda r: r.get("endedAt") or "", reverse=True)
+
+    imminent = any(_parse(r["start"]) <= moment + IMMINENT for r in upcoming)
+    return PublicStatus(
+        generatedAt=_iso(moment),
+        active=active,
+        scheduled=[_scheduled(r) for r in upcoming],
+        recentlyEnded=[_ended(r) for r in ended[:RECENTLY_ENDED]],
+        refreshSeconds=settings().status_refresh_seconds if active or imminent else None,
+    )
