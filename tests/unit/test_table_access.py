@@ -55,10 +55,10 @@ def recorded(seeded, monkeypatch):
     calls: dict[str, set[tuple[str, str]]] = defaultdict(set)
     original = LocalFunction.call
 
-    def call(self, event):
+    def call(self, event, *args, **kwargs):
         previous, _current.function = getattr(_current, "function", None), self.name
         try:
-            return original(self, event)
+            return original(self, event, *args, **kwargs)
         finally:
             _current.function = previous
 
