@@ -4,16 +4,21 @@ Requests under ``/_ops/api`` become API Gateway HTTP API (payload 2.0) events fo
 handler; requests under ``/_ops/services/<code>`` go to that service's stand-in handler;
 ``/_ops/local/faults`` reads (GET) or sets (POST ``{"faults": SPEC, "seed": N}``) the injected
 faults; all other requests are AWS API calls for moto.
+
+The gateway also counts the AWS requests that may change state (``writes``), so the stack can
+tell that nothing changed since its last reset and skip the next one.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qs, parse_qsl
 
 from g3n_ops_client.local.faults import FaultSpecError
 
@@ -22,6 +27,8 @@ SERVICES_PREFIX = "/_ops/services"
 FAULTS_PATH = "/_ops/local/faults"
 
 Handler = Callable[[dict], dict]
+# Operations that only read, by name prefix, across the AWS APIs (anything else counts as a write).
+READ_OPERATIONS = ("Get", "List", "Describe", "Query", "Scan", "BatchGet", "Filter", "Head", "Lookup")
 
 
 def http_api_event(environ: dict, path: str, stage_path_parameters: dict | None = None) -> dict:
@@ -95,6 +102,8 @@ class Gateway:
         self.api = api
         self.services = services
         self.faults = faults  # a FaultController, or None: no control route
+        self.writes = 0
+        self._lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response):
         path = environ.get("PATH_INFO", "")
@@ -110,6 +119,9 @@ class Gateway:
             return _respond(start_response, handler(http_api_event(environ, "/" + rest)))
         if path == FAULTS_PATH and self.faults is not None:
             return _respond(start_response, self._faults(environ))
+        if may_write(environ):
+            with self._lock:
+                self.writes += 1
         return self.moto_app(environ, start_response)
 
     def _faults(self, environ: dict) -> dict:
@@ -130,3 +142,23 @@ class Gateway:
             refused = {"error": {"code": "invalid-input", "message": "use GET or POST on " + FAULTS_PATH}}
             return {"statusCode": 405, "body": json.dumps(refused)}
         return {"statusCode": 200, "body": json.dumps(self.faults.status())}
+
+
+def may_write(environ: dict) -> bool:
+    """Whether an AWS request may change state. Reads are GET/HEAD (REST APIs) and the read
+    operations of the JSON and query APIs; a Lambda invoke is not counted itself, since every call
+    the handler makes comes through here on its own."""
+    if environ["REQUEST_METHOD"] in ("GET", "HEAD", "OPTIONS"):
+        return False
+    target = environ.get("HTTP_X_AMZ_TARGET")  # JSON protocols: "DynamoDB_20120810.GetItem"
+    if target:
+        return not target.rpartition(".")[2].startswith(READ_OPERATIONS)
+    if environ.get("PATH_INFO", "").endswith("/invocations"):
+        return False
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):  # query protocol
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
+        action = parse_qs(body.decode(errors="replace")).get("Action", [""])[0]
+        return not action.startswith(READ_OPERATIONS)
+    return True

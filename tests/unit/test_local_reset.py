@@ -1,0 +1,90 @@
+"""The local stack's reset: skipped when nothing could have changed since the last one, full
+otherwise (the gateway counts every AWS request that may write)."""
+
+from __future__ import annotations
+
+import io
+
+import boto3
+import pytest
+
+from g3n_ops_client.client import ClientConfig, OpsClient
+from g3n_ops_client.local.gateway import may_write
+
+TABLE = "g3n-local-cat-products"
+
+
+def environ(method: str, path: str = "/", target: str | None = None, form: str | None = None) -> dict:
+    env = {"REQUEST_METHOD": method, "PATH_INFO": path, "wsgi.input": io.BytesIO(b"")}
+    if target:
+        env["HTTP_X_AMZ_TARGET"] = target
+    if form is not None:
+        env.update(
+            CONTENT_TYPE="application/x-www-form-urlencoded; charset=utf-8", CONTENT_LENGTH=str(len(form))
+        )
+        env["wsgi.input"] = io.BytesIO(form.encode())
+    return env
+
+
+@pytest.mark.parametrize(
+    ("request_environ", "writes"),
+    [
+        (environ("GET", "/bucket/key"), False),
+        (environ("HEAD", "/bucket/key"), False),
+        (environ("PUT", "/bucket/key"), True),
+        (environ("POST", "/bucket", form=None), True),  # S3 DeleteObjects
+        (environ("DELETE", "/bucket/key"), True),
+        (environ("POST", target="DynamoDB_20120810.Query"), False),
+        (environ("POST", target="DynamoDB_20120810.BatchGetItem"), False),
+        (environ("POST", target="DynamoDB_20120810.BatchWriteItem"), True),
+        (environ("POST", target="AWSStepFunctions.StartExecution"), True),
+        (environ("POST", target="Logs_20140328.FilterLogEvents"), False),
+        (environ("POST", "/2015-03-31/functions/f/invocations"), False),  # the handler's calls count
+        (environ("POST", form="Action=GetCallerIdentity&Version=2011-06-15"), False),
+        (environ("POST", form="Action=CreateTopic&Name=t"), True),
+        (environ("POST", "/moto-api/reset"), True),
+    ],
+)
+def test_what_counts_as_a_write(request_environ, writes):
+    assert may_write(request_environ) is writes
+
+
+def test_a_query_body_is_still_there_for_moto_after_it_was_read():
+    env = environ("POST", form="Action=CreateTopic&Name=t")
+    may_write(env)
+    assert env["wsgi.input"].read() == b"Action=CreateTopic&Name=t"
+
+
+def item_count(table: str) -> int:
+    return boto3.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"]
+
+
+def test_reads_keep_the_stack_fresh_and_a_write_makes_the_next_reset_full(local_stack):
+    manifest = local_stack.reset(seed=True)
+    seeded = sum(manifest["tables"][TABLE].values())
+    boto3.client("sts").get_caller_identity()
+    boto3.client("s3").list_objects_v2(Bucket=next(iter(manifest["buckets"])))
+    assert item_count(TABLE) == seeded
+    OpsClient(ClientConfig(endpoint_url=local_stack.endpoint_url)).stat()  # a handler that only reads
+    assert not local_stack.changed
+    again = local_stack.reset(seed=True)
+    assert again == manifest and again is not manifest  # the same state, a copy the test may change
+
+    ddb = boto3.client("dynamodb")
+    keys = [key["AttributeName"] for key in ddb.describe_table(TableName=TABLE)["Table"]["KeySchema"]]
+    item = ddb.scan(TableName=TABLE, Limit=1)["Items"][0]
+    ddb.delete_item(TableName=TABLE, Key={name: item[name] for name in keys})
+    assert item_count(TABLE) == seeded - 1
+    boto3.client("sns").create_topic(Name="left-behind")
+    assert local_stack.changed
+    assert local_stack.reset(seed=True) == manifest
+    assert item_count(TABLE) == seeded  # the deleted item is back
+    assert boto3.client("sns").list_topics()["Topics"] == []
+    assert not local_stack.changed
+
+
+def test_a_reset_without_seed_after_a_seeded_one_is_full(local_stack):
+    local_stack.reset(seed=True)
+    assert local_stack.reset(seed=False) is None
+    assert item_count(TABLE) == 0
+    assert local_stack.reset(seed=False) is None and item_count(TABLE) == 0
