@@ -15,8 +15,8 @@ COUNTER_COLUMNS = (
     ("items", "items", str),
     ("objects", "objects", str),
     ("bytes", "bytes", decimal),
+    ("uploads", "uploads", str),
     ("logStreams", "log streams", str),
-    ("logBytes", "log bytes", decimal),
 )
 _TIMES = (("createdAt", "created"), ("startedAt", "started"), ("finishedAt", "finished"))
 

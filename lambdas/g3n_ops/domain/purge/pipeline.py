@@ -81,15 +81,16 @@ class Checkpoints:
             self.send(done=False)
 
     def send(self, *, done: bool) -> None:
-        delta = self.pending
+        # A copy: the caller may keep it. Only this (the coordinating) thread adds to ``pending``.
+        delta = Counts(**self.pending.as_dict())
         try:
             self.checkpoint(delta, self.cursor, done)
         except NOT_RECORDED:
             raise
         except BaseException:
-            self._sent(delta)
+            self._sent()
             raise
-        self._sent(delta)
+        self._sent()
 
     def last_words(self) -> None:
         """The error path's checkpoint: never raises (the original error is the one to report)."""
@@ -103,9 +104,8 @@ class Checkpoints:
     def _news(self) -> bool:
         return bool(self.pending) or self.cursor != self.sent_cursor
 
-    def _sent(self, delta: Counts) -> None:
-        if delta is self.pending:
-            self.pending = Counts()
+    def _sent(self) -> None:
+        self.pending = Counts()
         self.sent_cursor = self.cursor
         self.last_sent = time.monotonic()
 
@@ -221,7 +221,7 @@ def run(
     writers = _Writers(write, state.clock.limits.writes_in_flight, state.clock, events, name)
     reader = _Reader(pages, events, name)
 
-    def written(result: _Written) -> None:
+    def written(result: _Written, *, failing: bool = False) -> None:
         writers.outstanding -= 1
         if result.skipped:
             return
@@ -232,7 +232,8 @@ def run(
             open_pages[page_seq][0] -= 1
         state.confirmed(result.counts or Counts())
         advance()
-        state.maybe()
+        if not failing:  # a failing chunk checkpoints once, at the end of its error path
+            state.maybe()
 
     def advance() -> None:
         while open_pages:
@@ -288,7 +289,7 @@ def run(
             item = events.get()
             if isinstance(item, _Written):
                 try:
-                    written(item)
+                    written(item, failing=True)
                 except BaseException as error:  # the first error is the one raised
                     logger.warning("a delete in flight failed", extra={"error": type(error).__name__})
         advance()
