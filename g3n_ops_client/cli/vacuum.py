@@ -17,8 +17,8 @@ COUNTER_COLUMNS = (
     ("items", "items", str),
     ("objects", "objects", str),
     ("bytes", "bytes", decimal),
+    ("uploads", "uploads", str),
     ("logStreams", "log streams", str),
-    ("logBytes", "log bytes", decimal),
 )
 STATUSES = ("pending", "running", "completed", "cancelled", "failed")
 _TIMES = (("createdAt", "created"), ("startedAt", "started"), ("finishedAt", "finished"))

@@ -167,7 +167,7 @@ def test_zero_stats_count_units_per_service(registry):
     assert stats["totals"]["units"] == len(plan["tables"]) + len(plan["buckets"])
 
 
-@pytest.mark.parametrize(("count", "expected"), [(0, 1), (250_000, 1), (250_001, 2), (10**9, 8)])
+@pytest.mark.parametrize(("count", "expected"), [(0, 1), (250_000, 1), (250_001, 2), (10**9, 64)])
 def test_segment_count(count, expected):
     assert purge.segment_count(count, purge.Limits()) == expected
 
@@ -177,7 +177,7 @@ def test_limits_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("VACUUM_CHUNK_SECONDS", "5")
     limits = purge.Limits.from_environment()
     assert (limits.chunk_items, limits.chunk_seconds) == (50, 5.0)
-    assert purge.Budget(limits).page(purge.TABLE_PAGE_ITEMS) == 50
+    assert purge.Clock(limits).page(purge.TABLE_PAGE_ITEMS) == 50
 
 
 # -- units refuse to describe something unsafe ---------------------------------------------------

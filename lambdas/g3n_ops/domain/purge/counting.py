@@ -64,7 +64,7 @@ class Limits:
     chunk_seconds: float = LAMBDA_TIMEOUT_SECONDS - 120.0
     deadline_seconds: float = LAMBDA_TIMEOUT_SECONDS - 20.0
     flush_seconds: float = 2.0  # at most this often a chunk checkpoints (the final one aside)
-    segment_items: int = 500_000  # a whole-table scan gets one parallel segment per this many items
+    segment_items: int = 250_000  # a whole-table scan gets one parallel segment per this many items
     max_segments: int = 64
     writes_in_flight: int = 16  # delete calls in flight per unit (BatchWriteItem, DeleteObjects…)
     retry_seconds: float = retry.DEFAULT_BUDGET_SECONDS  # transient errors of one call, per call

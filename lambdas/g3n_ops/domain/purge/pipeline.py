@@ -26,7 +26,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,15 +81,16 @@ class Checkpoints:
             self.send(done=False)
 
     def send(self, *, done: bool) -> None:
-        delta = self.pending
+        # A copy: the caller may keep it. Only this (the coordinating) thread adds to ``pending``.
+        delta = Counts(**self.pending.as_dict())
         try:
             self.checkpoint(delta, self.cursor, done)
         except NOT_RECORDED:
             raise
         except BaseException:
-            self._sent(delta)
+            self._sent()
             raise
-        self._sent(delta)
+        self._sent()
 
     def last_words(self) -> None:
         """The error path's checkpoint: never raises (the original error is the one to report)."""
@@ -104,9 +104,8 @@ class Checkpoints:
     def _news(self) -> bool:
         return bool(self.pending) or self.cursor != self.sent_cursor
 
-    def _sent(self, delta: Counts) -> None:
-        if delta is self.pending:
-            self.pending = Counts()
+    def _sent(self) -> None:
+        self.pending = Counts()
         self.sent_cursor = self.cursor
         self.last_sent = time.monotonic()
 
@@ -120,23 +119,87 @@ class _Failed:
     error: BaseException
 
 
-def _read_ahead(pages: Iterator[Page], out: queue.Queue, stop: threading.Event) -> None:
-    def put(value: Any) -> bool:
-        while not stop.is_set():
-            try:
-                out.put(value, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
+@dataclass
+class _Written:
+    batch: list[tuple[int, Any]]  # (page seq, entry)
+    counts: Counts | None = None
+    error: BaseException | None = None
+    skipped: bool = False  # the chunk was already stopping: not sent
 
-    try:
-        for page in pages:
-            if not put(page):
+
+class _Reader:
+    """Lists pages on its own thread, at most ``READ_AHEAD_PAGES`` ahead of the deletes."""
+
+    def __init__(self, pages: Iterator[Page], events: queue.Queue, name: str) -> None:
+        self.pages = pages
+        self.events = events
+        self.permits = threading.Semaphore(READ_AHEAD_PAGES)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name=f"vacuum-read-{name}", daemon=True)
+        self.thread.start()
+
+    def consumed(self) -> None:
+        self.permits.release()
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                while not self.permits.acquire(timeout=0.05):
+                    if self.stop.is_set():
+                        return
+                if self.stop.is_set():
+                    return
+                page = next(self.pages, None)
+                if page is None:
+                    self.events.put(_End())
+                    return
+                self.events.put(page)
+        except BaseException as error:  # handed to the coordinating thread, which raises it
+            self.events.put(_Failed(error))
+
+
+class _Writers:
+    """``writes_in_flight`` threads, each taking the next batch as soon as its last one is done
+    (no round trip through the coordinating thread between two writes)."""
+
+    def __init__(self, write: Write, count: int, clock: Clock, events: queue.Queue, name: str) -> None:
+        self.write = write
+        self.clock = clock
+        self.events = events
+        self.work: queue.Queue = queue.Queue(maxsize=count)
+        self.stop = threading.Event()
+        self.outstanding = 0
+        self.threads = [
+            threading.Thread(target=self._loop, name=f"vacuum-write-{name}-{n}", daemon=True)
+            for n in range(count)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def submit(self, batch: list[tuple[int, Any]]) -> None:
+        self.outstanding += 1
+        self.work.put(batch)
+
+    def close(self) -> None:
+        for _ in self.threads:
+            self.work.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            batch = self.work.get()
+            if batch is None:
                 return
-        put(_End())
-    except BaseException as error:  # handed to the consuming thread, which raises it
-        put(_Failed(error))
+            if self.stop.is_set():
+                self.events.put(_Written(batch, skipped=True))
+                continue
+            try:
+                counts = self.write([entry for _, entry in batch], self.clock.retry_budget())
+            except BaseException as error:  # reported to the coordinating thread, which raises it
+                self.events.put(_Written(batch, error=error))
+            else:
+                self.events.put(_Written(batch, counts=counts))
 
 
 def run(
@@ -149,29 +212,28 @@ def run(
 ) -> bool:
     """Deletes (or counts) what ``pages`` yields; returns whether the unit is exhausted. The
     caller sends the final checkpoint (a bucket runs two phases before it is done)."""
-    limits = state.clock.limits
-    reader_queue: queue.Queue = queue.Queue(maxsize=READ_AHEAD_PAGES)
-    stop = threading.Event()
-    reader = threading.Thread(
-        target=_read_ahead, args=(pages, reader_queue, stop), name=f"vacuum-read-{name}", daemon=True
-    )
+    events: queue.Queue = queue.Queue()  # pages from the reader, results from the writers
     open_pages: OrderedDict[int, list] = OrderedDict()  # seq -> [entries unconfirmed, cursor]
-    in_flight: dict[Future, list[tuple[int, Any]]] = {}
     buffer: list[tuple[int, Any]] = []
     held: tuple[int, Any] | None = None
     exhausted = False
     seq = 0
-    pool = ThreadPoolExecutor(max_workers=limits.writes_in_flight, thread_name_prefix=f"vacuum-write-{name}")
+    writers = _Writers(write, state.clock.limits.writes_in_flight, state.clock, events, name)
+    reader = _Reader(pages, events, name)
 
-    def collect(future: Future) -> None:
-        batch = in_flight.pop(future)
-        error = future.exception()
-        if error is not None:
-            state.confirmed(calls.confirmed_by(error))  # what AWS deleted before it failed
-            raise error  # the error path takes over; the batch's pages stay unconfirmed
-        for page_seq, _ in batch:
+    def written(result: _Written, *, failing: bool = False) -> None:
+        writers.outstanding -= 1
+        if result.skipped:
+            return
+        if result.error is not None:
+            state.confirmed(calls.confirmed_by(result.error))  # what AWS deleted before it failed
+            raise result.error  # the error path takes over; the batch's pages stay unconfirmed
+        for page_seq, _ in result.batch:
             open_pages[page_seq][0] -= 1
-        state.confirmed(future.result())
+        state.confirmed(result.counts or Counts())
+        advance()
+        if not failing:  # a failing chunk checkpoints once, at the end of its error path
+            state.maybe()
 
     def advance() -> None:
         while open_pages:
@@ -181,28 +243,11 @@ def run(
             state.cursor = cursor
             open_pages.pop(page_seq)
 
-    def collect_done(*, block: bool) -> None:
-        if not in_flight:
-            return
-        done, _ = wait(list(in_flight), timeout=None if block else 0, return_when=FIRST_COMPLETED)
-        for future in done:
-            collect(future)
-        advance()
-        state.maybe()
-
-    def submit(batch: list[tuple[int, Any]]) -> None:
-        while len(in_flight) >= limits.writes_in_flight:
-            collect_done(block=True)
-        budget = state.clock.retry_budget()
-        in_flight[pool.submit(write, [entry for _, entry in batch], budget)] = batch
-
-    reader.start()
     try:
         while True:
-            try:
-                item = reader_queue.get(timeout=0.05)
-            except queue.Empty:
-                collect_done(block=False)
+            item = events.get()
+            if isinstance(item, _Written):
+                written(item)
                 continue
             if isinstance(item, _Failed):
                 raise item.error
@@ -220,33 +265,38 @@ def run(
                 held = (seq, entries.pop())
             buffer.extend((seq, entry) for entry in entries)
             while len(buffer) >= batch_size:
-                submit(buffer[:batch_size])
+                writers.submit(buffer[:batch_size])  # blocks while every writer is busy
                 buffer = buffer[batch_size:]
+            reader.consumed()
             exhausted = not page.more
             advance()
-            collect_done(block=False)
+            state.maybe()
         if held is not None:
             buffer.append(held)
         while buffer:
-            submit(buffer[:batch_size])
+            writers.submit(buffer[:batch_size])
             buffer = buffer[batch_size:]
-        while in_flight:
-            collect_done(block=True)
+        while writers.outstanding:
+            item = events.get()
+            if isinstance(item, _Written):
+                written(item)
         advance()
-        reader.join()
         return exhausted
     except BaseException:
-        stop.set()
-        for future in list(in_flight):
-            try:
-                collect(future)  # waits: a write in flight may still be confirmed
-            except BaseException as error:  # the first error is the one raised
-                logger.warning("a delete in flight failed", extra={"error": type(error).__name__})
+        reader.stop.set()
+        writers.stop.set()
+        while writers.outstanding:  # the writes in flight end; each may still be confirmed
+            item = events.get()
+            if isinstance(item, _Written):
+                try:
+                    written(item, failing=True)
+                except BaseException as error:  # the first error is the one raised
+                    logger.warning("a delete in flight failed", extra={"error": type(error).__name__})
         advance()
         state.last_words()
         raise
     finally:
-        pool.shutdown(wait=True)
+        writers.close()
 
 
 def run_chunk_of(

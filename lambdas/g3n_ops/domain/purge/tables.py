@@ -21,6 +21,7 @@ from .units import Cursor, TableUnit
 
 BATCH_WRITE_ITEMS = 25  # DynamoDB BatchWriteItem maximum
 TABLE_PAGE_ITEMS = 1000  # Query/Scan page (also capped at 1 MB by DynamoDB)
+FIRST_PAGE_ITEMS = 100  # pages start small and double: the writers get work after one short read
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,11 @@ def batch_delete(table: str, keys: list[dict], budget: float) -> Counts:
 
 
 def _pages(unit: TableUnit, cursor: Cursor, *, dry_run: bool, clock: Clock) -> Iterator[Page]:
-    read = 0
+    read, size = 0, FIRST_PAGE_ITEMS
     while True:
-        page = read_table_page(
-            unit, cursor, count_only=dry_run, budget=clock.retry_budget(), limit=clock.page(TABLE_PAGE_ITEMS)
-        )
+        limit = clock.page(min(size, TABLE_PAGE_ITEMS))
+        page = read_table_page(unit, cursor, count_only=dry_run, budget=clock.retry_budget(), limit=limit)
+        size *= 2
         read += page.count
         cursor = page.cursor
         more = bool(cursor)
