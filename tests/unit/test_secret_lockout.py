@@ -14,6 +14,7 @@ from collections import Counter
 import pytest
 
 from g3n_ops import observability
+from g3n_ops import settings as settings_module
 from g3n_ops.domain import secret
 from g3n_ops.errors import OpsError, SecretCodeMismatch
 from g3n_ops.store import secret as secret_store
@@ -21,6 +22,7 @@ from g3n_ops.store import table
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.errors import OpsClientError
 from tests.support import SECRET, run_cli, run_cli_json
+from tests.vacuum_support import PHRASE, ops_items
 
 WRONG = "not-the-secret-code-42"
 UNKNOWN_VACUUM = "20261129-000000-abcdef"
@@ -206,3 +208,21 @@ def test_rotation_refuses_a_bad_new_code_and_changes_nothing(local_stack):
     for new in (SECRET, "short", "new-code-with\nnewline", " new-code-padded-1 "):
         assert refused(lambda new=new: cli.rotate_secret(SECRET, new)).code == "invalid-input"
     assert table.get(secret.SECRET_PK) == before
+
+
+def test_vacuum_is_refused_at_run_time_unless_the_environment_turns_it_on(local_stack, client, monkeypatch):
+    """The runtime default is deny: a function without VACUUM_ALLOWED=true refuses every vacuum
+    with a clear code and writes nothing (the deployed stack sets it only where vacuum is on)."""
+    monkeypatch.delenv("VACUUM_ALLOWED")
+    settings_module.settings.cache_clear()
+    try:
+        assert settings_module.settings().vacuum_allowed is False
+        before = ops_items()
+        error = refused(lambda: client.vacuum.org(SECRET, "TESTORG", "reason", dry_run=True))
+        assert error.code == "vacuum-not-allowed"
+        assert refused(lambda: client.vacuum.all(SECRET, "reason", PHRASE)).code == "vacuum-not-allowed"
+        assert ops_items() == before
+    finally:
+        monkeypatch.undo()
+        settings_module.settings.cache_clear()
+    assert settings_module.settings().vacuum_allowed is True  # the local stack turns it on explicitly
