@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
@@ -226,3 +227,19 @@ def test_vacuum_is_refused_at_run_time_unless_the_environment_turns_it_on(local_
         monkeypatch.undo()
         settings_module.settings.cache_clear()
     assert settings_module.settings().vacuum_allowed is True  # the local stack turns it on explicitly
+
+
+@pytest.mark.parametrize(
+    ("environment", "allowed"),
+    [
+        ({}, False),
+        ({"VACUUM_ALLOWED": "true"}, True),
+        ({"VACUUM_ALLOWED": "true", "OPS_STAGE": "prod"}, False),
+    ],
+    ids=["unset", "on", "prod"],
+)
+def test_vacuum_allowed_setting_denies_by_default_and_on_prod(monkeypatch, environment, allowed):
+    # The uncached function on a private environment: the session's cached settings stay as they are.
+    fake_os = SimpleNamespace(environ={"OPS_TABLE_NAME": "g3n-dev-ops", **environment})
+    monkeypatch.setattr(settings_module, "os", fake_os)
+    assert settings_module.settings.__wrapped__().vacuum_allowed is allowed
