@@ -216,6 +216,7 @@ class LocalStack:
             settings.settings.cache_clear()
 
         apply((threshold, window_seconds))
+        self.provisioner.clear_secret_lockout()  # start from no failures, whoever made them
         try:
             yield
         finally:

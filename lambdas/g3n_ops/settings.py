@@ -51,8 +51,10 @@ def settings() -> Settings:
             "MAINTENANCE_AUDIT_LOG_GROUP", f"{discovery.PREFIX}/maintenance-audit"
         ),
         vacuum_pending_seconds=int(env.get("VACUUM_PENDING_SECONDS", "300")),
-        # Deny by default: only a stack (or the local stack) that turns vacuum on says "true".
-        vacuum_allowed=env.get("VACUUM_ALLOWED", "false").lower() == "true",
+        # Deny by default: only a stack (or the local stack) that turns vacuum on says "true";
+        # prod never, whatever its environment says (the stack deploys no vacuum there anyway).
+        vacuum_allowed=env.get("VACUUM_ALLOWED", "false").lower() == "true"
+        and env.get("OPS_STAGE") != "prod",
         secret_lockout_threshold=_bounded(env.get("SECRET_LOCKOUT_THRESHOLD"), default=5, low=1, high=100),
         secret_lockout_window_seconds=_bounded(
             env.get("SECRET_LOCKOUT_WINDOW_SECONDS"), default=900, low=1, high=86_400

@@ -105,12 +105,6 @@ def _remember(key: str) -> None:
         _verified_until[key] = now + VERIFY_CACHE_SECONDS
 
 
-def forget_verified() -> None:
-    """Drop every cached verify (tests that count scrypt calls)."""
-    with _cache_lock:
-        _verified_until.clear()
-
-
 # -- validation ------------------------------------------------------------------------------------
 def validate_new_code(code: str) -> None:
     if not MIN_LENGTH <= len(code) <= MAX_LENGTH:
