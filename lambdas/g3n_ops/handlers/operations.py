@@ -74,7 +74,7 @@ class Operations:
             raise InvalidInput("the request must be a JSON object with an 'operation' field")
         name = event["operation"]
         if name not in self._routes:
-            raise UnknownOperation(f"unknown operation '{name}'; known: {', '.join(self.names)}")
+            raise UnknownOperation(f"unknown operation {name[:64]!r}; known: {', '.join(self.names)}")
         model, function = self._routes[name]
         try:
             request = model.model_validate(event)
