@@ -1,11 +1,10 @@
 """API Gateway (HTTP API, IAM-authorised) read routes."""
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from botocore.exceptions import BotoCoreError, ClientError
 
-from g3n_ops.aws import error_code, translate
 from g3n_ops.domain import maintenance, status
 from g3n_ops.errors import InvalidInput, OpsError, UnknownOperation
+from g3n_ops.handlers.operations import AWS_ERRORS, aws_failure
 from g3n_ops.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver()
@@ -33,16 +32,11 @@ def ops_error(error: OpsError) -> Response:
     )
 
 
-@app.exception_handler([ClientError, BotoCoreError])
-def aws_error(error: ClientError | BotoCoreError) -> Response:
+@app.exception_handler(list(AWS_ERRORS))
+def aws_error(error: Exception) -> Response:
     """An AWS error a route met: its stable code (AWS's code to the log, never its text)."""
     route = f"{app.current_event.http_method} {app.current_event.path}"[:200]
-    failure = translate(error, doing=f"the API route {route}")
-    logger.warning(
-        "route failed on an AWS error",
-        extra={"code": failure.code, "awsError": error_code(error) or type(error).__name__},
-    )
-    return ops_error(failure)
+    return ops_error(aws_failure(error, doing=f"the API route {route}"))
 
 
 @app.not_found
