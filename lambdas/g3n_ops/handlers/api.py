@@ -16,13 +16,12 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, Server
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from botocore.exceptions import BotoCoreError, ClientError
 
 from g3n_ops.api_models import ErrorResponse, MaintenancePage, MaintenanceRecord, Ping, PublicStatus, Stat
-from g3n_ops.aws import error_code, translate
 from g3n_ops.domain import maintenance, public_status, status
 from g3n_ops.errors import InvalidInput, OpsError, RouteNotFound
 from g3n_ops.handlers import status_html
+from g3n_ops.handlers.operations import AWS_ERRORS, aws_failure
 from g3n_ops.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -91,16 +90,11 @@ def ops_error(error: OpsError) -> Response:
     )
 
 
-@app.exception_handler([ClientError, BotoCoreError])
-def aws_error(error: ClientError | BotoCoreError) -> Response:
+@app.exception_handler(list(AWS_ERRORS))
+def aws_error(error: Exception) -> Response:
     """An AWS error a route met: its stable code (AWS's code to the log, never its text)."""
     route = f"{app.current_event.http_method} {app.current_event.path}"[:200]
-    failure = translate(error, doing=f"the API route {route}")
-    logger.warning(
-        "route failed on an AWS error",
-        extra={"code": failure.code, "awsError": error_code(error) or type(error).__name__},
-    )
-    return ops_error(failure)
+    return ops_error(aws_failure(error, doing=f"the API route {route}"))
 
 
 @app.not_found

@@ -10,16 +10,37 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
 from g3n_ops.aws import error_code, translate
 from g3n_ops.domain import secret
-from g3n_ops.errors import InvalidInput, OpsError, UnknownOperation
+from g3n_ops.errors import AwsError, InvalidInput, OpsError, UnknownOperation
 from g3n_ops.models import SecretRequest
 from g3n_ops.observability import logger, metrics
 
 Route = tuple[type[BaseModel], Callable[[Any], dict]]
+# What an AWS failure looks like when no domain call handled it. Powertools' parameter provider
+# (the registry's SSM read) wraps AWS's error in GetParameterError.
+AWS_ERRORS = (ClientError, BotoCoreError, GetParameterError)
+
+
+def aws_failure(error: Exception, *, doing: str) -> OpsError:
+    """The stable OPS error for an AWS error met while ``doing`` something; AWS's code (never its
+    text, which can echo request data) goes to the log for the operator. Used by every router and
+    by the API handler, so the mapping lives here only."""
+    cause = (error.__cause__ or error.__context__) if isinstance(error, GetParameterError) else error
+    if isinstance(cause, (ClientError, BotoCoreError)):
+        failure = translate(cause, doing=doing)
+    else:
+        failure = AwsError(f"AWS failed {doing} while reading a parameter; see the function's logs")
+    logger.warning(
+        "AWS error answered with a stable code",
+        extra={"code": failure.code, "awsError": error_code(cause) or type(cause).__name__},
+    )
+    metrics.add_metric(name="OperationAwsError", unit="Count", value=1)
+    return failure
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -49,32 +70,21 @@ class Operations:
     def __call__(self, event: dict) -> dict:
         try:
             return {"result": self._run(event)}
-        except (ClientError, BotoCoreError) as error:
-            return self._aws_failure(error, event)
+        except AWS_ERRORS as error:
+            name = event.get("operation") if isinstance(event, dict) else None
+            doing = f"the {name} operation" if name in self._routes else "the request"
+            return aws_failure(error, doing=doing).to_dict()
         except OpsError as error:
             logger.info("operation refused", extra={"code": error.code})
             metrics.add_metric(name="OperationError", unit="Count", value=1)
             return error.to_dict()
-
-    def _aws_failure(self, error: ClientError | BotoCoreError, event: object) -> dict:
-        """An AWS error no domain call handled: its stable code; AWS's code (not its text, which can
-        echo request data) goes to the log for the operator."""
-        name = event.get("operation") if isinstance(event, dict) else None
-        doing = f"the {name} operation" if name in self._routes else "the request"
-        failure = translate(error, doing=doing)
-        logger.warning(
-            "operation failed on an AWS error",
-            extra={"code": failure.code, "awsError": error_code(error) or type(error).__name__},
-        )
-        metrics.add_metric(name="OperationAwsError", unit="Count", value=1)
-        return failure.to_dict()
 
     def _run(self, event: Any) -> dict:
         if not isinstance(event, dict) or not isinstance(event.get("operation"), str):
             raise InvalidInput("the request must be a JSON object with an 'operation' field")
         name = event["operation"]
         if name not in self._routes:
-            raise UnknownOperation(f"unknown operation '{name}'; known: {', '.join(self.names)}")
+            raise UnknownOperation(f"unknown operation {name[:64]!r}; known: {', '.join(self.names)}")
         model, function = self._routes[name]
         try:
             request = model.model_validate(event)
