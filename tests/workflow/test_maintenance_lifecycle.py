@@ -190,6 +190,14 @@ def test_end_before_the_duration_elapses_leaves_the_execution_nothing_to_do(ops)
     record = ops.maintenance.get(scheduled["maintenanceId"])
     assert actions(record) == ["schedule", "start", "end"]  # no auto-end on top of the manual end
     assert record["endMessage"] == "Fixed sooner than planned"
+    # Ended before the probes' deadline: no verdict on the start, and the recovery is still proven.
+    assert record["notEffective"] is None
+    record = wait_until(
+        lambda: (record := ops.maintenance.get(scheduled["maintenanceId"])).get("allRecoveredAt") and record,
+        timeout=15,
+        message="the recovery is proven after a manual end",
+    )
+    assert record["notRecovered"] is None and record["allRecoveredAt"] >= record["endedAt"]
 
 
 def test_overrun_without_auto_end_is_flagged_and_shown_in_ping(ops):
