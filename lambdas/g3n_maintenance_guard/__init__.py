@@ -143,7 +143,7 @@ class Blocked:
         description = state.get("description")
         message = "This service is down for maintenance" + (f": {description}" if description else ".")
         if status_url:
-            message += f" See {status_url}"
+            message = message.rstrip(".") + f". See {status_url}"
         body = {
             "message": message,
             "maintenanceId": state.get("maintenanceId"),

@@ -49,6 +49,16 @@ def standin_status(services_url: str, code: str) -> tuple[int, Message, dict]:
         return error.code, error.headers, json.loads(error.read())
 
 
+def watch_metrics(monkeypatch) -> list[dict]:
+    """Every metric OPS's functions add from now on (the steps run in this process)."""
+    emitted: list[dict] = []
+    add_metric = metrics.add_metric
+    monkeypatch.setattr(
+        metrics, "add_metric", lambda **metric: (emitted.append(metric), add_metric(**metric))
+    )
+    return emitted
+
+
 def wait_for_all(services_url: str, codes: list[str], status: int, *, deadline: datetime) -> float:
     """Poll every stand-in until all answer ``status``; fail at ``deadline``. Returns when (UTC s)."""
     while True:
@@ -190,12 +200,22 @@ def test_end_before_the_duration_elapses_leaves_the_execution_nothing_to_do(ops)
     record = ops.maintenance.get(scheduled["maintenanceId"])
     assert actions(record) == ["schedule", "start", "end"]  # no auto-end on top of the manual end
     assert record["endMessage"] == "Fixed sooner than planned"
+    # Ended before the probes' deadline: no verdict on the start, and the recovery is still proven.
+    assert record["notEffective"] is None
+    record = wait_until(
+        lambda: (record := ops.maintenance.get(scheduled["maintenanceId"])).get("allRecoveredAt") and record,
+        timeout=15,
+        message="the recovery is proven after a manual end",
+    )
+    assert record["notRecovered"] is None and record["allRecoveredAt"] >= record["endedAt"]
 
 
-def test_overrun_without_auto_end_is_flagged_and_shown_in_ping(ops):
+def test_overrun_without_auto_end_is_flagged_and_shown_in_ping(ops, monkeypatch):
+    emitted = watch_metrics(monkeypatch)
     scheduled = ops.maintenance.schedule(SECRET, "Long migration", 5, soon(1))
     output = execution_output(scheduled["executionArn"], timeout=15)
     assert output["outcome"] == "overrunning"
+    assert {"name": "MaintenanceOverrunning", "unit": "Count", "value": 1} in emitted  # the alarm's metric
 
     record = ops.maintenance.get(scheduled["maintenanceId"])
     assert record["status"] == "active" and record["overrunning"] is True
@@ -266,11 +286,7 @@ def test_a_scheduled_start_while_another_window_is_active_cancels_the_later_one(
 def test_a_service_that_never_flips_ends_in_not_effective_shown_by_ping_and_get(
     ops, local_stack, monkeypatch, capsys
 ):
-    emitted: list[dict] = []
-    add_metric = metrics.add_metric  # the steps run in this process: watch what they count
-    monkeypatch.setattr(
-        metrics, "add_metric", lambda **metric: (emitted.append(metric), add_metric(**metric))
-    )
+    emitted = watch_metrics(monkeypatch)
     codes = [service.code for service in ops.registry().api_services]
     local_stack.rig_standin("pos", "never-flip")  # never adopted the guard
     local_stack.rig_standin("ord", "error")  # the probes must tolerate these two
