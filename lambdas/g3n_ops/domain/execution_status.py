@@ -154,7 +154,9 @@ def _flag_timer_stopped(record: dict, by: maintenance.Actor, ended: ExecutionEnd
     )
     at = maintenance.iso(maintenance.now())
     entry = maintenance._history("timer-stopped", "active", "active", at, by, message)
-    change = maintenance_store.Change("active", record["version"], {"timerStopped": True}, history_entry=entry)
+    change = maintenance_store.Change(
+        "active", record["version"], {"timerStopped": True}, history_entry=entry
+    )
     try:
         maintenance_store.apply(record["maintenanceId"], change)
     except maintenance_store.RecordConditionFailed:
