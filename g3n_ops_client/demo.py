@@ -201,7 +201,13 @@ class Demo:
         )
         check(self.table_counts() == before, "a dry-run must not delete anything")
         real = self.client.vacuum.org(self.secret, org, "demo: reset the TESTORG org")
-        console.print(f"  {real['vacuumId']} is {real['status']}: cancellable until the pending window ends")
+        check(
+            real.get("dryRunId") == dry["vacuumId"], "the real run must be bound to the dry-run just reviewed"
+        )
+        console.print(
+            f"  {real['vacuumId']} is {real['status']} (bound to dry-run {real['dryRunId']}): "
+            "cancellable until the pending window ends"
+        )
         real = self.client.vacuum.wait(real["vacuumId"], timeout=180)
         check(real["status"] == "completed", f"vacuum-org ended {real['status']}: {real.get('error')}")
         self.print_vacuum(real)
@@ -216,8 +222,19 @@ class Demo:
         )
 
     def vacuum_all_cancelled(self) -> None:
-        self.step("4. Vacuum all, cancelled during the pending window")
+        self.step("4. Vacuum all: dry-run, then a real run cancelled during the pending window")
+        try:
+            self.client.vacuum.all(self.secret, "demo: no dry-run yet", VACUUM_ALL_PHRASE)
+            raise DemoFailure("a real vacuum-all without a dry-run must be refused")
+        except OpsClientError as error:
+            check(error.code == "dry-run-required", f"unexpected error {error.code}")
+            console.print(f"  a real run before any dry-run: error: {error.code}")
+        dry = self.client.vacuum.all(self.secret, "demo: what would go", VACUUM_ALL_PHRASE, dry_run=True)
+        dry = self.client.vacuum.wait(dry["vacuumId"], timeout=180)
+        check(dry["status"] == "completed", f"vacuum-all dry-run ended {dry['status']}: {dry.get('error')}")
+        self.print_vacuum(dry)
         record = self.client.vacuum.all(self.secret, "demo: cancelled", VACUUM_ALL_PHRASE)
+        check(record.get("dryRunId") == dry["vacuumId"], "the real run must be bound to the dry-run")
         cancelled = self.client.vacuum.cancel(self.secret, record["vacuumId"])
         check(
             cancelled["status"] == "cancelled", f"cancel should leave it cancelled, got {cancelled['status']}"

@@ -48,8 +48,9 @@ services answer 503 while one is active) and vacuums (permanent deletion of a st
 organisation's data). Reads are safe at any time. Writes that need the operator's secret code use
 the code configured in this server's environment; you never supply it. Before any vacuum, run the
 same tool with dry_run=true, show the operator the per-service counts, and only proceed when they
-explicitly ask for the real run. Destructive tools (a real vacuum, maintenance start/end, vacuum
-cancel) ask the operator to confirm through this client; you cannot confirm for them, and a
+explicitly ask for the real run (it is bound to that dry-run: without a completed dry-run of the same
+scope it is refused with dry-run-required). Destructive tools (a real vacuum, maintenance start/end,
+vacuum cancel) ask the operator to confirm through this client; you cannot confirm for them, and a
 client without that support is told the terminal command to run instead. A real vacuum waits
 in a pending window (status `pending`) during which vacuum_cancel stops it. Errors come back as
 `error: <code>: <message>`."""

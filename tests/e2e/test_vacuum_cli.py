@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.support import SECRET, run_cli, run_cli_json
-from tests.vacuum_support import expected_org_stats, registry, service_counters, stop_vacuum_executions
+from tests.vacuum_support import (
+    expected_org_stats,
+    plant_dry_run,
+    registry,
+    service_counters,
+    stop_vacuum_executions,
+)
 
 
 @pytest.fixture
@@ -45,8 +51,14 @@ def test_dry_run_then_status_as_json_and_as_live_progress(stack, capsys):
 
 
 def test_request_and_cancel_in_text_and_errors_as_the_contract_says(stack, capsys):
-    code, out, _ = run_cli(capsys, "ops", "vacuum-org", "--orgcode", "Globex_EU", "--reason", "oops")
+    code, out, err = run_cli(capsys, "ops", "vacuum-org", "--orgcode", "Globex_EU", "--reason", "oops")
+    assert code == 1 and err.startswith("error: dry-run-required: ") and out == ""
+    dry_run_id = plant_dry_run("Globex_EU")
+    code, out, _ = run_cli(
+        capsys, "ops", "vacuum-org", "--orgcode", "Globex_EU", "--reason", "oops", "--dry-run-id", dry_run_id
+    )
     assert code == 0 and "pending" in out and "vacuum-cancel --vacuum-id" in out
+    assert f"bound to dry-run {dry_run_id}" in out
     vacuum_id = out.split()[1]
     code, out, _ = run_cli(capsys, "ops", "vacuum-cancel", "--vacuum-id", vacuum_id)
     assert code == 0 and "cancelled" in out

@@ -102,6 +102,7 @@ CLASS_SUFFIXES = (
     "InProgress",
     "Throttled",
     "Denied",
+    "Required",
 )
 
 NEAR_MISS = 0.85

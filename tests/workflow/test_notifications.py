@@ -161,14 +161,14 @@ def test_an_active_window_whose_timer_is_stopped_keeps_blocking_and_says_so(bare
     assert arn.endswith("-started")
     boto3.client("stepfunctions").stop_execution(executionArn=arn, cause="console")
     record = wait_until(
-        lambda: (r := maintenance_store.get(window["maintenanceId"])).get("timerLost") and r,
+        lambda: (r := maintenance_store.get(window["maintenanceId"])).get("timerStopped") and r,
         timeout=10,
         interval=0.1,
         message="the window is flagged",
     )
-    assert record["status"] == "active" and record["history"][-1]["action"] == "timer-lost"
+    assert record["status"] == "active" and record["history"][-1]["action"] == "timer-stopped"
     assert client.ping()["maintenance"]["active"] is True
     # The first execution (stopped by OPS's own hand-over) changed nothing.
-    assert [h["action"] for h in record["history"]] == ["schedule", "start", "timer-lost"]
-    assert "maintenance.timer-lost" in _types(subscriber())
+    assert [h["action"] for h in record["history"]] == ["schedule", "start", "timer-stopped"]
+    assert "maintenance.timer-stopped" in _types(subscriber())
     client.maintenance.end(SECRET, "ended by hand")

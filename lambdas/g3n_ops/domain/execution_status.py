@@ -142,22 +142,24 @@ def close_maintenance(ended: ExecutionEnded) -> str | None:
             )
             return f"maintenance {maintenance_id} cancelled"
         return None
-    if record["status"] == "active" and not record.get("timerLost"):
-        return _flag_timer_lost(record, by, ended)
+    if record["status"] == "active" and not record.get("timerStopped"):
+        return _flag_timer_stopped(record, by, ended)
     return None
 
 
-def _flag_timer_lost(record: dict, by: maintenance.Actor, ended: ExecutionEnded) -> str | None:
+def _flag_timer_stopped(record: dict, by: maintenance.Actor, ended: ExecutionEnded) -> str | None:
     message = (
         f"{reason(ended)}: the window stays active (services keep answering 503) but will not be "
         "auto-ended or flagged overrunning; end it with maintenance-end"
     )
     at = maintenance.iso(maintenance.now())
-    entry = maintenance._history("timer-lost", "active", "active", at, by, message)
-    change = maintenance_store.Change("active", record["version"], {"timerLost": True}, history_entry=entry)
+    entry = maintenance._history("timer-stopped", "active", "active", at, by, message)
+    change = maintenance_store.Change(
+        "active", record["version"], {"timerStopped": True}, history_entry=entry
+    )
     try:
         maintenance_store.apply(record["maintenanceId"], change)
     except maintenance_store.RecordConditionFailed:
         return None  # changed meanwhile (ended by hand, say): nothing left to flag
-    maintenance._audit("timer-lost", record, entry)
-    return f"maintenance {record['maintenanceId']} flagged timer-lost"
+    maintenance._audit("timer-stopped", record, entry)
+    return f"maintenance {record['maintenanceId']} flagged timer-stopped"
