@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
 
+from g3n_ops.domain.maintenance import Actor, new_record
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops_client.client import ClientConfig, OpsClient
@@ -112,6 +114,56 @@ def test_the_effect_recorded_on_the_window_is_shown(ops, page_url):
     _, _, html = fetch(page_url)
     assert "All services paused since" in html and "Still answering normally: pos." in html
     assert "<b>x</b>" not in html
+
+
+def _record(description: str, status: str, start: datetime, **fields) -> dict:
+    """A record as the maintenance domain writes it, put straight into the store (fast setup)."""
+    record = new_record(
+        description=description,
+        duration=600,
+        start=start,
+        auto_end=False,
+        by=Actor("cli", "arn:aws:iam::123456789012:user/operator"),
+        moment=datetime.now(UTC),
+    )
+    record.update(status=status, **fields)
+    maintenance_store.create(record)
+    return record
+
+
+def test_the_page_lists_a_week_ahead_the_last_ten_ended_and_reloads_only_when_it_matters(ops, page_url):
+    now = datetime.now(UTC)
+
+    def page() -> dict:
+        return json.loads(fetch(page_url, accept="application/json")[2])
+
+    assert page()["refreshSeconds"] is None  # nothing on: nothing to follow
+    in_two_days = _record("In two days", "scheduled", now + timedelta(days=2))
+    _record("Next month", "scheduled", now + timedelta(days=8))
+    tomorrow = _record("Tomorrow", "scheduled", now + timedelta(days=1))
+    ended = [
+        # Created in one order, ended in the other: the page orders by when they ended.
+        _record(
+            f"Ended {n}", "ended", now - timedelta(days=30), endedAt=f"2026-10-{12 - n:02d}T00:00:00.000Z"
+        )
+        for n in range(12)
+    ]
+    _record("Called off", "cancelled", now - timedelta(days=1))
+
+    shown = page()
+    assert [w["maintenanceId"] for w in shown["scheduled"]] == [
+        tomorrow["maintenanceId"],
+        in_two_days["maintenanceId"],
+    ]
+    assert [w["description"] for w in shown["recentlyEnded"]] == [f"Ended {n}" for n in range(10)]
+    assert shown["refreshSeconds"] is None  # a start a day away is not imminent
+
+    soon_start = _record("In ten minutes", "scheduled", now + timedelta(minutes=10))
+    shown = page()
+    assert shown["scheduled"][0]["maintenanceId"] == soon_start["maintenanceId"]
+    assert shown["refreshSeconds"] == REFRESH_SECONDS
+    assert '<meta http-equiv="refresh" content="1">' in fetch(page_url)[2]
+    assert all(record["actor"] not in json.dumps(shown) for record in (soon_start, *ended))
 
 
 def test_json_only_when_asked_for_above_html(page_url, ops):
