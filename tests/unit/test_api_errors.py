@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
 from g3n_ops.domain import maintenance, status
 from g3n_ops.handlers import api
@@ -61,3 +62,22 @@ def test_a_path_that_fits_no_route_is_route_not_found():
     code, body = resolve("/maintenance/a\u0084b")
     assert code == 404 and body["error"]["code"] == "route-not-found"
     assert resolve("/nothing-here")[1]["error"]["code"] == "route-not-found"
+
+
+@pytest.mark.parametrize(
+    ("aws_code", "ops_code"),
+    [
+        ("ThrottlingException", "aws-throttled"),
+        ("InternalServerError", "aws-unavailable"),
+        ("AccessDeniedException", "aws-access-denied"),
+        ("ValidationException", "aws-error"),
+    ],
+)
+def test_an_aws_error_is_a_500_with_its_stable_code(monkeypatch, aws_code, ops_code):
+    def fail():
+        raise ClientError({"Error": {"Code": aws_code, "Message": "secret-ish detail"}}, "GetItem")
+
+    monkeypatch.setattr(status, "ping", fail)
+    code, body = resolve("/ping")
+    assert code == 500 and body["error"]["code"] == ops_code
+    assert "secret-ish detail" not in body["error"]["message"]

@@ -16,7 +16,9 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, Server
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from botocore.exceptions import BotoCoreError, ClientError
 
+from g3n_ops import aws
 from g3n_ops.api_models import ErrorResponse, MaintenancePage, MaintenanceRecord, Ping, PublicStatus, Stat
 from g3n_ops.domain import maintenance, public_status, status
 from g3n_ops.errors import InvalidInput, OpsError, RouteNotFound
@@ -31,6 +33,11 @@ HTTP_STATUS = {
     "vacuum-not-found": 404,
     "route-not-found": 404,
     "internal-error": 500,
+    # AWS failed OPS, not the caller: a server error whatever AWS said.
+    "aws-throttled": 500,
+    "aws-unavailable": 500,
+    "aws-access-denied": 500,
+    "aws-error": 500,
 }
 
 CONTRACT_VERSION = "1.0.0"
@@ -83,6 +90,13 @@ def ops_error(error: OpsError) -> Response:
         content_type=content_types.APPLICATION_JSON,
         body=error.to_dict(),
     )
+
+
+@app.exception_handler([ClientError, BotoCoreError])
+def aws_error(error: ClientError | BotoCoreError) -> Response:
+    """An AWS error no domain function translated gets its stable code here, never a stack trace."""
+    logger.warning("AWS error in the API", extra={"error": type(error).__name__})
+    return ops_error(aws.translate(error, doing=f"GET {app.current_event.path}"))
 
 
 @app.not_found
