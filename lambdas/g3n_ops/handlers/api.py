@@ -32,8 +32,9 @@ HTTP_STATUS = {
     "vacuum-not-found": 404,
     "route-not-found": 404,
     "internal-error": 500,
-    "aws-throttled": 503,
-    "aws-unavailable": 503,
+    # AWS failed OPS, not the caller: a server error whatever AWS said.
+    "aws-throttled": 500,
+    "aws-unavailable": 500,
     "aws-access-denied": 500,
     "aws-error": 500,
 }
