@@ -75,6 +75,8 @@ OVERRUNNING_RETRY_AFTER_SECONDS = 120
 # After a failed read, answer from what we have without trying again for this long (at most a
 # TTL): a table that is down must not add a timeout to every request.
 FAILURE_BACKOFF_SECONDS = 5
+# The 503's Retry-After is rounded up to whole seconds anyway: rebuild its headers at most this often.
+HEADERS_REFRESH_SECONDS = 0.5
 # The guard sits on every request: fail fast rather than wait on a slow or unreachable table.
 _BOTO_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 2})
 _INACTIVE_JSON = '{"active": false}'
@@ -137,7 +139,7 @@ def retry_after(state: dict, *, moment: datetime | None = None) -> int:
 class Blocked:
     """The 503 an active window makes the guard answer, computed once per read of the state."""
 
-    __slots__ = ("_end", "_headers", "body")
+    __slots__ = ("_current", "_end", "_fresh_until", "_headers", "body")
 
     def __init__(self, state: dict, *, status_url: str | None, now: float) -> None:
         description = state.get("description")
@@ -159,10 +161,17 @@ class Blocked:
         end = _expected_end(state)
         # The expected end on the monotonic clock: Retry-After without parsing or wall-clock reads.
         self._end = None if end is None else now + (end - datetime.now(UTC)).total_seconds()
+        self._fresh_until = float("-inf")
+        self._current: dict[str, str] = {}
 
     def headers(self, now: float) -> dict[str, str]:
-        remaining = None if self._end is None else self._end - now
-        return {**self._headers, "Retry-After": str(_retry_after_seconds(remaining))}
+        """The 503's headers (shared: do not modify them). ``Retry-After`` is rebuilt at most every
+        ``HEADERS_REFRESH_SECONDS``: it is whole seconds anyway, and a request then allocates nothing."""
+        if now >= self._fresh_until:
+            remaining = None if self._end is None else self._end - now
+            self._current = {**self._headers, "Retry-After": str(_retry_after_seconds(remaining))}
+            self._fresh_until = now + HEADERS_REFRESH_SECONDS
+        return self._current
 
 
 class MaintenanceGuard:
@@ -300,7 +309,7 @@ class MaintenanceGuard:
             return next_middleware(app)
         headers, body = blocked
         return Response(
-            status_code=503, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+            status_code=503, content_type=content_types.APPLICATION_JSON, body=body, headers=dict(headers)
         )
 
     def handler(self, function: Callable) -> Callable:
