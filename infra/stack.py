@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import Annotations, App, Aspects, CfnOutput, Environment, Stack
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ssm as ssm
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct, Node
@@ -190,6 +191,9 @@ class OpsStack(Stack):
     def _monitoring(self) -> None:
         """Every function may publish lifecycle events; the rule, alarms and dashboard."""
         grant_publishing(self.events, self.functions)
+        for notifies in (cloudwatch_actions.SnsAction(self.events.topic),):  # fires and clears
+            self.security.lockout_alarm.add_alarm_action(notifies)
+            self.security.lockout_alarm.add_ok_action(notifies)
         grant_execution_status_access(
             self.functions["execution-status"],
             audit_log_group=self.audit.log_group,

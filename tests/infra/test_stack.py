@@ -250,18 +250,6 @@ def test_api_function_reads_only(template, ops_table_id, registry):
 ITEM_WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
 
 
-def test_admin_function_gets_and_puts_the_secret_item_only(template, ops_table_id):
-    allowed = template.allowed(role(template, "admin"))
-    plumbing = {"xray", "logs", "sns", "kms"}  # tracing, logs, publishing events
-    data_actions = {action for action, _ in allowed if action.split(":")[0] not in plumbing}
-    assert data_actions == {"dynamodb:GetItem", "dynamodb:PutItem"}
-    assert _on(allowed, f"${{{ops_table_id}.Arn}}") == {"dynamodb:GetItem", "dynamodb:PutItem"}
-    (statement,) = [
-        st for st in template.statements(role(template, "admin")) if "dynamodb:PutItem" in st["Action"]
-    ]
-    assert statement["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["secret"]}}
-
-
 def ops_table_conditions(template, ops_table_id, key: str) -> dict[str, dict[str, list[str]]]:
     """For one function: ``table``/``index`` → action → the LeadingKeys patterns it is allowed
     (the union over statements). Every statement on the OPS table must carry that condition."""

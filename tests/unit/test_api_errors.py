@@ -65,19 +65,20 @@ def test_a_path_that_fits_no_route_is_route_not_found():
 
 
 @pytest.mark.parametrize(
-    ("aws_code", "ops_code"),
+    ("aws_code", "ops_code", "http_status"),
     [
-        ("ThrottlingException", "aws-throttled"),
-        ("InternalServerError", "aws-unavailable"),
-        ("AccessDeniedException", "aws-access-denied"),
-        ("ValidationException", "aws-error"),
+        ("ThrottlingException", "aws-throttled", 503),
+        ("InternalServerError", "aws-unavailable", 503),
+        ("AccessDeniedException", "aws-access-denied", 500),
+        ("ValidationException", "aws-error", 500),
     ],
 )
-def test_an_aws_error_is_a_500_with_its_stable_code(monkeypatch, aws_code, ops_code):
+def test_an_aws_error_is_a_5xx_with_its_stable_code(monkeypatch, aws_code, ops_code, http_status):
+    """Transient (retry shortly) is a 503, one that needs someone to act a 500."""
     def fail():
         raise ClientError({"Error": {"Code": aws_code, "Message": "secret-ish detail"}}, "GetItem")
 
     monkeypatch.setattr(status, "ping", fail)
     code, body = resolve("/ping")
-    assert code == 500 and body["error"]["code"] == ops_code
+    assert code == http_status and body["error"]["code"] == ops_code
     assert "secret-ish detail" not in body["error"]["message"]

@@ -28,6 +28,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from g3n_ops import notify
 from g3n_ops.errors import (
     InvalidInput,
     SecretAlreadySet,
@@ -176,6 +177,7 @@ def _record_failure(by: dict) -> None:
         metrics.add_metric(name="SecretLockout", unit="Count", value=1)
         logger.error("secret-gated operations locked out", extra={"retryAfterSeconds": wait})
         _audit("secret-lockout", by, lockedUntil=_iso(updated["lockedUntil"]))
+        notify.publish(notify.LOCKOUT_EVENT, {"lockedUntil": _iso(updated["lockedUntil"]), "by": by})
         raise SecretCodeMismatch(
             f"the secret code is not correct; that makes {limits.secret_lockout_threshold} wrong codes "
             f"within {limits.secret_lockout_window_seconds} s, so every secret-gated operation is now "

@@ -32,9 +32,10 @@ HTTP_STATUS = {
     "vacuum-not-found": 404,
     "route-not-found": 404,
     "internal-error": 500,
-    # AWS failed OPS, not the caller: a server error whatever AWS said.
-    "aws-throttled": 500,
-    "aws-unavailable": 500,
+    # AWS failed OPS, not the caller: a server error whatever AWS said; transient ones are a 503
+    # (retry shortly), distinct from a failure that needs someone to act (500).
+    "aws-throttled": 503,
+    "aws-unavailable": 503,
     "aws-access-denied": 500,
     "aws-error": 500,
 }
@@ -72,7 +73,9 @@ def _errors(*statuses: int) -> dict[int, dict]:
         400: "a bad parameter (`invalid-input`)",
         404: "no such maintenance window (`maintenance-not-found`), or the path fits no route "
         "(`route-not-found`)",
-        500: "OPS failed (`internal-error`, or an `aws-*` code)",
+        500: "OPS failed (`internal-error`, `aws-access-denied`, `aws-error`)",
+        503: "AWS throttled or briefly failed OPS beyond its retries (`aws-throttled`, "
+        "`aws-unavailable`): retry shortly",
     }
     json_error = {content_types.APPLICATION_JSON: {"model": ErrorResponse}}
     return {code: {"description": meaning[code], "content": json_error} for code in statuses}
@@ -124,7 +127,7 @@ def validation_error(error: RequestValidationError) -> Response:
     summary="Health and the current maintenance state",
     security=OPERATOR,
     tags=["operator"],
-    responses=_ok("OPS answers, with the maintenance state the guard reads") | _errors(500),
+    responses=_ok("OPS answers, with the maintenance state the guard reads") | _errors(500, 503),
 )
 def ping() -> Ping:
     return status.ping()
@@ -135,7 +138,7 @@ def ping() -> Ping:
     summary="Counts at a glance: windows and vacuums by status, the last vacuum, table item counts",
     security=OPERATOR,
     tags=["operator"],
-    responses=_ok("the counts") | _errors(500),
+    responses=_ok("the counts") | _errors(500, 503),
 )
 def stat() -> Stat:
     return status.stat()
@@ -146,7 +149,7 @@ def stat() -> Stat:
     summary="Maintenance windows, newest first, one page at a time",
     security=OPERATOR,
     tags=["operator"],
-    responses=_ok("one page of windows") | _errors(400, 500),
+    responses=_ok("one page of windows") | _errors(400, 500, 503),
 )
 def maintenance_list(
     status_filter: Annotated[
@@ -172,7 +175,7 @@ def maintenance_list(
     summary="One maintenance window with its updates and full history",
     security=OPERATOR,
     tags=["operator"],
-    responses=_ok("the maintenance record") | _errors(400, 404, 500),
+    responses=_ok("the maintenance record") | _errors(400, 404, 500, 503),
 )
 def maintenance_get(
     maintenance_id: Annotated[
@@ -196,7 +199,7 @@ def maintenance_get(
                 content_types.APPLICATION_JSON: {"model": PublicStatus},
             },
         },
-        **_errors(500),
+        **_errors(500, 503),
     },
 )
 def status_page():
