@@ -75,6 +75,7 @@ def test_a_path_that_fits_no_route_is_route_not_found():
 )
 def test_an_aws_error_is_a_5xx_with_its_stable_code(monkeypatch, aws_code, ops_code, http_status):
     """Transient (retry shortly) is a 503, one that needs someone to act a 500."""
+
     def fail():
         raise ClientError({"Error": {"Code": aws_code, "Message": "secret-ish detail"}}, "GetItem")
 
