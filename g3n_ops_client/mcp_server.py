@@ -243,10 +243,17 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         pending window (vacuum_cancel stops it), then deletes. Only one vacuum runs at a time."""
         return gated(lambda secret: ops.vacuum.org(secret, orgcode, reason, dry_run=dry_run))
 
-    @tool(annotations=_write("Cancel a pending vacuum", idempotent=True))
+    @tool(annotations=_write("Cancel a pending or running vacuum", idempotent=True))
     def vacuum_cancel(vacuum_id: VacuumId) -> CallToolResult:
-        """Cancel a vacuum still in its pending window, before anything is deleted (prevents
-        deletion; a running vacuum cannot be cancelled)."""
+        """Cancel a vacuum: in its pending window nothing is deleted; a running one stops at its
+        next checkpoint (within seconds), its stats exactly what was deleted until then."""
         return gated(lambda secret: ops.vacuum.cancel(secret, vacuum_id))
+
+    @tool(annotations=_write("Resume a failed vacuum", idempotent=False, destructive=True))
+    def vacuum_resume(vacuum_id: VacuumId) -> CallToolResult:
+        """Continue a FAILED vacuum (same record and plan, each unit from where it stopped): it
+        deletes what the run had still to delete. Only when the operator asks for it; check the
+        failure (vacuum_status) first. Only one vacuum runs at a time."""
+        return gated(lambda secret: ops.vacuum.resume(secret, vacuum_id))
 
     return server

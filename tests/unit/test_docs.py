@@ -76,6 +76,7 @@ CODE_SUFFIXES = (
     "-error",
     "-transition",
     "-in-progress",
+    "-not-resumable",
 )
 CLASS_SUFFIXES = (
     "Mismatch",
@@ -96,6 +97,7 @@ CLASS_SUFFIXES = (
     "InProgress",
     "Throttled",
     "Denied",
+    "NotResumable",
 )
 
 NEAR_MISS = 0.85

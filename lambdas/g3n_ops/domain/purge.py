@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -144,30 +145,55 @@ class Counts:
         }
 
 
-Report = Callable[[Counts], None]
+# checkpoint(delta, cursor, done): ``delta`` is work AWS confirmed since the last checkpoint;
+# ``cursor``/``done`` is a safe place to go on from (everything before it is done and counted).
+# It may raise to stop the chunk (the run was cancelled or failed elsewhere); that propagates.
+Checkpoint = Callable[[Counts, Cursor, bool], None]
 
 
 @dataclass
 class Tally:
-    """A chunk's running counts, reported (as deltas) every ``flush_seconds`` and at the end."""
+    """A chunk's confirmed counts and its last safe cursor, checkpointed every ``flush_seconds``
+    and once more when the chunk ends (``close`` runs in a ``finally``, errors included)."""
 
-    report: Report
+    checkpoint: Checkpoint
     flush_seconds: float
+    cursor: Cursor = None
+    done: bool = False
     total: Counts = field(default_factory=Counts)
     unreported: Counts = field(default_factory=Counts)
+    moved: bool = False
+    stopped: bool = False
     last_flush: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, counts: Counts) -> None:
-        self.total.add(counts)
-        self.unreported.add(counts)
+    def confirm(self, counts: Counts) -> None:
+        """Work AWS confirmed (thread-safe: parallel delete batches count as each succeeds)."""
+        with self.lock:
+            self.total.add(counts)
+            self.unreported.add(counts)
+
+    def move(self, cursor: Cursor, *, done: bool) -> None:
+        """A new safe place: everything before ``cursor`` is done and confirmed."""
+        self.cursor, self.done, self.moved = cursor, done, True
         if time.monotonic() - self.last_flush >= self.flush_seconds:
             self.flush()
 
     def flush(self) -> None:
-        if any(self.unreported.as_dict().values()):
-            self.report(self.unreported)
-        self.unreported = Counts()
+        if self.stopped:
+            return
+        with self.lock:
+            delta, self.unreported = self.unreported, Counts()
+        moved, self.moved = self.moved, False
         self.last_flush = time.monotonic()
+        if any(delta.as_dict().values()) or moved:
+            self.stopped = True  # a checkpoint that raises is never repeated (it may have committed)
+            self.checkpoint(delta, self.cursor, self.done)
+            self.stopped = False
+
+    def close(self) -> ChunkResult:
+        self.flush()
+        return ChunkResult(counts=self.total, cursor=self.cursor, done=self.done)
 
 
 @dataclass
@@ -278,51 +304,70 @@ def batch_delete(table: str, keys: list[dict]) -> None:
 
 class TableDeleter:
     """Deletes keys in full batches of 25, several batches in parallel; a partial batch waits for
-    the next page (so the call count stays at one per 25 items) until ``finish``."""
+    the next page (so the call count stays at one per 25 items) until ``finish``. Each batch is
+    counted as it succeeds; the safe cursor moves past a page once all its keys are deleted."""
 
     def __init__(self, table: str, tally: Tally, pool: ThreadPoolExecutor) -> None:
         self.table = table
         self.tally = tally
         self.pool = pool
         self.waiting: list[dict] = []
+        self.queued = 0  # keys handed in so far
+        self.deleted = 0  # keys deleted so far (a prefix of the queued ones)
+        self.page_ends: list[tuple[int, Cursor]] = []
 
-    def add(self, keys: list[dict]) -> None:
+    def add(self, keys: list[dict], cursor: Cursor) -> None:
         self.waiting += keys
+        self.queued += len(keys)
+        self.page_ends.append((self.queued, cursor))
         ready = len(self.waiting) - len(self.waiting) % BATCH_WRITE_ITEMS
         if ready:
             self._delete(self.waiting[:ready])
             self.waiting = self.waiting[ready:]
+        self._advance()
 
     def finish(self) -> None:
         if self.waiting:
             self._delete(self.waiting)
             self.waiting = []
+        self._advance()
+
+    def _advance(self) -> None:
+        while self.page_ends and self.page_ends[0][0] <= self.deleted:
+            _, cursor = self.page_ends.pop(0)
+            self.tally.move(cursor, done=not cursor)
 
     def _delete(self, keys: list[dict]) -> None:
-        batches = list(_chunks(keys, BATCH_WRITE_ITEMS))
+        def delete(batch: list[dict]) -> None:
+            batch_delete(self.table, batch)
+            self.tally.confirm(Counts(items=len(batch)))
+
         # list() waits for every batch and re-raises the first failure.
-        list(self.pool.map(lambda batch: batch_delete(self.table, batch), batches))
-        self.tally.add(Counts(items=len(keys)))
+        list(self.pool.map(delete, list(_chunks(keys, BATCH_WRITE_ITEMS))))
+        self.deleted += len(keys)
 
 
-def table_chunk(unit: TableUnit, cursor: Cursor, *, dry_run: bool, limits: Limits, report: Report):
-    budget, tally = Budget(limits), Tally(report, limits.flush_seconds)
+def table_chunk(unit: TableUnit, cursor: Cursor, *, dry_run: bool, limits: Limits, checkpoint: Checkpoint):
+    budget, tally = Budget(limits), Tally(checkpoint, limits.flush_seconds, cursor=cursor)
     found = 0
-    with ThreadPoolExecutor(max_workers=WRITE_WORKERS, thread_name_prefix="vacuum-write") as pool:
-        deleter = TableDeleter(unit.table, tally, pool)
-        while True:
-            page = read_table_page(unit, cursor, count_only=dry_run, limit=budget.page(TABLE_PAGE_ITEMS))
-            found += page.count
-            if dry_run:
-                tally.add(Counts(items=page.count))
-            else:
-                deleter.add(page.keys)
-            cursor = page.cursor
-            if not cursor or budget.spent(found):
-                break
-        deleter.finish()
-    tally.flush()
-    return ChunkResult(counts=tally.total, cursor=cursor, done=not cursor)
+    try:
+        with ThreadPoolExecutor(max_workers=WRITE_WORKERS, thread_name_prefix="vacuum-write") as pool:
+            deleter = TableDeleter(unit.table, tally, pool)
+            while True:
+                page = read_table_page(unit, cursor, count_only=dry_run, limit=budget.page(TABLE_PAGE_ITEMS))
+                found += page.count
+                if dry_run:
+                    tally.confirm(Counts(items=page.count))
+                    tally.move(page.cursor, done=not page.cursor)
+                else:
+                    deleter.add(page.keys, page.cursor)
+                cursor = page.cursor
+                if not cursor or budget.spent(found):
+                    break
+            deleter.finish()
+    finally:
+        result = tally.close()
+    return result
 
 
 def table_remaining(unit: TableUnit) -> int:
@@ -368,27 +413,34 @@ def delete_versions(bucket: str, objects: list[dict]) -> None:
     raise VacuumIncomplete(f"{bucket}: {len(objects)} object version(s) could not be deleted")
 
 
-def bucket_chunk(unit: BucketUnit, cursor: Cursor, *, dry_run: bool, limits: Limits, report: Report):
-    budget, tally = Budget(limits), Tally(report, limits.flush_seconds)
-    while True:
-        # Deleting always lists from the start: what the last page deleted is gone, so the next
-        # listing is the next page (no marker can point at a version that no longer exists).
-        response = _list_versions(unit, cursor if dry_run else None, limit=budget.page(DELETE_OBJECTS_KEYS))
-        entries = [*response.get("Versions", []), *response.get("DeleteMarkers", [])]
-        if entries and not dry_run:
-            delete_versions(unit.bucket, [{"Key": e["Key"], "VersionId": e["VersionId"]} for e in entries])
-        tally.add(_page_counts(response))
-        more = bool(response.get("IsTruncated"))
-        cursor = None
-        if more and dry_run:
-            cursor = {
-                "keyMarker": response["NextKeyMarker"],
-                "versionIdMarker": response["NextVersionIdMarker"],
-            }
-        if not more or budget.spent(tally.total.objects):
-            break
-    tally.flush()
-    return ChunkResult(counts=tally.total, cursor=cursor, done=not more)
+def bucket_chunk(unit: BucketUnit, cursor: Cursor, *, dry_run: bool, limits: Limits, checkpoint: Checkpoint):
+    budget, tally = Budget(limits), Tally(checkpoint, limits.flush_seconds, cursor=cursor)
+    try:
+        while True:
+            # Deleting always lists from the start: what the last page deleted is gone, so the next
+            # listing is the next page (no marker can point at a version that no longer exists).
+            response = _list_versions(
+                unit, cursor if dry_run else None, limit=budget.page(DELETE_OBJECTS_KEYS)
+            )
+            entries = [*response.get("Versions", []), *response.get("DeleteMarkers", [])]
+            if entries and not dry_run:
+                delete_versions(
+                    unit.bucket, [{"Key": e["Key"], "VersionId": e["VersionId"]} for e in entries]
+                )
+            tally.confirm(_page_counts(response))
+            more = bool(response.get("IsTruncated"))
+            cursor = None
+            if more and dry_run:
+                cursor = {
+                    "keyMarker": response["NextKeyMarker"],
+                    "versionIdMarker": response["NextVersionIdMarker"],
+                }
+            tally.move(cursor, done=not more)
+            if not more or budget.spent(tally.total.objects):
+                break
+    finally:
+        result = tally.close()
+    return result
 
 
 def bucket_remaining(unit: BucketUnit) -> int:
@@ -404,24 +456,31 @@ def _describe_streams(unit: LogGroupUnit, cursor: Cursor, *, limit: int = LOG_ST
     return client("logs").describe_log_streams(**request)
 
 
-def log_group_chunk(unit: LogGroupUnit, cursor: Cursor, *, dry_run: bool, limits: Limits, report: Report):
-    budget, tally = Budget(limits), Tally(report, limits.flush_seconds)
+def log_group_chunk(
+    unit: LogGroupUnit, cursor: Cursor, *, dry_run: bool, limits: Limits, checkpoint: Checkpoint
+):
+    budget, tally = Budget(limits), Tally(checkpoint, limits.flush_seconds, cursor=cursor)
     logs = client("logs")
-    while True:
-        # Deleting lists from the start each time, like buckets.
-        response = _describe_streams(unit, cursor if dry_run else None, limit=budget.page(LOG_STREAM_PAGE))
-        streams = response.get("logStreams", [])
-        for stream in streams:
-            if not dry_run:
-                logs.delete_log_stream(logGroupName=unit.log_group, logStreamName=stream["logStreamName"])
-            tally.add(Counts(logStreams=1, logBytes=stream.get("storedBytes", 0)))
-        token = response.get("nextToken")
-        more = bool(streams) and bool(token)
-        cursor = {"nextToken": token} if more and dry_run else None
-        if not more or budget.spent(tally.total.logStreams):
-            break
-    tally.flush()
-    return ChunkResult(counts=tally.total, cursor=cursor, done=not more)
+    try:
+        while True:
+            # Deleting lists from the start each time, like buckets.
+            response = _describe_streams(
+                unit, cursor if dry_run else None, limit=budget.page(LOG_STREAM_PAGE)
+            )
+            streams = response.get("logStreams", [])
+            for stream in streams:
+                if not dry_run:
+                    logs.delete_log_stream(logGroupName=unit.log_group, logStreamName=stream["logStreamName"])
+                tally.confirm(Counts(logStreams=1, logBytes=stream.get("storedBytes", 0)))
+            token = response.get("nextToken")
+            more = bool(streams) and bool(token)
+            cursor = {"nextToken": token} if more and dry_run else None
+            tally.move(cursor, done=not more)
+            if not more or budget.spent(tally.total.logStreams):
+                break
+    finally:
+        result = tally.close()
+    return result
 
 
 def log_group_remaining(unit: LogGroupUnit, *, created_before_ms: int) -> int:
@@ -438,13 +497,13 @@ def log_group_remaining(unit: LogGroupUnit, *, created_before_ms: int) -> int:
 
 # -- dispatch ------------------------------------------------------------------------------------
 def run_chunk(
-    unit: WorkUnit, cursor: Cursor, *, dry_run: bool, limits: Limits, report: Report
+    unit: WorkUnit, cursor: Cursor, *, dry_run: bool, limits: Limits, checkpoint: Checkpoint
 ) -> ChunkResult:
     if isinstance(unit, TableUnit):
-        return table_chunk(unit, cursor, dry_run=dry_run, limits=limits, report=report)
+        return table_chunk(unit, cursor, dry_run=dry_run, limits=limits, checkpoint=checkpoint)
     if isinstance(unit, BucketUnit):
-        return bucket_chunk(unit, cursor, dry_run=dry_run, limits=limits, report=report)
-    return log_group_chunk(unit, cursor, dry_run=dry_run, limits=limits, report=report)
+        return bucket_chunk(unit, cursor, dry_run=dry_run, limits=limits, checkpoint=checkpoint)
+    return log_group_chunk(unit, cursor, dry_run=dry_run, limits=limits, checkpoint=checkpoint)
 
 
 def remaining(unit: WorkUnit, *, created_before_ms: int) -> int:
