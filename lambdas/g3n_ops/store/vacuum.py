@@ -153,7 +153,6 @@ def commit_progress(
     names = {
         "#stats": "stats",
         "#services": "services",
-        "#totals": "totals",
         "#service": service,
         "#progress": "progress",
         "#unit": unit_id,
@@ -171,6 +170,7 @@ def commit_progress(
         additions.append(f"#stats.#totals.#{name} :{name}")
     expression = "SET #progress.#unit = :progress"
     if additions:
+        names["#totals"] = "totals"
         expression += " ADD " + ", ".join(additions)
     condition = "#progress.#unit.#seq = :seq AND attribute_exists(#stats.#services.#service)"
     update = {
