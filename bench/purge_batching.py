@@ -1,4 +1,5 @@
-"""Why the vacuum batches: BatchWriteItem (25 keys, parallel batches) vs one DeleteItem per item.
+"""Why the vacuum batches: a purge chunk (Scan + BatchWriteItem of 25 keys, writes in flight)
+vs one DeleteItem per item.
 
 Deletes the same number of items both ways on the embedded local stack, interleaved, and prints
 time and request counts side by side. Usage: .venv/bin/python bench/purge_batching.py
@@ -8,12 +9,11 @@ from __future__ import annotations
 
 import statistics
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 
 from g3n_ops import aws
-from g3n_ops.domain.purge import WRITE_WORKERS, TableDeleter, Tally
+from g3n_ops.domain import purge
 from g3n_ops_client.local import LocalStack
 
 ITEMS = 1500
@@ -32,10 +32,11 @@ def fill(ddb) -> list[dict]:
 
 
 def batched(keys: list[dict]) -> None:
-    with ThreadPoolExecutor(max_workers=WRITE_WORKERS) as pool:
-        deleter = TableDeleter(TABLE, Tally(report=lambda counts: None, flush_seconds=60), pool)
-        deleter.add(keys)
-        deleter.finish()
+    unit = purge.TableUnit(service="bench", table=TABLE, keyNames=("pk",), lookup="all")
+    result = purge.run_chunk(
+        unit, None, dry_run=False, limits=purge.Limits(), checkpoint=lambda delta, cursor, done: None
+    )
+    assert result.done and result.counts.items == len(keys)
 
 
 def one_by_one(keys: list[dict]) -> None:
@@ -60,6 +61,7 @@ def main() -> None:
             "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
         )
         timings: dict[str, list[float]] = {"BatchWriteItem x25": [], "DeleteItem x1": []}
+        # The purge's requests: Scan pages to find the keys, then BatchWriteItem.
         requests: dict[str, int] = {}
         for _ in range(ROUNDS):
             for label, delete in (("BatchWriteItem x25", batched), ("DeleteItem x1", one_by_one)):

@@ -1,8 +1,9 @@
 """One port for everything: moto's AWS APIs, OPS's HTTP API and the stand-in service endpoints.
 
 Requests under ``/_ops/api`` become API Gateway HTTP API (payload 2.0) events for OPS's API
-handler; requests under ``/_ops/services/<code>`` go to that service's stand-in handler; all other
-requests are AWS API calls for moto.
+handler; requests under ``/_ops/services/<code>`` go to that service's stand-in handler;
+``/_ops/local/faults`` reads (GET) or sets (POST ``{"faults": SPEC, "seed": N}``) the injected
+faults; all other requests are AWS API calls for moto.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import uuid
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
+from g3n_ops_client.local.faults import FaultSpecError
+
 API_PREFIX = "/_ops/api"
 SERVICES_PREFIX = "/_ops/services"
+FAULTS_PATH = "/_ops/local/faults"
 
 Handler = Callable[[dict], dict]
 
@@ -79,16 +83,18 @@ _REASONS = {
     400: "Bad Request",
     403: "Forbidden",
     404: "Not Found",
+    405: "Method Not Allowed",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
 
 
 class Gateway:
-    def __init__(self, moto_app, api: Handler, services: dict[str, Handler]) -> None:
+    def __init__(self, moto_app, api: Handler, services: dict[str, Handler], faults=None) -> None:
         self.moto_app = moto_app
         self.api = api
         self.services = services
+        self.faults = faults  # a FaultController, or None: no control route
 
     def __call__(self, environ: dict, start_response):
         path = environ.get("PATH_INFO", "")
@@ -102,4 +108,25 @@ class Gateway:
                 not_found = {"error": {"code": "not-found", "message": f"no stand-in service '{code}'"}}
                 return _respond(start_response, {"statusCode": 404, "body": json.dumps(not_found)})
             return _respond(start_response, handler(http_api_event(environ, "/" + rest)))
+        if path == FAULTS_PATH and self.faults is not None:
+            return _respond(start_response, self._faults(environ))
         return self.moto_app(environ, start_response)
+
+    def _faults(self, environ: dict) -> dict:
+        if environ["REQUEST_METHOD"] == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                if not isinstance(request, dict):
+                    raise FaultSpecError('the body is {"faults": SPEC, "seed": N}')
+                spec, seed = request.get("faults"), request.get("seed")
+                if not isinstance(spec, str | None) or not (seed is None or type(seed) is int):
+                    raise FaultSpecError("faults is a string and seed an integer")
+                self.faults.set(spec, seed)
+            except ValueError as error:  # FaultSpecError, or a body that is not JSON
+                refused = {"error": {"code": "invalid-input", "message": f"faults: {error}"}}
+                return {"statusCode": 400, "body": json.dumps(refused)}
+        elif environ["REQUEST_METHOD"] != "GET":
+            refused = {"error": {"code": "invalid-input", "message": "use GET or POST on " + FAULTS_PATH}}
+            return {"statusCode": 405, "body": json.dumps(refused)}
+        return {"statusCode": 200, "body": json.dumps(self.faults.status())}

@@ -4,6 +4,9 @@ moto's simple backend only echoes the payload; the local stack replaces its ``in
 invoke of a known function name runs the project's handler, and a raised exception comes back
 the way Lambda reports it (``X-Amz-Function-Error`` + errorType/errorMessage), which is what
 Step Functions' Retry/Catch match on.
+
+With the fault layer's ``crash=P``, a steps function's invocation does its work and then, with
+probability P, loses its result and answers as a timed-out Lambda does (``Sandbox.Timedout``).
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from dataclasses import dataclass, field
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from g3n_ops.errors import OpsError
+from g3n_ops_client.local.faults import FaultController
 
 log = logging.getLogger("g3n.local.lambda")
+TIMEOUT_ERROR = "Sandbox.Timedout"  # Lambda's errorType for a timed-out invocation
 
 
 @dataclass
@@ -58,16 +63,29 @@ class LocalFunction:
         module_name, _, attribute = self.handler_path.rpartition(".")
         return getattr(importlib.import_module(module_name), attribute)
 
-    def call(self, event: object) -> object:
-        context = LocalContext(self.name, self.arn, self.memory_mb, self.timeout_seconds)
-        return self.handler()(event, context)
+    @property
+    def key(self) -> str:
+        """The catalogue key (``g3n-<stage>-ops-<key>``)."""
+        return self.name.rsplit("-ops-", 1)[-1]
+
+    @property
+    def is_steps(self) -> bool:
+        """A state machine's task function (the only kind ``crash`` faults hit)."""
+        return self.key.endswith("-steps")
+
+    def context(self) -> LocalContext:
+        return LocalContext(self.name, self.arn, self.memory_mb, self.timeout_seconds)
+
+    def call(self, event: object, context: LocalContext | None = None) -> object:
+        return self.handler()(event, context or self.context())
 
 
 class LambdaDispatcher:
     """Routes invokes by function name (or ARN) to in-process handlers."""
 
-    def __init__(self) -> None:
+    def __init__(self, faults: FaultController | None = None) -> None:
         self.functions: dict[str, LocalFunction] = {}
+        self.faults = faults
 
     def register(self, function: LocalFunction) -> None:
         self.functions[function.name] = function
@@ -82,8 +100,9 @@ class LambdaDispatcher:
             response_headers["x-amz-function-error"] = "Unhandled"
             return _error_payload("ResourceNotFoundException", f"no local handler for {name_or_arn}")
         event = json.loads(body) if body else {}
+        context = function.context()
         try:
-            result = function.call(event)
+            result = function.call(event, context)
         except OpsError as error:  # an expected, typed failure: Step Functions catches it by name
             response_headers["x-amz-function-error"] = "Unhandled"
             return _error_payload(type(error).__name__, error.message)
@@ -91,6 +110,11 @@ class LambdaDispatcher:
             log.error("unhandled error in %s:\n%s", function.name, traceback.format_exc())
             response_headers["x-amz-function-error"] = "Unhandled"
             return _error_payload(type(error).__name__, str(error))
+        if function.is_steps and self.faults is not None and self.faults.crashes(function.key):
+            # The work is done, the result is lost: what Lambda answers when a function times out.
+            response_headers["x-amz-function-error"] = "Unhandled"
+            message = f"{context.aws_request_id} Task timed out after {function.timeout_seconds:.2f} seconds"
+            return _error_payload(TIMEOUT_ERROR, message)
         return json.dumps(result).encode()
 
 

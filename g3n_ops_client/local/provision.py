@@ -69,8 +69,13 @@ class Provisioner:
         return f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
 
     def function_environment(self) -> dict[str, str]:
-        """What the CDK stack gives each function, for this process (all functions share it)."""
+        """What the CDK stack gives each function, for this process (all functions share it).
+
+        Vacuum tuning (``VACUUM_RETRY_SECONDS``, ``VACUUM_CHUNK_ITEMS``, any ``VACUUM_*``) comes
+        from the local stack's own environment, so a test or bench can shrink it; the stack's own
+        settings (pending window, allowed) win over the environment's."""
         return {
+            **{name: value for name, value in os.environ.items() if name.startswith("VACUUM_")},
             "OPS_STAGE": self.stage,
             "OPS_TABLE_NAME": self.table_name,
             "G3N_OPS_TABLE_NAME": self.table_name,  # read by the maintenance guard

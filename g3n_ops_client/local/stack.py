@@ -1,4 +1,9 @@
-"""The embedded local stack's lifecycle: start moto + gateway, provision, seed, reset, stop."""
+"""The embedded local stack's lifecycle: start moto + gateway, provision, seed, reset, stop.
+
+Faults (``faults.py``) are set with ``LocalStack(faults=..., fault_seed=...)``, ``set_faults`` or
+the gateway's ``/_ops/local/faults`` route; provisioning and seeding are never faulted, and
+``reset`` turns faults off so each test starts clean.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,11 @@ from dataclasses import dataclass
 from moto.core.config import default_user_config
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from g3n_ops import aws
 from g3n_ops.observability import logger
 from g3n_ops_client.local import lambda_runtime
-from g3n_ops_client.local.gateway import API_PREFIX, SERVICES_PREFIX, Gateway
+from g3n_ops_client.local.faults import FaultController, FaultSpec
+from g3n_ops_client.local.gateway import API_PREFIX, FAULTS_PATH, SERVICES_PREFIX, Gateway
 from g3n_ops_client.local.provision import Provisioner
 
 DEFAULT_PORT = 4566
@@ -41,6 +48,8 @@ class LocalStack:
         port: int = DEFAULT_PORT,
         pending_seconds: int = DEFAULT_PENDING_SECONDS,
         secret_code: str | None = None,
+        faults: FaultSpec | str | None = None,
+        fault_seed: int | None = None,
     ):
         self.port = port
         self.pending_seconds = pending_seconds
@@ -50,6 +59,8 @@ class LocalStack:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.provisioner: Provisioner | None = None
+        # Parsed here, so a bad SPEC is refused before anything starts.
+        self.faults = FaultController(faults, fault_seed)
 
     @property
     def endpoint_url(self) -> str:
@@ -98,7 +109,7 @@ class LocalStack:
         )
 
         self._configure_process()
-        dispatcher = lambda_runtime.LambdaDispatcher()
+        dispatcher = lambda_runtime.LambdaDispatcher(self.faults)
         lambda_runtime.install(dispatcher)
         self.provisioner = Provisioner(
             stage=LOCAL_STAGE,
@@ -112,6 +123,7 @@ class LocalStack:
             DomainDispatcherApplication(create_backend_app),
             api=self.provisioner.call_api,
             services=self.provisioner.standin_handlers(),
+            faults=self.faults,
         )
         self._server = make_server(
             "127.0.0.1", self.port, gateway, threaded=True, request_handler=MotoRequestHandler
@@ -123,16 +135,32 @@ class LocalStack:
             target=self._server.serve_forever, name="g3n-local-stack", daemon=True
         )
         self._thread.start()
-        self.provisioner.provision(self.secret_code)
-        if seed:
-            self.provisioner.seed()
+        aws.add_client_hook(self.faults.hook)
+        with self.faults.suspended():
+            self.provisioner.provision(self.secret_code)
+            if seed:
+                self.provisioner.seed()
         return self.info
+
+    @property
+    def faults_url(self) -> str:
+        return self.endpoint_url + FAULTS_PATH
+
+    def set_faults(self, spec: FaultSpec | str | None, seed: int | None = None) -> FaultSpec:
+        """Change the injected faults now (``None``/``""``/``"none"`` = off); counts restart."""
+        return self.faults.set(spec, seed)
+
+    def fault_counts(self) -> dict[str, int]:
+        """How many faults of each kind were injected since the faults were last set."""
+        return self.faults.status()["injected"]
 
     def reset(self, *, seed: bool = True) -> dict | None:
         """Wipe every resource and provision (and seed) afresh, keeping the server running.
 
-        Returns the seed manifest (what was written) when seeding."""
+        Faults are turned off (a test sets its own after). Returns the seed manifest (what was
+        written) when seeding."""
         assert self.provisioner is not None
+        self.faults.set(None)
         self.provisioner.stop_running_executions()  # or they write into the fresh tables
         request = urllib.request.Request(self.endpoint_url + "/moto-api/reset", method="POST")
         urllib.request.urlopen(request, timeout=30).read()
@@ -140,6 +168,7 @@ class LocalStack:
         return self.provisioner.seed() if seed else None
 
     def stop(self) -> None:
+        aws.remove_client_hook(self.faults.hook)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -33,9 +33,10 @@ OPS_READ_WRITE = (
 # DescribeTable to size scan segments; on indexes only the orgcode Query.
 SERVICE_TABLE_PURGE = ("dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable")
 SERVICE_INDEX_QUERY = ("dynamodb:Query",)
-# ListObjectVersions + DeleteObjects with a VersionId for every version and delete marker.
-BUCKET_LIST = ("s3:ListBucketVersions",)
-OBJECT_DELETE = ("s3:DeleteObjectVersion",)
+# ListObjectVersions + DeleteObjects with a VersionId for every version and delete marker;
+# ListMultipartUploads + AbortMultipartUpload for incomplete uploads.
+BUCKET_LIST = ("s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
+OBJECT_DELETE = ("s3:DeleteObjectVersion", "s3:AbortMultipartUpload")
 LOG_STREAM_PURGE = ("logs:DescribeLogStreams", "logs:DeleteLogStream")
 AUDIT_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
 # The admin function touches one item: the secret.

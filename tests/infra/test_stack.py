@@ -292,8 +292,14 @@ def test_vacuum_steps_function_purges_exactly_the_registry(template, ops_table_i
             assert _on(allowed, arn) == purge
             assert _on(allowed, f"{arn}/index/*") == {"dynamodb:Query"}
         for bucket in service.buckets:
-            assert _on(allowed, f"{PREFIX}:s3:::{bucket}") == {"s3:ListBucketVersions"}
-            assert _on(allowed, f"{PREFIX}:s3:::{bucket}/*") == {"s3:DeleteObjectVersion"}
+            assert _on(allowed, f"{PREFIX}:s3:::{bucket}") == {
+                "s3:ListBucketVersions",
+                "s3:ListBucketMultipartUploads",
+            }
+            assert _on(allowed, f"{PREFIX}:s3:::{bucket}/*") == {
+                "s3:DeleteObjectVersion",
+                "s3:AbortMultipartUpload",
+            }
         for group in service.log_groups:
             assert _on(allowed, f"{PREFIX}:logs:{REGION}:{ACCOUNT}:log-group:{group}:*") == {
                 "logs:DescribeLogStreams",

@@ -134,7 +134,8 @@ def test_an_org_plan_covers_the_org_scoped_services_only(registry):
 
 
 def test_an_all_plan_covers_everything_and_splits_big_tables(registry, monkeypatch):
-    sizes = {"g3n-dev-inv-movements": 600_000, "g3n-dev-ord-order-lines": 50_000_000}
+    per_segment = purge.Limits().segment_items
+    sizes = {"g3n-dev-inv-movements": per_segment * 2 + 1, "g3n-dev-ord-order-lines": per_segment * 10_000}
     monkeypatch.setattr(purge, "table_item_count", lambda name: sizes.get(name, 10))
     plan = vacuum.build_plan(registry, "all", None, purge.Limits())
     by_table: dict[str, list[dict]] = {}
@@ -168,9 +169,11 @@ def test_zero_stats_count_units_per_service(registry):
     assert stats["totals"]["units"] == len(plan["tables"]) + len(plan["buckets"])
 
 
-@pytest.mark.parametrize(("count", "expected"), [(0, 1), (250_000, 1), (250_001, 2), (10**9, 8)])
-def test_segment_count(count, expected):
-    assert purge.segment_count(count, purge.Limits()) == expected
+@pytest.mark.parametrize(("items", "expected"), [(0, 1), (1, 1), (1.0001, 2), (10**6, None)])
+def test_segment_count(items, expected):
+    limits = purge.Limits()
+    count = purge.segment_count(int(items * limits.segment_items), limits)
+    assert count == (expected or limits.max_segments)
 
 
 def test_limits_come_from_the_environment(monkeypatch):
@@ -178,7 +181,7 @@ def test_limits_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("VACUUM_CHUNK_SECONDS", "5")
     limits = purge.Limits.from_environment()
     assert (limits.chunk_items, limits.chunk_seconds) == (50, 5.0)
-    assert purge.Budget(limits).page(purge.TABLE_PAGE_ITEMS) == 50
+    assert purge.Clock(limits).page(purge.TABLE_PAGE_ITEMS) == 50
 
 
 # -- units refuse to describe something unsafe ---------------------------------------------------

@@ -55,8 +55,8 @@ def test_vacuum_all_empties_every_service_and_keeps_the_ops_table(stack, client)
     dry = wait_done(client, client.vacuum.all(SECRET, "dry-run first", PHRASE, dry_run=True))
     assert dry["status"] == "completed" and dry["dryRun"] is True and dry["scope"] == "all"
     assert service_counters(dry, ("items", "objects", "bytes", "logStreams")) == expected
-    stored = sum(s.get("storedBytes", 0) for g in stack["logGroups"] for s in log_streams(g))
-    assert dry["stats"]["totals"]["logBytes"] == stored
+    # No logBytes: AWS reports a stream's storedBytes as 0 (see domain/purge/counting.py).
+    assert "logBytes" not in dry["stats"]["totals"]
     assert snapshot(reg) == before, "a dry-run must delete nothing"
     whole_units = len(before["tables"]) + len(before["buckets"]) + len(stack["logGroups"])
     assert dry["stats"]["totals"]["units"] > whole_units, "big tables are scanned in parallel segments"

@@ -18,7 +18,7 @@ from g3n_ops.errors import VacuumPlanViolation
 from g3n_ops.registry import Registry, load_registry
 
 COUNTERS = ("items", "objects", "bytes")
-LOG_COUNTERS = ("logStreams", "logBytes")
+LOG_COUNTERS = ("logStreams",)
 
 
 def build_plan(registry: Registry, scope: Scope, orgcode: str | None, limits: purge.Limits) -> dict:

@@ -1,0 +1,207 @@
+"""Fault injection seen end to end: crashed steps invocations, a state machine under throttling,
+and ``g3n ops local up --faults`` / ``g3n ops local faults`` against running stacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+
+import boto3
+import pytest
+
+from g3n_ops_client.client import ClientConfig, OpsClient
+from g3n_ops_client.local.lambda_runtime import TIMEOUT_ERROR
+from tests.support import run_cli, run_cli_json, wait_for_execution
+
+STEPS = "g3n-local-ops-maintenance-steps"
+LIFECYCLE = "arn:aws:states:us-east-1:123456789012:stateMachine:g3n-local-ops-maintenance"
+
+
+@pytest.fixture(scope="module")
+def stack(local_stack):
+    """One clean stack for the module (no window left active by another file's tests)."""
+    local_stack.reset(seed=False)
+    yield local_stack
+    local_stack.set_faults(None)
+
+
+@pytest.fixture
+def faults(stack, monkeypatch):
+    monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", stack.endpoint_url)
+    yield stack
+    stack.set_faults(None)
+    sfn = boto3.client("stepfunctions")
+    for execution in sfn.list_executions(stateMachineArn=LIFECYCLE, statusFilter="RUNNING")["executions"]:
+        sfn.stop_execution(executionArn=execution["executionArn"], cause="test teardown")
+
+
+def window(description: str) -> dict:
+    return {"source": "console", "description": description, "duration": 5, "autoEnd": True}
+
+
+def records_described(stack, description: str) -> list[dict]:
+    page = OpsClient(ClientConfig(endpoint_url=stack.endpoint_url)).maintenance.list()
+    return [record for record in page["items"] if record["description"] == description]
+
+
+def test_a_crashed_steps_invocation_did_its_work_and_answers_as_a_timeout(faults):
+    faults.set_faults("crash=1.0@maintenance-steps")
+    event = {
+        "step": "admit",
+        "executionArn": f"{LIFECYCLE.replace('stateMachine', 'execution')}:x",
+        "input": window("crashed admit"),
+    }
+    response = boto3.client("lambda").invoke(FunctionName=STEPS, Payload=json.dumps(event).encode())
+    assert response["FunctionError"] == "Unhandled"
+    payload = json.loads(response["Payload"].read())
+    assert payload["errorType"] == TIMEOUT_ERROR == "Sandbox.Timedout"
+    assert re.fullmatch(r"[0-9a-f-]{36} Task timed out after 30\.00 seconds", payload["errorMessage"])
+    assert faults.fault_counts()["crash"] == 1
+    faults.set_faults(None)
+    assert [record["status"] for record in records_described(faults, "crashed admit")] == ["scheduled"]
+
+
+def test_crash_is_scoped_to_its_steps_function_and_spares_other_functions(faults):
+    faults.set_faults("crash=1.0@vacuum-steps")
+    event = {
+        "step": "admit",
+        "executionArn": f"{LIFECYCLE.replace('stateMachine', 'execution')}:y",
+        "input": window("spared admit"),
+    }
+    response = boto3.client("lambda").invoke(FunctionName=STEPS, Payload=json.dumps(event).encode())
+    assert "FunctionError" not in response and json.loads(response["Payload"].read())["maintenanceId"]
+    faults.set_faults("crash=1.0")  # unscoped: steps functions only, never the API or operations
+    assert OpsClient(ClientConfig(endpoint_url=faults.endpoint_url)).ping()["status"] == "ok"
+    assert faults.fault_counts()["crash"] == 0
+
+
+def test_step_functions_reports_a_crash_as_sandbox_timedout(faults):
+    """The name a vacuum ASL's Retry must match for a lost Lambda result."""
+    faults.set_faults("crash=1.0@maintenance-steps")
+    sfn = boto3.client("stepfunctions")
+    started = sfn.start_execution(
+        stateMachineArn=LIFECYCLE,
+        name=f"crashed-{uuid.uuid4()}",
+        input=json.dumps(window("crashed lifecycle")),
+    )
+    wait_for_execution(started["executionArn"], timeout=30, expect="FAILED")
+    events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+    failed = [event["taskFailedEventDetails"] for event in events if event["type"] == "TaskFailed"]
+    assert [detail["error"] for detail in failed] == [TIMEOUT_ERROR]
+    assert "Task timed out after" in json.loads(failed[0]["cause"])["errorMessage"]
+
+
+def test_a_lifecycle_completes_under_moderate_throttling(faults):
+    faults.set_faults("throttle=0.3,latency=5", seed=11)
+    sfn = boto3.client("stepfunctions")
+    started = sfn.start_execution(
+        stateMachineArn=LIFECYCLE,
+        name=f"throttled-{uuid.uuid4()}",
+        input=json.dumps(window("throttled lifecycle")),
+    )
+    wait_for_execution(started["executionArn"], timeout=60)
+    counts = faults.fault_counts()
+    faults.set_faults(None)
+    assert counts["throttle"] > 0 and counts["latency"] > counts["throttle"]
+    [record] = records_described(faults, "throttled lifecycle")
+    assert record["status"] == "ended"
+
+
+# -- the CLI -------------------------------------------------------------------------------------------
+def test_local_faults_sets_shows_and_clears_faults_on_the_running_stack(faults, capsys):
+    code, document = run_cli_json(
+        capsys, "ops", "local", "faults", "throttle=0.20,latency=5@s3", "--fault-seed", "4"
+    )
+    assert code == 0
+    assert document["faults"] == "throttle=0.2,latency=5@s3" and document["seed"] == 4
+    assert faults.faults.spec.text() == "throttle=0.2,latency=5@s3"
+    assert document["injected"] == {"throttle": 0, "server": 0, "crash": 0, "latency": 0}
+    code, document = run_cli_json(capsys, "ops", "local", "faults")  # no SPEC: show
+    assert code == 0 and document["faults"] == "throttle=0.2,latency=5@s3"
+    code, out, _ = run_cli(capsys, "ops", "local", "faults", "none")
+    assert code == 0 and "faults: none" in out and "injected so far: throttle 0" in out
+    assert not faults.faults.spec.active
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("throttle=2",), ("boom=1",), ("server=1@s4",), ("latency=-1",), ("throttle=0.1", "--fault-seed", "x")],
+)
+def test_local_faults_refuses_a_bad_spec_and_changes_nothing(faults, capsys, args):
+    faults.set_faults("latency=1")
+    code, out, _ = run_cli(capsys, "ops", "local", "faults", *args, "--output", "json")
+    assert code != 0 and json.loads(out)["error"]["code"] == "invalid-input"
+    code, _, err = run_cli(capsys, "ops", "local", "faults", *args)
+    assert code != 0 and err.startswith("error: invalid-input: ")
+    assert faults.faults.spec.text() == "latency=1"
+
+
+def test_the_control_route_validates_what_it_is_sent(faults):
+    faults.set_faults("latency=1")
+    for body in (
+        b"not json",
+        b"[1]",
+        b'{"faults": 5}',
+        b'{"faults": "throttle=7"}',
+        b'{"faults": "", "seed": "x"}',
+    ):
+        request = urllib.request.Request(faults.faults_url, data=body, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 400
+        assert json.loads(refused.value.read())["error"]["code"] == "invalid-input"
+    assert faults.faults.spec.text() == "latency=1"
+
+
+def test_local_faults_names_a_missing_or_unreachable_stack(faults, capsys, monkeypatch):
+    monkeypatch.delenv("G3N_OPS_ENDPOINT_URL")
+    code, document = run_cli_json(capsys, "ops", "local", "faults", "none")
+    assert code != 0 and document["error"]["code"] == "invalid-input"
+    assert "G3N_OPS_ENDPOINT_URL" in document["error"]["message"]
+    code, document = run_cli_json(capsys, "ops", "local", "faults", "--endpoint-url", "http://127.0.0.1:9")
+    assert code != 0 and document["error"]["code"] == "endpoint-unreachable"
+
+
+def test_local_up_refuses_a_bad_spec_before_starting(capsys):
+    code, out, _ = run_cli(capsys, "ops", "local", "up", "--faults", "crash=0.5@s3", "--output", "json")
+    assert code == 2 and json.loads(out)["error"]["code"] == "invalid-input"
+
+
+def test_local_up_starts_with_faults_and_honours_vacuum_tuning_from_its_environment(capsys):
+    env = {**os.environ, "G3N_OPS_SECRET_CODE": "local-up-secret-02", "PYTHONUNBUFFERED": "1"}
+    env.update(VACUUM_CHUNK_ITEMS="7", VACUUM_RETRY_SECONDS="3")
+    env.pop("AWS_ENDPOINT_URL", None)
+    command = "from g3n_ops_client.cli import main; main()"
+    process = subprocess.Popen(
+        [sys.executable, "-c", command, "ops", "local", "up", "--port", "0", "--output", "json",
+         "--faults", "throttle=0.1,crash=0.2@vacuum-steps", "--fault-seed", "9"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )  # fmt: skip
+    try:
+        info = json.loads(process.stdout.readline())
+        assert info["faults"] == "throttle=0.1,crash=0.2@vacuum-steps" and info["seed"] == 9
+        endpoint = info["endpointUrl"]
+        function = boto3.client("lambda", endpoint_url=endpoint).get_function_configuration(
+            FunctionName="g3n-local-ops-vacuum-steps"
+        )
+        variables = function["Environment"]["Variables"]
+        assert variables["VACUUM_CHUNK_ITEMS"] == "7" and variables["VACUUM_RETRY_SECONDS"] == "3"
+        code, document = run_cli_json(capsys, "ops", "local", "faults", "none", "--endpoint-url", endpoint)
+        assert code == 0 and document["faults"] == "none"
+        with urllib.request.urlopen(endpoint + "/_ops/local/faults", timeout=10) as response:
+            assert json.loads(response.read())["faults"] == "none"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
