@@ -27,6 +27,12 @@ MAX_TURNS = 500  # chunks per unit per round, at most
 DEFAULT_CONCURRENCY = 8  # units at once, each with up to 8 parallel writes: an on-demand table's pace
 
 
+def history_budget() -> int:
+    """``HISTORY_BUDGET``; the local stack's tests may lower it (``VACUUM_HISTORY_EVENTS``) to see
+    continue-as-new happen in seconds. Never above it: 25,000 is Step Functions' hard limit."""
+    return min(HISTORY_BUDGET, int(os.environ.get("VACUUM_HISTORY_EVENTS", HISTORY_BUDGET)))
+
+
 def concurrency() -> int:
     """Units purged at once (the Map's MaxConcurrency): deploy-time ``VACUUM_CONCURRENCY``."""
     return max(1, int(os.environ.get("VACUUM_CONCURRENCY", DEFAULT_CONCURRENCY)))

@@ -187,7 +187,8 @@ def history_length(execution_arn: str) -> int:
         maxResults=1,
         doing="read the vacuum execution's history length",
     )
-    return int(latest["events"][0]["id"]) if latest["events"] else 0
+    # max(): the local interpreter ignores reverseOrder/maxResults and answers every event.
+    return max((int(event["id"]) for event in latest["events"]), default=0)
 
 
 def next_round(vacuum_id: str, execution_arn: str) -> dict:
@@ -204,7 +205,7 @@ def next_round(vacuum_id: str, execution_arn: str) -> dict:
         planned["next"] = "finalise" if record["dryRun"] else "verify"
         return state | {"round": planned}
     events = history_length(execution_arn)
-    sized = rounds.next_round(events, unfinished)
+    sized = rounds.next_round(events, unfinished, budget=rounds.history_budget())
     if sized is None:
         planned["next"] = "continue"
     else:
