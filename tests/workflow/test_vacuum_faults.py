@@ -9,7 +9,10 @@ from botocore.retries.standard import ExponentialBackoff
 
 from tests.support import SECRET
 from tests.vacuum_support import (
+    PHRASE,
+    expected_all_stats,
     expected_org_stats,
+    log_streams,
     mutex,
     registry,
     service_counters,
@@ -57,4 +60,19 @@ def test_an_org_dry_run_and_run_are_exact_under_faults(faulty, local_stack, clie
         assert after["tables"][name] == kept, name
     for bucket, versions in before["buckets"].items():
         assert after["buckets"][bucket] == {o: v for o, v in versions.items() if o != ORG}, bucket
+    assert mutex() is None
+
+
+def test_vacuum_all_is_exact_under_faults(faulty, local_stack, client, monkeypatch):
+    monkeypatch.setenv("VACUUM_SEGMENT_ITEMS", "100")  # parallel segments too
+    reg = registry()
+    expected = expected_all_stats(faulty, reg)
+    final = wait_done(client, client.vacuum.all(SECRET, "wipe under faults", PHRASE), timeout=240)
+    assert final["status"] == "completed", final.get("error")
+    assert service_counters(final, ("items", "objects", "bytes", "logStreams")) == expected
+    assert local_stack.fault_counts().get("crash", 0) > 0
+    after = snapshot(reg)
+    assert all(keys == {} for keys in after["tables"].values())
+    assert all(versions == {} for versions in after["buckets"].values())
+    assert all(log_streams(group) == [] for group in faulty["logGroups"])
     assert mutex() is None
