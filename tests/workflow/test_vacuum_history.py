@@ -1,4 +1,4 @@
-"""No execution's history grows with the amount of data: one unit forced through hundreds of
+"""No execution's history grows with the amount of data: one unit forced through 120
 one-item chunks under a lowered history budget continues as new executions, each under the
 budget, and the run stays exact. (bench/vacuum_history.py does thousands at the real budget.)"""
 
