@@ -277,8 +277,15 @@ VACUUM_RESUME = Confirmation(
     cli=lambda a: f"g3n ops vacuum-resume --vacuum-id {_quoted(a['vacuum_id'])}",
 )
 VACUUM_CANCEL = Confirmation(
-    prompt=lambda a: f"An assistant asks to cancel the pending vacuum {str(a['vacuum_id'])[:64]}. Go ahead?",
+    prompt=lambda a: f"An assistant asks to cancel the vacuum {str(a['vacuum_id'])[:64]}. Go ahead?",
     cli=lambda a: f"g3n ops vacuum-cancel --vacuum-id {_quoted(a['vacuum_id'])}",
+)
+VACUUM_RESUME = Confirmation(
+    prompt=lambda a: (
+        f"An assistant asks to RESUME the failed vacuum {str(a['vacuum_id'])[:64]}: it goes on deleting "
+        "what that run had still to delete (its reviewed plan), and that cannot be undone. Go ahead?"
+    ),
+    cli=lambda a: f"g3n ops vacuum-resume --vacuum-id {_quoted(a['vacuum_id'])}",
 )
 MAINTENANCE_START = Confirmation(
     prompt=lambda a: (
@@ -493,11 +500,19 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
             lambda secret: ops.vacuum.org(secret, orgcode, reason, dry_run=dry_run, dry_run_id=dry_run_id)
         )
 
-    @tool(annotations=_write("Cancel a pending vacuum", idempotent=True))
+    @tool(annotations=_write("Cancel a pending or running vacuum", idempotent=True))
     @confirmed(VACUUM_CANCEL)
     def vacuum_cancel(vacuum_id: VacuumId) -> CallToolResult:
-        """Cancel a vacuum still in its pending window, before anything is deleted (prevents
-        deletion; a running vacuum cannot be cancelled)."""
+        """Cancel a vacuum: in its pending window nothing is deleted; a running one stops at its
+        next checkpoint (within seconds), its stats exactly what was deleted until then."""
         return gated(lambda secret: ops.vacuum.cancel(secret, vacuum_id))
+
+    @tool(annotations=_write("Resume a failed vacuum", idempotent=False, destructive=True))
+    @confirmed(VACUUM_RESUME)
+    def vacuum_resume(vacuum_id: VacuumId) -> CallToolResult:
+        """Continue a FAILED vacuum (same record and plan, each unit from where it stopped): it
+        deletes what the run had still to delete. Only when the operator asks for it; check the
+        failure (vacuum_status) first. Only one vacuum runs at a time."""
+        return gated(lambda secret: ops.vacuum.resume(secret, vacuum_id))
 
     return server

@@ -1,4 +1,5 @@
-"""``g3n ops vacuum-all | vacuum-org | vacuum-cancel | vacuum-status | vacuum-list | vacuum-events``."""
+"""``g3n ops vacuum-all | vacuum-org | vacuum-cancel | vacuum-resume | vacuum-status | vacuum-list |
+vacuum-events``."""
 
 from __future__ import annotations
 
@@ -224,10 +225,20 @@ def register(ops: click.Group) -> None:
 
     @ops_command(ops, "vacuum-cancel")
     @secret_code_option
-    @click.option("--vacuum-id", required=True, help="The run to cancel (only while pending).")
+    @click.option("--vacuum-id", required=True, help="The run to cancel (pending or running).")
     def vacuum_cancel(run: Run, secret_code, vacuum_id: str) -> None:
-        """Cancel a vacuum during its pending window; nothing is deleted."""
+        """Cancel a vacuum: while pending nothing is deleted; a running one stops at its next
+        checkpoint (within seconds) with exact partial stats."""
         run.emit(run.client.vacuum.cancel(resolve_secret(secret_code), vacuum_id), print_record)
+
+    @ops_command(ops, "vacuum-resume")
+    @secret_code_option
+    @click.option("--vacuum-id", required=True, help="The failed run to continue.")
+    def vacuum_resume(run: Run, secret_code, vacuum_id: str) -> None:
+        """Continue a failed vacuum: same record and plan, each unit from its stored cursor, in a
+        new execution (it takes the vacuum mutex)."""
+        record = run.client.vacuum.resume(resolve_secret(secret_code), vacuum_id)
+        run.emit(record, print_requested)
 
     @ops_command(ops, "vacuum-status")
     @click.option("--vacuum-id", required=True, help="The run.")

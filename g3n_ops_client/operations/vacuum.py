@@ -65,8 +65,13 @@ class VacuumOperations:
         )
 
     def cancel(self, secret_code: str, vacuum_id: str) -> dict:
-        """Cancel a pending run (``vacuum-not-cancellable`` once it runs)."""
+        """Cancel a pending run (nothing deleted) or a running one (it stops at its next
+        checkpoint); ``vacuum-not-cancellable`` once it has ended."""
         return self.client.invoke(FUNCTION, "vacuum-cancel", secretCode=secret_code, vacuumId=vacuum_id)
+
+    def resume(self, secret_code: str, vacuum_id: str) -> dict:
+        """Continue a failed run from its stored cursors (``vacuum-not-resumable`` otherwise)."""
+        return self.client.invoke(FUNCTION, "vacuum-resume", secretCode=secret_code, vacuumId=vacuum_id)
 
     def status(self, vacuum_id: str) -> dict:
         return self.client.invoke(FUNCTION, "vacuum-status", vacuumId=vacuum_id)

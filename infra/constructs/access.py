@@ -123,7 +123,11 @@ def grant_function_access(
 
     steps = functions["vacuum-steps"]
     _read_registry(steps, registry)
-    _suppress_wildcards(steps)
+    # Continue-as-new: a round reads its own execution's history length and, near the budget,
+    # starts the next execution of the vacuum state machine for the same record.
+    vacuum_machine.grant_start_execution(steps)
+    _allow(steps, ["states:GetExecutionHistory"], [execution_arns(scope, stage, "vacuum")])
+    _suppress_wildcards(steps, "state machine executions")
     # The registry's resources, one managed policy per kind: together they would overflow the
     # role's inline policy size, and CDK's automatic overflow policies cannot carry suppressions.
     purge = {

@@ -181,6 +181,19 @@ class RouteNotFound(OpsError):
     code = "route-not-found"
 
 
+class VacuumPlanViolation(OpsError):
+    """A vacuum step event asked for something outside its run's stored plan (forged or altered);
+    refused, nothing deleted, audited."""
+
+    code = "vacuum-plan-violation"
+
+
+class VacuumNotResumable(OpsError):
+    """Only a failed run that had started (it has a plan) can be resumed."""
+
+    code = "vacuum-not-resumable"
+
+
 ALL_ERRORS: tuple[type[OpsError], ...] = (
     OpsError,
     InvalidInput,
@@ -212,6 +225,8 @@ ALL_ERRORS: tuple[type[OpsError], ...] = (
     AwsError,
     DryRunRequired,
     RouteNotFound,
+    VacuumPlanViolation,
+    VacuumNotResumable,
 )
 
 ERROR_CODES: frozenset[str] = frozenset(cls.code for cls in ALL_ERRORS)

@@ -39,7 +39,7 @@ MAINTENANCE_WRITES = {
     "maintenance_end",
     "maintenance_cancel",
 }
-DESTRUCTIVE = {"vacuum_all", "vacuum_org"}
+DESTRUCTIVE = {"vacuum_all", "vacuum_org", "vacuum_resume"}
 TOOLS = READS | MAINTENANCE_WRITES | DESTRUCTIVE | {"vacuum_cancel"}
 CROSS_ORG = {"uas", "usm"}  # vacuum-org skips them
 # Tools that ask the operator first (a vacuum_org dry-run does not).
@@ -115,7 +115,7 @@ async def test_tools_are_listed_with_truthful_annotations():
         assert PHRASE.lower() not in listed and SECRET.lower() not in listed, name
     assert all(tools[name].annotations.idempotent_hint for name in READS | {"vacuum_cancel"})
     assert not any(tools[name].annotations.idempotent_hint for name in DESTRUCTIVE)
-    for name in DESTRUCTIVE:
+    for name in DESTRUCTIVE - {"vacuum_resume"}:  # resume continues a run that was confirmed
         assert "dry_run=true first" in tools[name].description
         assert tools[name].input_schema["properties"]["dry_run"]["default"] is True
     assert tools["vacuum_all"].input_schema["required"] == ["reason"]

@@ -81,6 +81,7 @@ CODE_SUFFIXES = (
     "-in-progress",
     "-declined",
     "-unavailable",
+    "-not-resumable",
 )
 CLASS_SUFFIXES = (
     "Mismatch",
@@ -103,6 +104,7 @@ CLASS_SUFFIXES = (
     "Throttled",
     "Denied",
     "Required",
+    "NotResumable",
 )
 
 NEAR_MISS = 0.85

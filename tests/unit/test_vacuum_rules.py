@@ -10,6 +10,7 @@ import pytest
 
 import workflows
 from g3n_ops.domain import purge, vacuum
+from g3n_ops.domain.vacuum import checks, rounds, steps
 from g3n_ops.errors import (
     ConfirmationPhraseMismatch,
     InvalidInput,
@@ -41,7 +42,7 @@ def registry() -> Registry:
 @pytest.fixture
 def stage(monkeypatch):
     def configure(**changes) -> None:
-        monkeypatch.setattr(vacuum, "settings", lambda: replace(SETTINGS, **changes))
+        monkeypatch.setattr(checks, "settings", lambda: replace(SETTINGS, **changes))
 
     configure()
     return configure
@@ -103,7 +104,7 @@ def test_the_phrase_must_match_exactly():
 
 
 def test_checks_run_in_order_allowed_then_phrase_then_orgcode(stage, registry, monkeypatch):
-    monkeypatch.setattr(vacuum, "load_registry", lambda: registry)
+    monkeypatch.setattr(checks, "load_registry", lambda: registry)
     assert vacuum.check_request("all", "ignored", "VACUUM ALL DATA PERMANENTLY") is None
     assert vacuum.check_request("org", "TESTORG", None) == "TESTORG"
     with pytest.raises(ConfirmationPhraseMismatch):
@@ -133,7 +134,8 @@ def test_an_org_plan_covers_the_org_scoped_services_only(registry):
 
 
 def test_an_all_plan_covers_everything_and_splits_big_tables(registry, monkeypatch):
-    sizes = {"g3n-dev-inv-movements": 600_000, "g3n-dev-ord-order-lines": 50_000_000}
+    per_segment = purge.Limits().segment_items
+    sizes = {"g3n-dev-inv-movements": per_segment * 2 + 1, "g3n-dev-ord-order-lines": per_segment * 10_000}
     monkeypatch.setattr(purge, "table_item_count", lambda name: sizes.get(name, 10))
     plan = vacuum.build_plan(registry, "all", None, purge.Limits())
     by_table: dict[str, list[dict]] = {}
@@ -167,9 +169,11 @@ def test_zero_stats_count_units_per_service(registry):
     assert stats["totals"]["units"] == len(plan["tables"]) + len(plan["buckets"])
 
 
-@pytest.mark.parametrize(("count", "expected"), [(0, 1), (250_000, 1), (250_001, 2), (10**9, 64)])
-def test_segment_count(count, expected):
-    assert purge.segment_count(count, purge.Limits()) == expected
+@pytest.mark.parametrize(("items", "expected"), [(0, 1), (1, 1), (1.0001, 2), (10**6, None)])
+def test_segment_count(items, expected):
+    limits = purge.Limits()
+    count = purge.segment_count(int(items * limits.segment_items), limits)
+    assert count == (expected or limits.max_segments)
 
 
 def test_limits_come_from_the_environment(monkeypatch):
@@ -255,16 +259,17 @@ def test_the_public_record_hides_keys_and_shows_every_contract_field():
 
 def test_a_lambda_error_cause_becomes_its_message():
     cause = json.dumps({"errorType": "NoSuchBucket", "errorMessage": "The bucket does not exist"})
-    assert vacuum._error_message({"Error": "NoSuchBucket", "Cause": cause}) == "The bucket does not exist"
-    assert vacuum._error_message({"Error": "States.Timeout", "Cause": "timed out"}) == "timed out"
-    assert vacuum._error_message({}) == ""
+    assert steps._error_message({"Error": "NoSuchBucket", "Cause": cause}) == "The bucket does not exist"
+    assert steps._error_message({"Error": "States.Timeout", "Cause": "timed out"}) == "timed out"
+    assert steps._error_message({}) == ""
 
 
 def test_the_steps_refuse_malformed_events_without_touching_anything():
     for event in (
         {},
         {"step": "explode"},
-        {"step": "purge-chunk", "vacuumId": "v", "dryRun": False, "unit": {"kind": "table"}},
+        {"step": "purge-chunk", "vacuumId": "v", "unitId": "u0000"},  # no executionArn
+        {"step": "purge-chunk", "vacuumId": "v", "executionArn": "a", "unitId": "u", "extra": 1},
         {"step": "start", "vacuumId": "v"},
     ):
         with pytest.raises(InvalidInput):
@@ -306,7 +311,8 @@ def test_every_failure_path_records_the_failure(asl):
             assert state["Catch"] == [
                 {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Record failure"}
             ]
-    assert top["Record failure"]["Next"] == "Vacuum failed"
+    assert top["Record failure"]["Next"] == "Cancelled while running?"
+    assert top["Cancelled while running?"]["Default"] == "Vacuum failed"
     assert top["Record failure"]["Catch"][0]["Next"] == "Vacuum failed"
     assert top["Vacuum failed"] == {
         "Type": "Fail",
@@ -315,11 +321,48 @@ def test_every_failure_path_records_the_failure(asl):
     }
 
 
-def test_the_pending_window_is_deploy_time_and_maps_are_bounded(asl):
+def test_the_pending_window_is_deploy_time_and_one_map_purges_every_unit(asl):
     wait = asl["States"]["Wait pending window"]
     assert wait["SecondsPath"] == "$.pendingSeconds" and "Seconds" not in wait
-    for name in ("Purge tables", "Purge buckets", "Purge log groups"):
-        state = asl["States"][name]
-        assert 1 <= state["MaxConcurrency"] <= 4 and state["ResultPath"] is None
-        assert set(state["ItemSelector"]) == {"step", "vacuumId.$", "dryRun.$", "unit.$"}
-    assert "25,000" in asl["Comment"] and "never the secret code" in asl["Comment"]
+    maps = [name for name, state in asl["States"].items() if state["Type"] == "Map"]
+    assert maps == ["Purge units"]
+    state = asl["States"]["Purge units"]
+    # Concurrency is deploy-time (the round step hands it over); the event names a unit id only.
+    assert state["MaxConcurrencyPath"] == "$.round.concurrency" and "MaxConcurrency" not in state
+    assert state["ResultPath"] is None and state["Next"] == "Plan next round"
+    assert set(state["ItemSelector"]) == {"vacuumId.$", "unitId.$", "turnsLeft.$"}
+    chunk = state["ItemProcessor"]["States"]["Purge a chunk"]["Parameters"]["Payload"]
+    assert "unit" not in chunk and "dryRun" not in chunk and "dryRun.$" not in chunk
+    assert "10,000" in asl["Comment"] and "never the secret code" in asl["Comment"]
+
+
+def test_every_task_has_the_one_retry_policy_and_the_same_resource(asl):
+    tasks = {name: s for name, s in _all_states(asl["States"]).items() if s["Type"] == "Task"}
+    policies = {json.dumps(task["Retry"], sort_keys=True) for task in tasks.values()}
+    assert len(policies) == 1
+    [policy] = next(iter(tasks.values()))["Retry"]
+    assert {"Sandbox.Timedout", "Lambda.Unknown", "AwsThrottled", "AwsServerError"} <= set(
+        policy["ErrorEquals"]
+    )
+    assert "States.ALL" not in policy["ErrorEquals"] and "VacuumNotAdmitted" not in policy["ErrorEquals"]
+    assert policy["MaxAttempts"] == rounds.RETRY_MAX_ATTEMPTS  # the history budget assumes it
+    assert {task["Resource"] for task in tasks.values()} == {"arn:aws:states:::lambda:invoke"}
+    assert {task["Parameters"]["FunctionName"] for task in tasks.values()} == {"${VacuumStepsFunctionArn}"}
+
+
+@pytest.mark.parametrize("units", [1, 7, 160, 1_000, 5_000])
+@pytest.mark.parametrize("events", [0, 1_500, 6_000, 9_500])
+def test_a_round_never_lets_the_history_pass_its_budget(units, events):
+    unfinished = [f"u{n:04d}" for n in range(units)]
+    sized = rounds.next_round(events, unfinished)
+    if sized is None:
+        assert events + rounds.ROUND_EVENTS + rounds.ITERATION_EVENTS + rounds.WORST_CHUNK > (
+            rounds.HISTORY_BUDGET - rounds.RESERVE
+        )
+        return
+    worst = rounds.ROUND_EVENTS + len(sized.units) * (
+        rounds.ITERATION_EVENTS + sized.turns * rounds.WORST_CHUNK
+    )
+    assert sized.turns >= 1 and sized.units == unfinished[: len(sized.units)]
+    assert events + worst + rounds.RESERVE <= rounds.HISTORY_BUDGET
+    assert rounds.HISTORY_BUDGET < 25_000

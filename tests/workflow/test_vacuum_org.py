@@ -101,9 +101,7 @@ def test_the_run_is_recorded_audited_and_never_carries_the_secret(stack, client)
     )
     assert SECRET not in json.dumps(history, default=str)
     chunks = [
-        e
-        for e in history["events"]
-        if e.get("stateEnteredEventDetails", {}).get("name") == "Purge table chunk"
+        e for e in history["events"] if e.get("stateEnteredEventDetails", {}).get("name") == "Purge a chunk"
     ]
     table_units = sum(1 for s in registry().services if s.org_scoped for _ in s.tables)
     assert len(chunks) > table_units, "tables over the chunk size loop through several chunks"

@@ -106,7 +106,7 @@ def close_vacuum(ended: ExecutionEnded) -> str | None:
     }
     # Conditional on pending|running AND this execution: a cancelled, finished or resumed
     # (another execution's) run is left alone.
-    closed = vacuum._mark_failed(vacuum_id, error, execution_arn=ended.execution_arn)
+    closed = vacuum.mark_failed(vacuum_id, error, execution_arn=ended.execution_arn)
     return f"vacuum {vacuum_id}" if closed else None
 
 

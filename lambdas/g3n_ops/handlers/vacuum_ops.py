@@ -1,5 +1,5 @@
 """Direct-invoke vacuum operations: vacuum-all, vacuum-org, vacuum-cancel, vacuum-status,
-vacuum-list, vacuum-events.
+vacuum-resume, vacuum-list, vacuum-events.
 
 The router verifies the secret code of every SecretRequest before these functions run.
 """
@@ -46,6 +46,11 @@ class VacuumCancelRequest(SecretRequest):
     vacuum_id: VacuumId
 
 
+class VacuumResumeRequest(SecretRequest):
+    operation: Literal["vacuum-resume"]
+    vacuum_id: VacuumId
+
+
 class VacuumStatusRequest(Request):
     operation: Literal["vacuum-status"]
     vacuum_id: VacuumId
@@ -83,6 +88,11 @@ def vacuum_org(request: VacuumOrgRequest) -> dict:
 @operations.route("vacuum-cancel", VacuumCancelRequest)
 def vacuum_cancel(request: VacuumCancelRequest) -> dict:
     return vacuum.cancel(request.vacuum_id, actor=request.actor, source=request.source)
+
+
+@operations.route("vacuum-resume", VacuumResumeRequest)
+def vacuum_resume(request: VacuumResumeRequest) -> dict:
+    return vacuum.resume(request.vacuum_id, actor=request.actor, source=request.source)
 
 
 @operations.route("vacuum-status", VacuumStatusRequest)

@@ -1,19 +1,20 @@
 """The vacuum state machine's tasks (workflows/vacuum.asl.json), one Lambda, ``step`` selects.
 
 Unlike the direct operations, a step RAISES its OpsError: Step Functions sees the class name as
-the error and the state machine's Catch sends every failure to the ``fail`` step.
+the error and the state machine's Catch sends every failure to the ``fail`` step. A chunk event
+names its unit by id only; what it may touch comes from the record (domain/vacuum/plan.py).
 """
 
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from g3n_ops.domain import purge, vacuum
+from g3n_ops.domain.vacuum import steps
 from g3n_ops.errors import InvalidInput
 from g3n_ops.handlers.operations import describe_validation_error
 from g3n_ops.observability import logger, metrics, tracer
 
-ExecutionArn = Annotated[str, Field(alias="executionArn", min_length=1)]
+ExecutionArn = Annotated[str, Field(alias="executionArn", min_length=1, max_length=2048)]
 VacuumId = Annotated[str, Field(alias="vacuumId", min_length=1, max_length=64)]
 
 
@@ -27,31 +28,39 @@ class Admit(_Step):
     execution_arn: ExecutionArn
 
 
-class Start(_Step):
+class _RunStep(_Step):
+    vacuum_id: VacuumId
+    execution_arn: ExecutionArn
+
+
+class Start(_RunStep):
     step: Literal["start"]
-    vacuum_id: VacuumId
-    execution_arn: ExecutionArn
 
 
-class PurgeChunk(_Step):
+class Round(_RunStep):
+    step: Literal["round"]
+
+
+class Continue(_RunStep):
+    step: Literal["continue"]
+
+
+class PurgeChunk(_RunStep):
     step: Literal["purge-chunk"]
-    vacuum_id: VacuumId
-    dry_run: bool = Field(alias="dryRun")
-    unit: purge.WorkUnit
-    cursor: dict[str, Any] | None = None
-    done: bool = False
+    unit_id: str | None = Field(default=None, alias="unitId", max_length=80)
+    turns_left: int = Field(default=1, alias="turnsLeft", ge=0, le=100_000)
+    # Never sent by the state machine; accepted only to be compared with the record (a forged or
+    # stale event that claims another unit or dry-run flag is a plan violation, and audited).
+    unit: dict[str, Any] | None = None
+    dry_run: bool | None = Field(default=None, alias="dryRun")
 
 
-class Verify(_Step):
+class Verify(_RunStep):
     step: Literal["verify"]
-    vacuum_id: VacuumId
-    plan: dict[str, list[dict[str, Any]]]
 
 
-class Finalise(_Step):
+class Finalise(_RunStep):
     step: Literal["finalise"]
-    vacuum_id: VacuumId
-    execution_arn: ExecutionArn
 
 
 class Fail(_Step):
@@ -60,7 +69,9 @@ class Fail(_Step):
     execution_arn: ExecutionArn
 
 
-StepEvent = Annotated[Admit | Start | PurgeChunk | Verify | Finalise | Fail, Field(discriminator="step")]
+StepEvent = Annotated[
+    Admit | Start | Round | Continue | PurgeChunk | Verify | Finalise | Fail, Field(discriminator="step")
+]
 STEP = TypeAdapter(StepEvent)
 
 
@@ -72,19 +83,24 @@ def run_step(event: dict) -> dict:
     logger.append_keys(step=step.step, vacuum_id=getattr(step, "vacuum_id", None))
     match step:
         case Admit():
-            return vacuum.admit(step.input, step.execution_arn)
+            return steps.admit(step.input, step.execution_arn)
         case Start():
-            return vacuum.start(step.vacuum_id, step.execution_arn)
+            return steps.start(step.vacuum_id, step.execution_arn)
+        case Round():
+            return steps.next_round(step.vacuum_id, step.execution_arn)
+        case Continue():
+            return steps.continue_run(step.vacuum_id, step.execution_arn)
         case PurgeChunk():
-            progress = vacuum.purge_chunk(step.vacuum_id, step.unit, step.cursor, dry_run=step.dry_run)
-            # The next iteration's input: the same unit from the new cursor.
-            return {**step.model_dump(by_alias=True, mode="json"), **progress}
+            claimed = step.model_dump(by_alias=True, include={"unit", "dry_run"}, exclude_none=True)
+            return steps.purge_chunk(
+                step.vacuum_id, step.unit_id, step.execution_arn, step.turns_left, claimed=claimed
+            )
         case Verify():
-            return vacuum.verify(step.vacuum_id, step.plan)
+            return steps.verify(step.vacuum_id, step.execution_arn)
         case Finalise():
-            return vacuum.finalise(step.vacuum_id, step.execution_arn)
+            return steps.finalise(step.vacuum_id, step.execution_arn)
         case Fail():
-            return vacuum.fail(step.state, step.execution_arn)
+            return steps.fail(step.state, step.execution_arn)
     raise InvalidInput(f"unknown step {step}")  # unreachable: the union is exhaustive
 
 

@@ -3,8 +3,11 @@
 Items:
   vacuum#<id>                       the record (kind=vacuum, sortKey=createdAt → newest first)
   vacuum#mutex                      owner (a vacuum id) + leaseExpiresAt (epoch seconds)
-  audit#vacuum#<id>#<n>-<action>    one entry per lifecycle action (kind=audit#vacuum#<id>, so a
+  audit#vacuum#<id>#<key>           one entry per lifecycle action (kind=audit#vacuum#<id>, so a
                                     run's trail is one keyed query on the kind index, in time order)
+
+A running record also holds its bound plan and, per unit, ``progress.<unitId>`` = {seq, cursor,
+done}: a chunk's checkpoint commits that progress and its counts in one conditional update.
 
 Every state change is a conditional write, so two writers (a cancel and the state machine, two
 requests, a retried step) can never both win. Functions answer ``None``/``False`` when their
@@ -48,6 +51,27 @@ def get_record(vacuum_id: str) -> dict | None:
     return table.get(record_pk(vacuum_id))
 
 
+RUN_FIELDS = ("vacuumId", "status", "scope", "orgcode", "dryRun", "executionArn", "plan", "attempt")
+
+
+def get_run(vacuum_id: str, unit_id: str | None = None) -> dict | None:
+    """What a step needs of the record (not its stats), and one unit's progress."""
+    names = {f"#f{index}": field for index, field in enumerate(RUN_FIELDS)}
+    projection = list(names)
+    if unit_id is not None:
+        names |= {"#progress": "progress", "#unit": unit_id}
+        projection.append("#progress.#unit")
+    response = table.dynamodb().get_item(
+        TableName=table.table_name(),
+        Key={"pk": {"S": record_pk(vacuum_id)}},
+        ConsistentRead=True,
+        ProjectionExpression=", ".join(projection),
+        ExpressionAttributeNames=names,
+    )
+    item = response.get("Item")
+    return table.deserialize(item) if item else None
+
+
 def create_record(record: dict) -> bool:
     """Write a new record; False if one with that id exists already."""
     item = {"pk": record_pk(record["vacuumId"]), "kind": KIND, "sortKey": record["createdAt"], **record}
@@ -66,9 +90,11 @@ def update_record(
     from_statuses: tuple[str, ...] | None = None,
     execution_arn: str | None = None,
     execution_arn_unset_ok: bool = False,
+    remove_fields: tuple[str, ...] = (),
 ) -> dict | None:
-    """SET ``set_fields`` on the record if it exists, its status is one of ``from_statuses`` and
-    (when given) it belongs to ``execution_arn``. Returns the updated record, or None."""
+    """SET ``set_fields`` (and REMOVE ``remove_fields``) on the record if it exists, its status is
+    one of ``from_statuses`` and (when given) it belongs to ``execution_arn``. Returns the updated
+    record, or None."""
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
     assignments = []
@@ -91,10 +117,15 @@ def update_record(
         if execution_arn_unset_ok:
             owned = f"(attribute_not_exists(#executionArn) OR {owned})"
         conditions.append(owned)
+    expression = "SET " + ", ".join(assignments)
+    if remove_fields:
+        for index, field in enumerate(remove_fields):
+            names[f"#r{index}"] = field
+        expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(remove_fields)))
     response = _conditional(
         table.dynamodb().update_item,
         Key={"pk": {"S": record_pk(vacuum_id)}},
-        UpdateExpression="SET " + ", ".join(assignments),
+        UpdateExpression=expression,
         ConditionExpression=" AND ".join(conditions),
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
@@ -103,34 +134,71 @@ def update_record(
     return table.deserialize(response["Attributes"]) if response else None
 
 
-def add_stats(vacuum_id: str, service: str, counts: dict[str, int]) -> str | None:
-    """Atomically add a chunk's counts to its service and to the totals (live progress); returns
-    the record's status after the add (None if the run has no stats for ``service``).
+def commit_progress(
+    vacuum_id: str,
+    unit_id: str,
+    service: str,
+    *,
+    seq: int,
+    cursor: str | None,
+    done: bool,
+    counts: dict[str, int],
+) -> tuple[bool, str | None]:
+    """One checkpoint of one unit, atomically: its progress (seq + 1, cursor, done) and its counts
+    ADDed to its service and the totals, if the unit's stored ``seq`` is still ``seq``.
 
-    Counts are added whatever the status: what was deleted is always on the record. The stats
-    maps are created when the run starts, so nested ADDs always have a parent."""
+    Returns (committed, the record's status). Not committed means another invocation already
+    committed this checkpoint (a retried chunk whose result was lost): nothing is added twice.
+    Counts are added whatever the status: what was deleted is always on the record."""
     counts = {name: value for name, value in counts.items() if value}
-    names = {"#stats": "stats", "#services": "services", "#totals": "totals", "#service": service}
-    values = {}
+    names = {
+        "#stats": "stats",
+        "#services": "services",
+        "#service": service,
+        "#progress": "progress",
+        "#unit": unit_id,
+        "#seq": "seq",
+    }
+    values = {
+        ":seq": {"N": str(seq)},
+        ":progress": table.serialize_value({"seq": seq + 1, "cursor": cursor, "done": done}),
+    }
     additions = []
     for name, value in counts.items():
         names[f"#{name}"] = name
         values[f":{name}"] = {"N": str(value)}
         additions.append(f"#stats.#services.#service.#{name} :{name}")
         additions.append(f"#stats.#totals.#{name} :{name}")
-    if not additions:
-        record = get_record(vacuum_id)
-        return record["status"] if record else None
+    expression = "SET #progress.#unit = :progress"
+    if additions:
+        names["#totals"] = "totals"
+        expression += " ADD " + ", ".join(additions)
+    condition = "#progress.#unit.#seq = :seq AND attribute_exists(#stats.#services.#service)"
+    update = {
+        "Key": {"pk": {"S": record_pk(vacuum_id)}},
+        "UpdateExpression": expression,
+    }
+    # Usually the run is running: one write. Otherwise commit anyway, and say what it is now.
+    running = _conditional(
+        table.dynamodb().update_item,
+        **update,
+        ConditionExpression=f"{condition} AND #status = :running",
+        ExpressionAttributeValues=values | {":running": {"S": "running"}},
+        ExpressionAttributeNames=names | {"#status": "status"},
+    )
+    if running is not None:
+        return True, "running"
     response = _conditional(
         table.dynamodb().update_item,
-        Key={"pk": {"S": record_pk(vacuum_id)}},
-        UpdateExpression="ADD " + ", ".join(additions),
-        ConditionExpression="attribute_exists(#stats.#services.#service)",
+        **update,
+        ConditionExpression=condition,
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
         ReturnValues="ALL_NEW",
     )
-    return response["Attributes"]["status"]["S"] if response else None
+    if response is None:
+        return False, None
+    return True, response["Attributes"]["status"]["S"]
 
 
 def newest_records(limit: int) -> list[dict]:
@@ -181,9 +249,9 @@ def release_mutex(owner: str) -> bool:
 
 
 # -- audit ---------------------------------------------------------------------------------------
-def put_audit(entry: dict, *, sequence: int) -> bool:
-    """Write one audit entry; idempotent (a retried step does not write it twice)."""
-    pk = f"{AUDIT_KIND}#{entry['vacuumId']}#{sequence}-{entry['action']}"
+def put_audit(entry: dict, *, key: str) -> bool:
+    """Write one audit entry; idempotent per ``key`` (a retried step does not write it twice)."""
+    pk = f"{AUDIT_KIND}#{entry['vacuumId']}#{key}"
     item = {"pk": pk, "kind": audit_kind(entry["vacuumId"]), "sortKey": entry["at"], **entry}
     written = _conditional(
         table.dynamodb().put_item,

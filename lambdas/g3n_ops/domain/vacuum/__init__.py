@@ -1,0 +1,40 @@
+"""Vacuum runs, one concern per module.
+
+- ``records``: the record (ids, times, the public document), ``checks``: what a request must
+  satisfy, ``mutex``: one run at a time, ``audit``: the trail;
+- ``requests``: the direct operations (request, status, cancel, resume);
+- ``plan``: what a run may touch, bound to the record; ``rounds``: the history budget;
+- ``steps``: the state machine's tasks.
+
+Lifecycle of a record (``status``): pending → running → completed | failed | cancelled, or
+pending → cancelled; failed → running again by ``resume``.
+"""
+
+from g3n_ops.domain.vacuum.checks import (
+    CONFIRMATION_PHRASE,
+    check_allowed,
+    check_confirmation,
+    check_orgcode,
+    check_request,
+)
+from g3n_ops.domain.vacuum.plan import build_plan, totals, zero_stats
+from g3n_ops.domain.vacuum.records import get, public
+from g3n_ops.domain.vacuum.requests import cancel, mark_failed, request, resume, status
+
+__all__ = [
+    "CONFIRMATION_PHRASE",
+    "build_plan",
+    "cancel",
+    "check_allowed",
+    "check_confirmation",
+    "check_orgcode",
+    "check_request",
+    "get",
+    "mark_failed",
+    "public",
+    "request",
+    "resume",
+    "status",
+    "totals",
+    "zero_stats",
+]

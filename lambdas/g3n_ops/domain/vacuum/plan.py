@@ -1,0 +1,153 @@
+"""What a run may touch: its plan, built once from the registry when it starts, stored on the
+record with a digest, and checked by every step (a step event names a unit id, nothing more).
+
+vacuum-org: org-scoped services only, each table by its declared org lookup, each bucket under
+``<orgcode>/``, no log groups. vacuum-all: every table (split into parallel scan segments by
+size), whole buckets, log groups. OPS's own table is never in the registry, so never in a plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from g3n_ops.domain import purge
+from g3n_ops.domain.vacuum.audit import audit
+from g3n_ops.domain.vacuum.records import Scope
+from g3n_ops.errors import VacuumPlanViolation
+from g3n_ops.registry import Registry, load_registry
+
+COUNTERS = ("items", "objects", "bytes")
+LOG_COUNTERS = ("logStreams",)
+
+
+def build_plan(registry: Registry, scope: Scope, orgcode: str | None, limits: purge.Limits) -> dict:
+    """The run's units of work by kind (each a unit document, see ``purge``)."""
+    tables: list[dict] = []
+    buckets: list[dict] = []
+    log_groups: list[dict] = []
+    org = orgcode if scope == "org" else None
+    for service in registry.services:
+        if scope == "org" and not service.org_scoped:
+            continue
+        for tbl in service.tables:
+            base = {"service": service.code, "table": tbl.name, "keyNames": list(tbl.key_names)}
+            if scope == "org":
+                if tbl.org_lookup == "none":  # a cross-org table: it has no org's items to find
+                    continue
+                hash_key = next(k.attribute_name for k in tbl.key_schema if k.key_type == "HASH")
+                unit = {**base, "orgcode": org, "lookup": tbl.org_lookup, "orgIndex": tbl.org_index}
+                tables.append(purge.TableUnit.model_validate({**unit, "hashKey": hash_key}).dump())
+                continue
+            segments = purge.segment_count(purge.table_item_count(tbl.name), limits)
+            for segment in range(segments):
+                unit = {**base, "lookup": "all", "segment": segment, "totalSegments": segments}
+                tables.append(purge.TableUnit.model_validate(unit).dump())
+        for bucket in service.buckets:
+            buckets.append(purge.BucketUnit(service=service.code, orgcode=org, bucket=bucket).dump())
+        if scope == "all":
+            for group in service.log_groups:
+                log_groups.append(purge.LogGroupUnit(service=service.code, log_group=group).dump())
+    return {"tables": tables, "buckets": buckets, "logGroups": log_groups}
+
+
+def bound_plan(plan: dict, *, scope: Scope, orgcode: str | None, dry_run: bool) -> dict:
+    """The plan as stored on the record: every unit with an id (tables, buckets and log groups in
+    one list, purged together) and a digest over units, scope, orgcode and dryRun."""
+    units = [*plan["tables"], *plan["buckets"], *plan["logGroups"]]
+    listed = [{"id": f"u{index:04d}", "unit": unit} for index, unit in enumerate(units)]
+    return {"units": listed, "digest": digest(listed, scope=scope, orgcode=orgcode, dry_run=dry_run)}
+
+
+def digest(units: list[dict], *, scope: str, orgcode: str | None, dry_run: bool) -> str:
+    document = {"units": units, "scope": scope, "orgcode": orgcode, "dryRun": bool(dry_run)}
+    return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def stored_plan(record: dict) -> dict | None:
+    """The plan bound to the record (kept as JSON text: one attribute, cheap to read)."""
+    text = record.get("plan")
+    return json.loads(text) if isinstance(text, str) and text else None
+
+
+def plan_attribute(bound: dict) -> str:
+    return json.dumps(bound, sort_keys=True, separators=(",", ":"))
+
+
+def initial_progress(stored: dict) -> dict:
+    """Each unit: where to go on from (``cursor``, JSON), whether it is ``done``, and ``seq``, the
+    number of checkpoints committed (the condition that makes each commit happen once)."""
+    return {entry["id"]: {"seq": 0, "cursor": None, "done": False} for entry in stored["units"]}
+
+
+def zero_stats(plan: dict, scope: Scope) -> dict:
+    """Per-service counters (ADDed to as chunks checkpoint) and the units each service has."""
+    counters = COUNTERS + (LOG_COUNTERS if scope == "all" else ())
+    services: dict[str, dict] = {}
+    for unit in (*plan["tables"], *plan["buckets"], *plan["logGroups"]):
+        entry = services.setdefault(unit["service"], {name: 0 for name in counters} | {"units": 0})
+        entry["units"] += 1
+        entry["unitsDone"] = 0
+    return {"services": services, "totals": totals(services)}
+
+
+def totals(services: dict[str, dict]) -> dict[str, int]:
+    summed: dict[str, int] = {}
+    for entry in services.values():
+        for name, value in entry.items():
+            summed[name] = summed.get(name, 0) + int(value)
+    return summed
+
+
+def units_of(record: dict) -> list[tuple[str, purge.WorkUnit]]:
+    """Every unit of the record's plan, checked (see ``planned_unit``)."""
+    stored = stored_plan(record) or {"units": []}
+    return [(entry["id"], planned_unit(record, entry["id"])) for entry in stored["units"]]
+
+
+def planned_unit(record: dict, unit_id: str) -> purge.WorkUnit:
+    """The unit ``unit_id`` of the record's stored plan, after checking that the plan is intact
+    (digest over the record's own scope, orgcode and dryRun), that the unit fits the run's scope
+    and that it names the registry's resources. Anything else is a plan violation."""
+    try:
+        stored = stored_plan(record)
+    except ValueError:
+        stored = None
+    if not stored:
+        raise _violation(record, unit_id, "the run has no stored plan")
+    expected = digest(
+        stored["units"], scope=record["scope"], orgcode=record.get("orgcode"), dry_run=record["dryRun"]
+    )
+    if stored.get("digest") != expected:
+        raise _violation(record, unit_id, "the stored plan does not match its digest")
+    raw = next((entry["unit"] for entry in stored["units"] if entry["id"] == unit_id), None)
+    if raw is None:
+        raise _violation(record, unit_id, f"unit {unit_id!r:.40} is not in the run's plan")
+    unit = purge.UNIT.validate_python(raw)
+    _check_scope(record, unit_id, unit)
+    return unit
+
+
+def _check_scope(record: dict, unit_id: str, unit: purge.WorkUnit) -> None:
+    org = record.get("orgcode") if record["scope"] == "org" else None
+    if unit.orgcode != org:
+        raise _violation(record, unit_id, "the unit's orgcode is not the run's")
+    if isinstance(unit, purge.LogGroupUnit) and record["scope"] != "all":
+        raise _violation(record, unit_id, "log groups are purged by vacuum-all only")
+    service = next((s for s in load_registry().services if s.code == unit.service), None)
+    if service is None or (record["scope"] == "org" and not service.org_scoped):
+        raise _violation(record, unit_id, f"service {unit.service!r:.40} is not in the run's scope")
+    names = {
+        purge.TableUnit: [t.name for t in service.tables],
+        purge.BucketUnit: list(service.buckets),
+        purge.LogGroupUnit: list(service.log_groups),
+    }[type(unit)]
+    name = getattr(unit, "table", None) or getattr(unit, "bucket", None) or getattr(unit, "log_group", None)
+    if name not in names:
+        raise _violation(record, unit_id, f"{name!r:.80} is not a registry resource of {unit.service}")
+
+
+def _violation(record: dict, unit_id: str, why: str) -> VacuumPlanViolation:
+    message = f"refused: {why}; nothing was deleted"
+    audit(record, "plan-violation", unitId=str(unit_id)[:80], message=message)
+    return VacuumPlanViolation(f"vacuum {record['vacuumId']}: {message}")

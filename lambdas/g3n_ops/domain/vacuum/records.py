@@ -1,0 +1,87 @@
+"""The vacuum record: ids, times, what the CLI contract shows of it, and reading it."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Literal
+
+from g3n_ops.errors import VacuumNotFound
+from g3n_ops.store import vacuum as store
+
+Scope = Literal["all", "org"]
+
+# Kept on the record for the steps, not shown: the bound plan and each unit's progress.
+INTERNAL_FIELDS = ("pk", "kind", "sortKey", "plan", "progress", "continuation")
+# The record document's fields in reading order. startedAt, finishedAt and executionArn are written
+# when they happen (absent until then, so conditions can test for them) and shown as null before.
+FIELD_ORDER = (
+    "vacuumId", "status", "scope", "orgcode", "dryRun", "reason", "source", "actor",
+    "createdAt", "startedAt", "finishedAt", "executionArn", "error", "stats",
+)  # fmt: skip
+ALWAYS_SHOWN = ("startedAt", "finishedAt", "executionArn")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """Millisecond ISO 8601 (sortKey: records created in the same second still sort)."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_vacuum_id(moment: datetime) -> str:
+    """Readable, time-ordered, and a valid execution name once prefixed with ``vacuum-``."""
+    return f"{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def public(record: dict) -> dict:
+    """The record as the CLI contract shows it."""
+    document = {field: record.get(field) for field in FIELD_ORDER if field in record or field in ALWAYS_SHOWN}
+    hidden = (*document, *INTERNAL_FIELDS)
+    return document | {key: value for key, value in record.items() if key not in hidden}
+
+
+def new_record(
+    *, vacuum_id: str, scope: Scope, orgcode: str | None, dry_run: bool, reason: str, source: str, actor
+) -> dict:
+    return {
+        "vacuumId": vacuum_id,
+        "status": "pending",
+        "scope": scope,
+        "orgcode": orgcode,
+        "dryRun": dry_run,
+        "reason": reason,
+        "source": source,
+        "actor": actor,
+        "createdAt": iso(utc_now()),
+        "stats": {"services": {}, "totals": {}},
+    }
+
+
+def get(vacuum_id: str) -> dict:
+    record = store.get_record(vacuum_id)
+    if record is None:
+        raise VacuumNotFound(f"no vacuum with id {vacuum_id}")
+    return record
+
+
+def execution_name(vacuum_id: str, *, attempt: int = 1, continuation: int = 0) -> str:
+    """``vacuum-<id>``; a resumed attempt adds ``-r<attempt>``, a continuation ``-c<n>``."""
+    name = f"vacuum-{vacuum_id}"
+    if attempt > 1:
+        name += f"-r{attempt}"
+    if continuation:
+        name += f"-c{continuation}"
+    return name
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """An execution's ARN is its state machine's ARN with ``execution`` and its name."""
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
+
+def state_machine_of(execution_arn_: str) -> str:
+    machine = execution_arn_.replace(":execution:", ":stateMachine:", 1)
+    return machine.rsplit(":", 1)[0]

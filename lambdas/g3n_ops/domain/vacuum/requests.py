@@ -1,0 +1,272 @@
+"""The direct-invoke vacuum operations: request (all/org), status, cancel, resume."""
+
+from __future__ import annotations
+
+import json
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from g3n_ops.aws import client
+from g3n_ops.domain import dry_run_binding
+from g3n_ops.domain.vacuum.audit import audit
+from g3n_ops.domain.vacuum.checks import check_allowed, check_request
+from g3n_ops.domain.vacuum.mutex import take_mutex
+from g3n_ops.domain.vacuum.records import (
+    Scope,
+    execution_arn,
+    execution_name,
+    get,
+    iso,
+    new_record,
+    new_vacuum_id,
+    public,
+    utc_now,
+)
+from g3n_ops.errors import (
+    InvalidInput,
+    VacuumMutexLocked,
+    VacuumNotCancellable,
+    VacuumNotResumable,
+    VacuumStartFailed,
+    VacuumStepFailed,
+)
+from g3n_ops.observability import logger, metrics
+from g3n_ops.settings import settings
+from g3n_ops.store import vacuum as store
+
+
+def open_record(record: dict) -> None:
+    """Take the mutex and write the pending record (the mutex is freed if the write fails)."""
+    take_mutex(record["vacuumId"], extra_seconds=settings().vacuum_pending_seconds)
+    try:
+        created = store.create_record(record)
+    except (ClientError, BotoCoreError):
+        store.release_mutex(record["vacuumId"])
+        raise
+    if not created:  # ids are random; a clash means a retried request, not a second run
+        store.release_mutex(record["vacuumId"])
+        raise InvalidInput(f"vacuum {record['vacuumId']} exists already")
+
+
+def request(
+    *,
+    scope: Scope,
+    orgcode: str | None,
+    dry_run: bool,
+    reason: str,
+    source: str,
+    actor: str | None,
+    confirmation_phrase: str | None = None,
+    request_id: str | None = None,
+    dry_run_id: str | None = None,
+) -> dict:
+    """Check, take the mutex, write the record, start ``vacuum-<id>``. The secret was verified by
+    the caller and goes nowhere from here: the execution input is the run's description only.
+
+    ``request_id`` makes a retried request (same id) answer with the run it started."""
+    orgcode = check_request(scope, orgcode, confirmation_phrase)
+    record = new_record(
+        vacuum_id=new_vacuum_id(utc_now()),
+        scope=scope,
+        orgcode=orgcode,
+        dry_run=dry_run,
+        reason=reason,
+        source=source,
+        actor=actor,
+    )
+    if request_id:
+        record["requestId"] = request_id
+    record |= dry_run_binding.bind(scope=scope, orgcode=orgcode, dry_run=dry_run, dry_run_id=dry_run_id)
+    vacuum_id = record["vacuumId"]
+    try:
+        open_record(record)
+    except VacuumMutexLocked:
+        earlier = _run_of_request(request_id)
+        if earlier is None:
+            raise
+        return public(earlier)
+    audit(record, "requested")
+    execution_input = {"vacuumId": vacuum_id, "scope": scope, "orgcode": orgcode, "dryRun": dry_run}
+    try:
+        started = client("stepfunctions").start_execution(
+            stateMachineArn=settings().vacuum_state_machine_arn,
+            name=execution_name(vacuum_id),
+            input=json.dumps(execution_input),
+        )
+    except (ClientError, BotoCoreError) as error:
+        message = f"could not start the vacuum state machine: {error}"
+        mark_failed(vacuum_id, {"code": VacuumStartFailed.code, "message": message}, execution_arn=None)
+        raise VacuumStartFailed(message) from None
+    # Admit may have bound the ARN already; either way it is this execution's.
+    bound = store.update_record(
+        vacuum_id,
+        set_fields={"executionArn": started["executionArn"]},
+        execution_arn=started["executionArn"],
+        execution_arn_unset_ok=True,
+    )
+    metrics.add_metric(name="VacuumRequested", unit="Count", value=1)
+    return public(bound or store.get_record(vacuum_id) or record)
+
+
+def _run_of_request(request_id: str | None) -> dict | None:
+    """The run holding the mutex if the same request (a client retry) started it."""
+    holder = store.read_mutex() if request_id else None
+    record = store.get_record(holder["owner"]) if holder else None
+    return record if record and record.get("requestId") == request_id else None
+
+
+# An execution can end without reaching its own "Record failure" step: stopped from the console,
+# or timed out. Its record would stay pending/running (and --watch would wait for ever), so a
+# status read closes such a record as failed; the mutex is released with it. A run cancelled
+# while running frees the mutex when its execution winds down; if that execution is gone, the
+# status read frees it.
+ENDED_WITHOUT_OUTCOME = ("FAILED", "ABORTED", "TIMED_OUT")
+
+
+def status(vacuum_id: str) -> dict:
+    record = get(vacuum_id)
+    arn = record.get("executionArn")
+    if record["status"] in ("pending", "running") and arn:
+        ended = _execution_status(arn)
+        if ended in ENDED_WITHOUT_OUTCOME:
+            error = {
+                "code": VacuumStepFailed.code,
+                "type": f"Execution{ended.title().replace('_', '')}",
+                "message": f"the execution ended {ended} without recording an outcome",
+            }
+            if mark_failed(vacuum_id, error, execution_arn=arn):
+                record = get(vacuum_id)
+    elif record["status"] == "cancelled" and arn and _holds_mutex(vacuum_id) and _ended(arn):
+        store.release_mutex(vacuum_id)
+    return public(record)
+
+
+def _ended(arn: str) -> bool:
+    return _execution_status(arn) not in (None, "RUNNING")
+
+
+def _holds_mutex(vacuum_id: str) -> bool:
+    return (store.read_mutex() or {}).get("owner") == vacuum_id
+
+
+def _execution_status(arn: str) -> str | None:
+    try:
+        return client("stepfunctions").describe_execution(executionArn=arn)["status"]
+    except (ClientError, BotoCoreError) as error:
+        # The record is still the best answer; reconciling can wait for the next read.
+        logger.warning("could not describe the vacuum execution", extra={"error": str(error)})
+        return None
+
+
+def cancel(vacuum_id: str, *, actor: str | None, source: str) -> dict:
+    """Pending → cancelled: stop the execution, free the mutex. Running → cancelled: the run's
+    chunks stop at their next checkpoint (within one flush interval, counts committed), and its
+    execution frees the mutex as it winds down."""
+    now = iso(utc_now())
+    record = store.update_record(
+        vacuum_id,
+        set_fields={
+            "status": "cancelled",
+            "finishedAt": now,
+            "cancelledBy": actor,
+            "cancelledWhile": "pending",
+        },
+        from_statuses=("pending",),
+    )
+    if record is None:
+        record = store.update_record(
+            vacuum_id,
+            set_fields={
+                "status": "cancelled",
+                "finishedAt": now,
+                "cancelledBy": actor,
+                "cancelledWhile": "running",
+            },
+            from_statuses=("running",),
+        )
+        if record is None:
+            current = get(vacuum_id)
+            raise VacuumNotCancellable(
+                f"vacuum {vacuum_id} is {current['status']}; only a pending or running vacuum can be "
+                "cancelled"
+            )
+        audit(record, "cancelled", by=actor, via=source, cancelledWhile="running")
+        metrics.add_metric(name="VacuumCancelled", unit="Count", value=1)
+        return public(record)
+    if record.get("executionArn"):
+        try:
+            client("stepfunctions").stop_execution(
+                executionArn=record["executionArn"],
+                error="VacuumCancelled",
+                cause=f"cancelled by {actor or 'an operator'} ({source})",
+            )
+        except ClientError as error:
+            # Safe to go on: the record is cancelled, so the execution ends at its next check.
+            logger.warning("stop_execution failed", extra={"vacuumId": vacuum_id, "error": str(error)})
+    store.release_mutex(vacuum_id)
+    audit(record, "cancelled", by=actor, via=source, cancelledWhile="pending")
+    metrics.add_metric(name="VacuumCancelled", unit="Count", value=1)
+    return public(record)
+
+
+def resume(vacuum_id: str, *, actor: str | None, source: str) -> dict:
+    """A failed run goes on: the same record and plan, each unit from its stored cursor, in a new
+    execution ``vacuum-<id>-r<attempt>``, through the mutex."""
+    check_allowed()
+    record = get(vacuum_id)
+    if record["status"] != "failed" or not record.get("plan"):
+        why = "it never started (no plan): request a new run" if record["status"] == "failed" else ""
+        raise VacuumNotResumable(
+            f"vacuum {vacuum_id} is {record['status']}; only a failed run can be resumed {why}".strip()
+        )
+    take_mutex(vacuum_id)
+    attempt = int(record.get("attempt") or 1) + 1
+    name = execution_name(vacuum_id, attempt=attempt)
+    arn = execution_arn(settings().vacuum_state_machine_arn, name)
+    resumed = store.update_record(
+        vacuum_id,
+        set_fields={
+            "status": "running",
+            "attempt": attempt,
+            "executionArn": arn,
+            "continuation": 0,
+            "resumedAt": iso(utc_now()),
+            "resumedBy": actor,
+        },
+        remove_fields=("error", "finishedAt"),
+        from_statuses=("failed",),
+    )
+    if resumed is None:
+        store.release_mutex(vacuum_id)
+        raise VacuumNotResumable(f"vacuum {vacuum_id} changed meanwhile; it is {get(vacuum_id)['status']}")
+    audit(resumed, "resumed", by=actor, via=source, previousError=record.get("error"))
+    try:
+        client("stepfunctions").start_execution(
+            stateMachineArn=settings().vacuum_state_machine_arn,
+            name=name,
+            input=json.dumps({"vacuumId": vacuum_id, "attempt": attempt}),
+        )
+    except (ClientError, BotoCoreError) as error:
+        message = f"could not start the vacuum state machine: {error}"
+        mark_failed(vacuum_id, {"code": VacuumStartFailed.code, "message": message}, execution_arn=arn)
+        raise VacuumStartFailed(message) from None
+    metrics.add_metric(name="VacuumResumed", unit="Count", value=1)
+    return public(resumed)
+
+
+def mark_failed(vacuum_id: str, error: dict, *, execution_arn: str | None) -> bool:
+    """pending|running → failed, keeping the partial stats; then free the mutex and audit.
+    Only the execution the record belongs to may fail it (``None``: the request handler, before
+    any execution existed)."""
+    record = store.update_record(
+        vacuum_id,
+        set_fields={"status": "failed", "finishedAt": iso(utc_now()), "error": error},
+        from_statuses=("pending", "running"),
+        execution_arn=execution_arn,
+    )
+    if record is None:
+        return False
+    store.release_mutex(vacuum_id)
+    audit(record, "failed", error=error, totals=record.get("stats", {}).get("totals"))
+    metrics.add_metric(name="VacuumFailed", unit="Count", value=1)
+    return True

@@ -1,0 +1,408 @@
+"""The vacuum state machine's steps (workflows/vacuum.asl.json).
+
+Every step derives what it may touch from the record: the plan bound to it when the run
+started, the dry-run flag, the execution the run belongs to. A step event names a unit by id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from g3n_ops import retry
+from g3n_ops.aws import client
+from g3n_ops.domain import dry_run_binding, purge
+from g3n_ops.domain.vacuum import plan as plans
+from g3n_ops.domain.vacuum import rounds
+from g3n_ops.domain.vacuum.audit import audit
+from g3n_ops.domain.vacuum.checks import check_request
+from g3n_ops.domain.vacuum.mutex import renew_mutex
+from g3n_ops.domain.vacuum.records import (
+    Scope,
+    execution_name,
+    get,
+    iso,
+    new_record,
+    new_vacuum_id,
+    state_machine_of,
+    utc_now,
+)
+from g3n_ops.domain.vacuum.records import (
+    execution_arn as execution_arn_of,
+)
+from g3n_ops.domain.vacuum.requests import mark_failed, open_record
+from g3n_ops.errors import (
+    CODE_BY_CLASS_NAME,
+    InvalidInput,
+    VacuumIncomplete,
+    VacuumNotAdmitted,
+    VacuumStepFailed,
+)
+from g3n_ops.observability import metrics
+from g3n_ops.registry import load_registry
+from g3n_ops.settings import settings
+from g3n_ops.store import vacuum as store
+
+VERIFY_ATTEMPTS = 3  # an eventually consistent read is not taken as a leftover at once
+
+
+class ConsoleStart(BaseModel):
+    """A console (or other IAM-authorised) start: the execution input describes the run."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", str_strip_whitespace=True)
+
+    scope: Scope
+    orgcode: str | None = None
+    dry_run: bool = Field(default=False, alias="dryRun")
+    reason: str = Field(default="started from the Step Functions console", min_length=1, max_length=500)
+    confirmation_phrase: str | None = Field(default=None, alias="confirmationPhrase")
+    dry_run_id: str | None = Field(default=None, alias="dryRunId", max_length=64)
+
+
+def _run(record: dict, *, admitted: bool, phase: str = "pending") -> dict:
+    return {
+        "vacuumId": record["vacuumId"],
+        "scope": record["scope"],
+        "orgcode": record.get("orgcode"),
+        "dryRun": bool(record["dryRun"]),
+        "pendingSeconds": settings().vacuum_pending_seconds,
+        "admitted": admitted,
+        "phase": phase,
+    }
+
+
+# -- admit and start -----------------------------------------------------------------------------
+def admit(execution_input: dict, execution_arn: str) -> dict:
+    """The first step. With a vacuumId: the request handler's pending record, bound to this
+    execution; or a running record that names this execution already (a resumed attempt or a
+    continuation), which goes straight to the next round. Without: a console start — check it
+    like a request, take the mutex, write the record."""
+    vacuum_id = execution_input.get("vacuumId")
+    if not vacuum_id:
+        return _admit_console_start(execution_input, execution_arn)
+    current = store.get_record(vacuum_id)
+    if current and current["status"] == "running" and current.get("executionArn") == execution_arn:
+        renew_mutex(vacuum_id)
+        return _run(current, admitted=True, phase="running")
+    record = store.update_record(
+        vacuum_id,
+        set_fields={"executionArn": execution_arn},
+        from_statuses=("pending",),
+        execution_arn=execution_arn,
+        execution_arn_unset_ok=True,
+    )
+    if record is None:
+        current = store.get_record(vacuum_id)
+        if (
+            current
+            and current["status"] == "cancelled"
+            and current.get("executionArn") in (None, execution_arn)
+        ):
+            return _run(current, admitted=False)  # cancelled before this execution began
+        state = current["status"] if current else "missing"
+        raise VacuumNotAdmitted(f"vacuum {vacuum_id} is not a pending run of this execution ({state})")
+    renew_mutex(vacuum_id, extra_seconds=settings().vacuum_pending_seconds)
+    return _run(record, admitted=True)
+
+
+def _admit_console_start(execution_input: dict, execution_arn: str) -> dict:
+    try:
+        start_ = ConsoleStart.model_validate(execution_input)
+    except ValidationError as error:
+        fields = ", ".join(".".join(map(str, detail["loc"])) for detail in error.errors(include_input=False))
+        raise InvalidInput(
+            f"invalid execution input ({fields}); see the vacuum state machine's Comment"
+        ) from None
+    orgcode = check_request(start_.scope, start_.orgcode, start_.confirmation_phrase)
+    record = new_record(
+        vacuum_id=new_vacuum_id(utc_now()),
+        scope=start_.scope,
+        orgcode=orgcode,
+        dry_run=start_.dry_run,
+        reason=start_.reason,
+        source="console",
+        actor=f"execution:{execution_arn.rsplit(':', 1)[-1]}",
+    )
+    record["executionArn"] = execution_arn
+    # A console start names its dry-run (dryRunId) in the input; it is bound like a request's.
+    record |= dry_run_binding.bind(
+        scope=start_.scope, orgcode=orgcode, dry_run=start_.dry_run, dry_run_id=start_.dry_run_id
+    )
+    open_record(record)
+    audit(record, "requested")
+    return _run(record, admitted=True)
+
+
+def start(vacuum_id: str, execution_arn: str) -> dict:
+    """After the pending window: pending → running with the plan bound to the record (cancel may
+    have won: then stop quietly)."""
+    current = get(vacuum_id)
+    scope, orgcode, dry_run = current["scope"], current.get("orgcode"), bool(current["dryRun"])
+    plan = plans.build_plan(load_registry(), scope, orgcode, purge.Limits.from_environment())
+    bound = plans.bound_plan(plan, scope=scope, orgcode=orgcode, dry_run=dry_run)
+    record = store.update_record(
+        vacuum_id,
+        set_fields={
+            "status": "running",
+            "startedAt": iso(utc_now()),
+            "stats": plans.zero_stats(plan, scope),
+            "plan": plans.plan_attribute(bound),
+            "progress": plans.initial_progress(bound),
+        },
+        from_statuses=("pending",),
+        execution_arn=execution_arn,
+    )
+    if record is None:
+        current = get(vacuum_id)
+        if current["status"] == "cancelled":
+            return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": False}
+        raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {current['status']}, not pending; not starting it")
+    renew_mutex(vacuum_id)
+    audit(record, "started", units=len(bound["units"]), planDigest=bound["digest"])
+    return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": True}
+
+
+def _running(vacuum_id: str, execution_arn: str) -> dict:
+    """The record, if it is running as this execution's run (else the run stops here)."""
+    record = get(vacuum_id)
+    if record["status"] != "running" or record.get("executionArn") != execution_arn:
+        raise VacuumNotAdmitted(
+            f"vacuum {vacuum_id} is {record['status']}"
+            + ("" if record.get("executionArn") == execution_arn else " in another execution")
+            + ", not running in this one; stopping"
+        )
+    return record
+
+
+# -- rounds --------------------------------------------------------------------------------------
+def history_length(execution_arn: str) -> int:
+    """How many events this execution has: the id of its latest one."""
+    sfn = client("stepfunctions")
+    latest = retry.call(
+        sfn.get_execution_history,
+        executionArn=execution_arn,
+        reverseOrder=True,
+        maxResults=1,
+        doing="read the vacuum execution's history length",
+    )
+    # max(): the local interpreter ignores reverseOrder/maxResults and answers every event.
+    return max((int(event["id"]) for event in latest["events"]), default=0)
+
+
+def next_round(vacuum_id: str, execution_arn: str) -> dict:
+    """Which units the next round purges and how many chunks each may run, or what comes next:
+    ``continue`` (a new execution: this one's history is near its budget), ``verify``, ``finalise``."""
+    record = _running(vacuum_id, execution_arn)
+    renew_mutex(vacuum_id)
+    progress = record["progress"]
+    bound = plans.stored_plan(record) or {"units": []}
+    unfinished = [entry["id"] for entry in bound["units"] if not progress[entry["id"]]["done"]]
+    state = {"vacuumId": vacuum_id, "dryRun": bool(record["dryRun"])}
+    planned: dict[str, Any] = {"units": [], "turns": 0, "concurrency": rounds.concurrency()}
+    if not unfinished:
+        planned["next"] = "finalise" if record["dryRun"] else "verify"
+        return state | {"round": planned}
+    events = history_length(execution_arn)
+    sized = rounds.next_round(events, unfinished, budget=rounds.history_budget())
+    if sized is None:
+        planned["next"] = "continue"
+    else:
+        planned |= {"next": "purge", "units": sized.units, "turns": sized.turns}
+    planned["events"] = events
+    return state | {"round": planned}
+
+
+def continue_run(vacuum_id: str, execution_arn: str) -> dict:
+    """Continue-as-new: start the next execution of the same state machine for the same record,
+    which then owns the run; this one ends. Idempotent (a retried step starts nothing twice)."""
+    record = get(vacuum_id)
+    if record["status"] == "running" and record.get("executionArn") == execution_arn:
+        continuation = int(record.get("continuation") or 0) + 1
+        name = execution_name(vacuum_id, attempt=int(record.get("attempt") or 1), continuation=continuation)
+        successor = execution_arn_of(state_machine_of(execution_arn), name)
+        record = store.update_record(
+            vacuum_id,
+            set_fields={
+                "executionArn": successor,
+                "continuation": continuation,
+                "continuedFrom": execution_arn,
+            },
+            from_statuses=("running",),
+            execution_arn=execution_arn,
+        ) or get(vacuum_id)
+    if record.get("continuedFrom") != execution_arn:
+        raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {record['status']}, not running in this execution")
+    renew_mutex(vacuum_id)
+    successor = record["executionArn"]
+    try:
+        retry.call(
+            client("stepfunctions").start_execution,
+            stateMachineArn=state_machine_of(successor),
+            name=successor.rsplit(":", 1)[-1],
+            input=json.dumps({"vacuumId": vacuum_id, "continuation": int(record["continuation"])}),
+            doing="start the vacuum's next execution",
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+            raise
+    return {"vacuumId": vacuum_id, "continuedAs": successor}
+
+
+# -- chunks --------------------------------------------------------------------------------------
+class _Superseded(Exception):
+    """Another invocation committed this unit's checkpoint first (a retry overlapping a lost one)."""
+
+
+def purge_chunk(
+    vacuum_id: str,
+    unit_id: str | None,
+    execution_arn: str,
+    turns_left: int,
+    *,
+    claimed: dict[str, Any] | None = None,
+) -> dict:
+    """One bounded chunk of one planned unit, from the unit's STORED cursor; each checkpoint commits
+    progress and counts together, once (see ``store.commit_progress``). ``claimed``: what the event
+    said besides the unit id (a unit, a dryRun flag); it must agree with the record."""
+    record = store.get_run(vacuum_id, str(unit_id)) or get(vacuum_id)
+    if record.get("executionArn") != execution_arn:
+        raise plans._violation(record, str(unit_id), "the event does not come from the run's execution")
+    unit = plans.planned_unit(record, str(unit_id))
+    claimed = claimed or {}
+    if "dryRun" in claimed and bool(claimed["dryRun"]) != bool(record["dryRun"]):
+        raise plans._violation(record, str(unit_id), "the event's dryRun contradicts the run's")
+    if "unit" in claimed and claimed["unit"] != unit.dump():
+        raise plans._violation(record, str(unit_id), "the event's unit is not the planned one")
+    if record["status"] != "running":
+        raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {record['status']}, no longer running; stopping")
+    renew_mutex(vacuum_id)
+    progress = (record.get("progress") or {}).get(unit_id)
+    if progress is None:
+        raise plans._violation(record, str(unit_id), "the unit has no stored progress")
+    answer = {"vacuumId": vacuum_id, "unitId": unit_id, "turnsLeft": max(0, turns_left - 1)}
+    if progress["done"]:
+        return answer | {"done": True, "more": False}
+    seq = {"value": int(progress["seq"])}
+
+    def checkpoint(delta: purge.Counts, cursor: purge.Cursor, done: bool) -> None:
+        counts = delta.as_dict() | ({"unitsDone": 1} if done else {})
+        committed, status = retry.call(
+            store.commit_progress,
+            vacuum_id,
+            unit_id,
+            unit.service,
+            seq=seq["value"],
+            cursor=None if cursor is None else json.dumps(cursor),
+            done=done,
+            counts=counts,
+            doing="record a vacuum checkpoint",
+        )
+        if not committed:
+            raise _Superseded()
+        seq["value"] += 1
+        if status != "running":
+            raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {status}, no longer running; stopping")
+
+    cursor = json.loads(progress["cursor"]) if progress.get("cursor") else None
+    try:
+        result = purge.run_chunk(
+            unit,
+            cursor,
+            dry_run=bool(record["dryRun"]),
+            limits=purge.Limits.from_environment(),
+            checkpoint=checkpoint,
+        )
+    except _Superseded:
+        return answer | {"done": False, "more": turns_left > 1}  # go on from what is stored
+    return answer | {"done": result.done, "more": not result.done and turns_left > 1}
+
+
+# -- verify, finalise, fail ----------------------------------------------------------------------
+def verify(vacuum_id: str, execution_arn: str) -> dict:
+    """What the run was meant to delete must be gone: count what is left in scope (retried after
+    a pause before concluding, so an eventually consistent read is not taken as a leftover)."""
+    record = _running(vacuum_id, execution_arn)
+    renew_mutex(vacuum_id)
+    started_ms = int(datetime.fromisoformat(record["startedAt"].replace("Z", "+00:00")).timestamp() * 1000)
+    units: dict[str, purge.WorkUnit] = {}
+    for _, unit in plans.units_of(record):
+        if isinstance(unit, purge.TableUnit) and unit.total_segments > 1:
+            unit = unit.model_copy(update={"segment": 0, "total_segments": 1})  # the whole table at once
+        units[json.dumps(unit.dump(), sort_keys=True)] = unit
+    for attempt in range(VERIFY_ATTEMPTS):
+        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="vacuum-verify") as pool:
+            counts = list(
+                pool.map(lambda unit: purge.remaining(unit, created_before_ms=started_ms), units.values())
+            )
+        left = {_describe(unit): count for unit, count in zip(units.values(), counts, strict=True) if count}
+        if not left:
+            return {"vacuumId": vacuum_id, "verified": True, "checked": len(units)}
+        if attempt + 1 < VERIFY_ATTEMPTS:
+            time.sleep(float(os.environ.get("VACUUM_VERIFY_PAUSE_SECONDS", "5")))
+    listed = "; ".join(f"{name}: {count}+" for name, count in left.items())
+    raise VacuumIncomplete(f"verification found data left in scope: {listed}")
+
+
+def _describe(unit: purge.WorkUnit) -> str:
+    if isinstance(unit, purge.TableUnit):
+        return unit.table
+    if isinstance(unit, purge.BucketUnit):
+        return f"s3://{unit.bucket}/{unit.prefix}"
+    return unit.log_group
+
+
+def finalise(vacuum_id: str, execution_arn: str) -> dict:
+    """running → completed (the totals were kept by the checkpoints' atomic ADDs); audit; free
+    the mutex."""
+    record = store.update_record(
+        vacuum_id,
+        set_fields={"status": "completed", "finishedAt": iso(utc_now())},
+        from_statuses=("running",),
+        execution_arn=execution_arn,
+    )
+    if record is None:
+        raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {get(vacuum_id)['status']}; cannot complete it")
+    store.release_mutex(vacuum_id)
+    run_totals = record["stats"]["totals"]
+    audit(record, "completed", totals=run_totals)
+    metrics.add_metric(name="VacuumCompleted", unit="Count", value=1)
+    return {"vacuumId": vacuum_id, "status": "completed", "totals": run_totals}
+
+
+def _error_message(error: dict) -> str:
+    """Step Functions hands a Lambda error's Cause as the function's JSON error payload."""
+    cause = error.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    return parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
+
+
+def fail(state: dict, execution_arn: str) -> dict:
+    """Every Catch ends here. A run cancelled while running winds down (the mutex is freed here,
+    once no chunk of it runs any more); otherwise the record → failed with the error."""
+    caught = state.get("error") or {}
+    name = caught.get("Error", "States.Unknown")
+    # A stable code for the record (as every other answer has); the raw name stays in ``type``.
+    code = CODE_BY_CLASS_NAME.get(name, VacuumStepFailed.code)
+    error = {"code": code, "type": name, "message": _error_message(caught)[:2000]}
+    vacuum_id = state.get("vacuumId")
+    record = store.get_record(vacuum_id) if vacuum_id else None
+    if record and record["status"] == "cancelled" and record.get("executionArn") == execution_arn:
+        store.release_mutex(vacuum_id)
+        return {"vacuumId": vacuum_id, "outcome": "cancelled"}
+    recorded = bool(record) and mark_failed(vacuum_id, error, execution_arn=execution_arn)
+    return {
+        "vacuumId": vacuum_id,
+        "outcome": "failed",
+        "error": {"Error": name, "Cause": error["message"]},
+        "recorded": recorded,
+    }

@@ -1,0 +1,185 @@
+"""A run bound to its plan, aborted while running, and resumed after a failure: executing the real
+vacuum state machine on the seeded local stack."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import boto3
+import pytest
+
+from g3n_ops.store import vacuum as vacuum_store
+from infra import catalogue
+from tests.support import SECRET, wait_for_execution, wait_until
+from tests.vacuum_support import (
+    expected_org_stats,
+    mutex,
+    put_registry,
+    registry,
+    service_counters,
+    snapshot,
+    stop_vacuum_executions,
+    wait_done,
+    wait_status,
+)
+
+ORG = "TESTORG"
+STEPS_FUNCTION = catalogue.function_name("local", "vacuum-steps")
+
+
+@pytest.fixture
+def stack(seeded, monkeypatch):
+    monkeypatch.setenv("VACUUM_CHUNK_ITEMS", "5")  # many chunks: the run lasts long enough to meddle
+    yield seeded
+    stop_vacuum_executions()
+
+
+def _invoke_steps(event: dict) -> tuple[str | None, dict]:
+    """Invoke the steps function directly, as anyone allowed lambda:InvokeFunction could."""
+    response = boto3.client("lambda").invoke(FunctionName=STEPS_FUNCTION, Payload=json.dumps(event).encode())
+    return response.get("FunctionError"), json.loads(response["Payload"].read())
+
+
+def _deleted(reg, before: dict, after: dict, org: str) -> dict[str, dict[str, int]]:
+    """Per service, what is really gone: table items and object versions of ``org``."""
+    gone: dict[str, dict[str, int]] = {}
+    for service in reg.services:
+        if not service.org_scoped:
+            continue
+        items = sum(
+            len(before["tables"][t.name].get(org, ())) - len(after["tables"][t.name].get(org, ()))
+            for t in service.tables
+        )
+        objects = sum(
+            len(before["buckets"][b].get(org, ())) - len(after["buckets"][b].get(org, ()))
+            for b in service.buckets
+        )
+        gone[service.code] = {"items": items, "objects": objects}
+    return gone
+
+
+def test_forged_step_events_are_refused_audited_and_delete_nothing(stack, client, monkeypatch):
+    monkeypatch.setenv("VACUUM_CHUNK_ITEMS", "20")
+    reg = registry()
+    before = snapshot(reg)
+    dry = client.vacuum.org(SECRET, ORG, "a dry-run holds the mutex", dry_run=True)
+    running = wait_status(client, dry, {"running"})
+    arn = running["executionArn"]
+    users = next(t for t in reg.service("uas").tables)
+    whole_users = {
+        "kind": "table",
+        "service": "uas",
+        "table": users.name,
+        "keyNames": list(users.key_names),
+        "lookup": "all",
+    }
+    forged = {
+        "unknown unit": {"unitId": "u9999"},
+        "a unit id that is not a string id": {"unitId": "../u0000"},
+        "another unit than the plan's": {"unitId": "u0000", "unit": whole_users},
+        "dryRun contradicting the record": {"unitId": "u0000", "dryRun": False},
+        "not the run's execution": {"unitId": "u0000", "executionArn": arn + "-forged"},
+    }
+    for why, fields in forged.items():
+        event = {"step": "purge-chunk", "vacuumId": dry["vacuumId"], "executionArn": arn} | fields
+        error, payload = _invoke_steps(event)
+        assert error and payload["errorType"] == "VacuumPlanViolation", (why, payload)
+        assert "nothing was deleted" in payload["errorMessage"], why
+    # The old event shape (unit and dryRun, no execution) is not even a valid step event.
+    error, payload = _invoke_steps(
+        {"step": "purge-chunk", "vacuumId": dry["vacuumId"], "dryRun": False, "unit": whole_users}
+    )
+    assert error and payload["errorType"] == "InvalidInput"
+
+    final = wait_done(client, dry, timeout=120)
+    assert final["status"] == "completed", final.get("error")
+    assert service_counters(final) == expected_org_stats(stack, reg, ORG), "forged events added nothing"
+    assert snapshot(reg) == before, "nothing was deleted"
+    actions = [entry["action"] for entry in vacuum_store.audit_entries(dry["vacuumId"])]
+    assert actions.count("plan-violation") == len(forged)
+    assert mutex() is None
+
+
+def test_cancel_while_running_stops_within_a_chunk_with_exact_partial_stats(stack, client):
+    reg = registry()
+    before = snapshot(reg)
+    requested = client.vacuum.org(SECRET, ORG, "abort half-way")
+
+    def deleting():
+        record = client.vacuum.status(requested["vacuumId"])
+        return record["status"] == "running" and record["stats"]["totals"].get("items", 0) > 0 and record
+
+    wait_until(deleting, timeout=30, interval=0.05, message="the run deletes")
+    cancelled = client.vacuum.cancel(SECRET, requested["vacuumId"])
+    assert (cancelled["status"], cancelled["cancelledWhile"]) == ("cancelled", "running")
+
+    wait_for_execution(cancelled["executionArn"], timeout=30, expect="SUCCEEDED")
+    history = boto3.client("stepfunctions").get_execution_history(
+        executionArn=cancelled["executionArn"], maxResults=1000
+    )
+    names = {e.get("stateEnteredEventDetails", {}).get("name") for e in history["events"]}
+    assert "Cancelled while running" in names and "Finalise" not in names
+    assert mutex() is None
+    after = snapshot(reg)
+    final = client.vacuum.status(requested["vacuumId"])
+    assert final["status"] == "cancelled"
+    assert service_counters(final, ("items", "objects")) == _deleted(reg, before, after, ORG)
+    expected = expected_org_stats(stack, reg, ORG)
+    assert final["stats"]["totals"]["items"] < sum(e["items"] for e in expected.values()), "it stopped early"
+    assert [e["action"] for e in vacuum_store.audit_entries(final["vacuumId"])] == [
+        "requested",
+        "started",
+        "cancelled",
+    ]
+
+
+def test_a_failed_run_resumes_from_its_cursors_and_completes_exactly(stack, client, monkeypatch):
+    monkeypatch.setenv("VACUUM_CHUNK_ITEMS", "20")
+    reg = registry()
+    before = snapshot(reg)
+    original = reg.to_document()
+    broken = copy.deepcopy(original)
+    missing = "g3n-local-123456789012-missing-bucket"
+    next(s for s in broken["services"] if s["buckets"])["buckets"].append(missing)
+    put_registry(broken)
+    try:
+        requested = client.vacuum.org(SECRET, ORG, "fails on a missing bucket")
+        failed = wait_done(client, requested, timeout=120)
+        assert failed["status"] == "failed" and failed["error"]["type"] == "NoSuchBucket", failed["error"]
+        assert mutex() is None
+
+        def partial_stats_are_exact():
+            record = client.vacuum.status(requested["vacuumId"])
+            return service_counters(record, ("items", "objects")) == _deleted(reg, before, snapshot(reg), ORG)
+
+        wait_until(partial_stats_are_exact, timeout=10, message="partial stats equal the deletions")
+
+        boto3.client("s3").create_bucket(Bucket=missing)  # the cause is fixed
+        resumed = client.vacuum.resume(SECRET, requested["vacuumId"])
+        assert (resumed["status"], resumed["attempt"]) == ("running", 2)
+        assert resumed["executionArn"].endswith(f":vacuum-{requested['vacuumId']}-r2")
+        final = wait_done(client, resumed, timeout=120)
+    finally:
+        put_registry(original)
+    assert final["status"] == "completed", final.get("error")
+    assert final["vacuumId"] == requested["vacuumId"] and final["attempt"] == 2
+    assert service_counters(final) == expected_org_stats(stack, reg, ORG), "everything counted once"
+    assert final["stats"]["totals"]["unitsDone"] == final["stats"]["totals"]["units"]
+    after = snapshot(reg)
+    assert _deleted(reg, before, after, ORG) == service_counters(final, ("items", "objects"))
+    for name, keys in before["tables"].items():
+        assert {org: k for org, k in after["tables"][name].items()} == {
+            org: k for org, k in keys.items() if org != ORG or name not in _org_tables(reg)
+        }, name
+    assert mutex() is None
+    actions = [e["action"] for e in vacuum_store.audit_entries(requested["vacuumId"])]
+    assert actions == ["requested", "started", "failed", "resumed", "completed"]
+
+    with pytest.raises(Exception) as again:
+        client.vacuum.resume(SECRET, requested["vacuumId"])
+    assert getattr(again.value, "code", None) == "vacuum-not-resumable"
+
+
+def _org_tables(reg) -> set[str]:
+    return {t.name for s in reg.services if s.org_scoped for t in s.tables}
