@@ -200,7 +200,8 @@ def invocations(functions: dict[str, dict[str, list[str]]]) -> st.SearchStrategy
                 event.pop("operation")
         elif mistake == "junk":
             return function, draw(JUNK)
-        if event.get("secretCode") == SECRET:
+        code = event.get("secretCode")
+        if isinstance(code, str) and code.strip() == SECRET:  # requests are trimmed before the check
             new_code = event.get("newSecretCode")
             if isinstance(new_code, str) and len(new_code.strip()) >= secret_domain.MIN_LENGTH:
                 event["newSecretCode"] = "too-short"  # a correct rotation would change the secret item
@@ -331,7 +332,9 @@ FUZZ = settings(
     derandomize=True,  # the same events on every run: a stable wall time and reproducible failures
     database=None,
     suppress_health_check=list(HealthCheck),
-    phases=[Phase.generate, Phase.shrink],  # no "explain": it re-runs thousands of events
+    # Generate only: a failing event is named in the assertion, and shrinking would replay
+    # thousands of calls against a stack the failure may already have changed.
+    phases=[Phase.generate],
 )
 
 
