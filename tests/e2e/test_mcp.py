@@ -153,7 +153,10 @@ async def test_gated_tools_need_the_right_secret_in_the_environment(mcp_env, mon
         monkeypatch.delenv("G3N_OPS_SECRET_CODE")
         assert await call_error(session, "maintenance_cancel", maintenance_id="m-1") == "secret-code-required"
         monkeypatch.setenv("G3N_OPS_SECRET_CODE", "not-the-secret")
-        assert await call_error(session, "maintenance_cancel", maintenance_id="m-1") == "secret-code-mismatch"
+        assert (
+            await call_error(session, "maintenance_cancel", maintenance_id="mw-20261201-3f2a9c1d")
+            == "secret-code-mismatch"
+        )
         assert (
             await call_error(session, "vacuum_org", orgcode="TESTORG", reason="test", dry_run=True)
             == "secret-code-mismatch"
@@ -162,7 +165,7 @@ async def test_gated_tools_need_the_right_secret_in_the_environment(mcp_env, mon
 
 async def test_maintenance_lifecycle(seeded, mcp_env):
     # Far enough ahead that the state machine is still waiting when the window is started by hand.
-    start = (datetime.now(UTC) + timedelta(seconds=15)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    start = (datetime.now(UTC) + timedelta(seconds=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
     operator = Operator(confirm=True)
     async with Client(build_server(), elicitation_callback=operator) as session:
         scheduled = await call(

@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 from g3n_ops.domain import secret as secret_domain
 from g3n_ops.errors import ERROR_CODES
 from g3n_ops.handlers.operations import Operations
+from g3n_ops.models import SecretRequest
 from g3n_ops.observability import logger
 from g3n_ops.store import table as ops_table
 from g3n_ops.store import vacuum as vacuum_store
@@ -199,7 +200,8 @@ def invocations(functions: dict[str, dict[str, list[str]]]) -> st.SearchStrategy
                 event.pop("operation")
         elif mistake == "junk":
             return function, draw(JUNK)
-        if event.get("secretCode") == SECRET:
+        code = event.get("secretCode")
+        if isinstance(code, str) and code.strip() == SECRET:  # requests are trimmed before the check
             new_code = event.get("newSecretCode")
             if isinstance(new_code, str) and len(new_code.strip()) >= secret_domain.MIN_LENGTH:
                 event["newSecretCode"] = "too-short"  # a correct rotation would change the secret item
@@ -248,13 +250,23 @@ def brief(*values: object) -> str:
     return " -> ".join(_SHORT.repr(value) for value in values)
 
 
-def check_invoke_answer(answer: object, event: object) -> None:
+def reads(functions: dict[str, tuple[object, Operations]]) -> set[str]:
+    """The operations that need no secret code: by design the reads (vacuum-status...)."""
+    return {
+        operation
+        for _, router in functions.values()
+        for operation, (model, _) in router._routes.items()
+        if not issubclass(model, SecretRequest)
+    }
+
+
+def check_invoke_answer(answer: object, event: object, read_operations: set[str]) -> None:
     assert isinstance(answer, dict) and len(answer) == 1, brief(event, answer)
     if "result" in answer:
         assert isinstance(answer["result"], dict), brief(event, answer)
         operation = event.get("operation") if isinstance(event, dict) else None
         # Only reads can succeed here (see the module docstring): anything else changed the stack.
-        assert operation == "vacuum-status", brief(event, answer)
+        assert operation in read_operations, brief(event, answer)
         return
     error = answer["error"]
     assert set(error) == {"code", "message"} and error["code"] in ERROR_CODES, brief(event, answer)
@@ -289,7 +301,12 @@ def state_machine_executions() -> dict[str, int]:
 
 @pytest.fixture
 def fuzz_stack(seeded, local_stack, monkeypatch):
-    """The seeded stack with the mutex held and a cheap KDF; restored afterwards."""
+    """The seeded stack with the mutex held and a cheap KDF; restored afterwards.
+
+    LOCKOUT: thousands of wrong codes go through here. Where a secret lockout exists, raise its
+    threshold for the fuzz (it is a setting the local stack can change) so the gated paths stay
+    reachable and its counter items do not count as changes; the lockout has its own tests.
+    """
     monkeypatch.setattr(hashlib, "scrypt", fast_scrypt)
     original_secret = ops_table.get(secret_domain.SECRET_PK)
     ops_table.dynamodb().put_item(
@@ -315,7 +332,9 @@ FUZZ = settings(
     derandomize=True,  # the same events on every run: a stable wall time and reproducible failures
     database=None,
     suppress_health_check=list(HealthCheck),
-    phases=[Phase.generate, Phase.shrink],  # no "explain": it re-runs thousands of events
+    # Generate only: a failing event is named in the assertion, and shrinking would replay
+    # thousands of calls against a stack the failure may already have changed.
+    phases=[Phase.generate],
 )
 
 
@@ -323,6 +342,8 @@ def test_every_operation_answers_hostile_events_with_a_result_or_a_stable_error(
     functions = routers(local_stack)
     assert {"g3n-local-ops-admin", "g3n-local-ops-maintenance", "g3n-local-ops-vacuum"} <= set(functions)
     shapes = {name: field_names(router) for name, (_, router) in functions.items()}
+    read_operations = reads(functions)
+    assert "vacuum-status" in read_operations and "vacuum-org" not in read_operations
     seen: dict[str, int] = {}
     count = 0
 
@@ -332,7 +353,7 @@ def test_every_operation_answers_hostile_events_with_a_result_or_a_stable_error(
         nonlocal count
         for function_name, event in batch:
             answer = functions[function_name][0].call(event)  # an exception here fails the test
-            check_invoke_answer(answer, event)
+            check_invoke_answer(answer, event, read_operations)
             assert SECRET not in json.dumps(answer, default=str)
             key = answer["error"]["code"] if "error" in answer else "result"
             seen[key] = seen.get(key, 0) + 1
