@@ -67,18 +67,20 @@ def everything_stored() -> dict[str, str]:
     return found
 
 
-def exercise_lockout(cli) -> None:
-    """Where the lockout's own path goes through this test (the "security" helper's lockout: enough
-    wrong codes to lock, one right code refused while locked, the wait). Until it is merged, the
-    wrong codes below are all there is; the lead extends this function, the scan covers it."""
-    for code in WRONG_CODES:
-        assert cli("maintenance-update", "--secret-code", code, "--text", "wrong")["error"]["code"] in {
-            "secret-code-mismatch",
-            "secret-code-locked",
-        }
+def exercise_lockout(cli, local_stack) -> None:
+    """The lockout's own path goes through the scan too: enough wrong codes to lock, then the right
+    code refused while locked (its audit entries, metrics and the event must not carry a code)."""
+    with local_stack.secret_lockout(threshold=len(WRONG_CODES), window_seconds=60):
+        for code in WRONG_CODES:
+            answer = cli("maintenance-update", "--secret-code", code, "--text", "wrong")
+            assert answer["error"]["code"] == "secret-code-mismatch"
+        locked = cli("maintenance-update", "--secret-code", SECRET, "--text", "locked out")
+        assert locked["error"]["code"] == "secret-code-locked"
 
 
-def test_the_code_appears_nowhere_after_every_surface_used_it(seeded, capsys, caplog, monkeypatch):
+def test_the_code_appears_nowhere_after_every_surface_used_it(
+    seeded, local_stack, capsys, caplog, monkeypatch
+):
     monkeypatch.setattr(logger, "level", logger.level)
     logger.setLevel("DEBUG")  # the most the handlers ever log
     # Every record OPS's code logs, with its structured extras (not botocore's own client-side
@@ -99,7 +101,7 @@ def test_the_code_appears_nowhere_after_every_surface_used_it(seeded, capsys, ca
         cli("maintenance-start", "--secret-code", SECRET, "--maintenance-id", window_id)["status"] == "active"
     )
     assert cli("maintenance-update", "--secret-code", SECRET, "--text", "halfway")["status"] == "active"
-    exercise_lockout(cli)
+    exercise_lockout(cli, local_stack)
     assert cli("maintenance-end", "--secret-code", SECRET, "--end-message", "done")["status"] == "ended"
 
     # Vacuum: a dry-run, a real run, its cancel (in the pending window), through the CLI, code from
