@@ -14,6 +14,7 @@ from tests.vacuum_support import (
     expected_org_stats,
     log_streams,
     mutex,
+    plant_dry_run,
     registry,
     service_counters,
     snapshot,
@@ -67,6 +68,7 @@ def test_vacuum_all_is_exact_under_faults(faulty, local_stack, client, monkeypat
     monkeypatch.setenv("VACUUM_SEGMENT_ITEMS", "100")  # parallel segments too
     reg = registry()
     expected = expected_all_stats(faulty, reg)
+    plant_dry_run(None)
     final = wait_done(client, client.vacuum.all(SECRET, "wipe under faults", PHRASE), timeout=240)
     assert final["status"] == "completed", final.get("error")
     assert service_counters(final, ("items", "objects", "bytes", "logStreams")) == expected

@@ -10,7 +10,15 @@ import pytest
 from g3n_ops.domain.vacuum import rounds
 from g3n_ops.settings import settings
 from tests.support import SECRET
-from tests.vacuum_support import PHRASE, put_registry, registry, stop_vacuum_executions, table_keys, wait_done
+from tests.vacuum_support import (
+    PHRASE,
+    plant_dry_run,
+    put_registry,
+    registry,
+    stop_vacuum_executions,
+    table_keys,
+    wait_done,
+)
 
 ITEMS = 120
 BUDGET = 500
@@ -64,6 +72,7 @@ def run_executions(vacuum_id: str) -> list[dict]:
 
 def test_one_unit_of_hundreds_of_chunks_continues_as_new_under_the_budget(one_table, client):
     assert len(table_keys(one_table).get("X", ())) == ITEMS
+    plant_dry_run(None)
     requested = client.vacuum.all(SECRET, "history bound", PHRASE)
     final = wait_done(client, requested, timeout=240)
     assert final["status"] == "completed", final.get("error")

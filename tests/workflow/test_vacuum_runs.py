@@ -15,6 +15,7 @@ from tests.support import SECRET, wait_for_execution, wait_until
 from tests.vacuum_support import (
     expected_org_stats,
     mutex,
+    plant_dry_run,
     put_registry,
     registry,
     service_counters,
@@ -104,6 +105,7 @@ def test_forged_step_events_are_refused_audited_and_delete_nothing(stack, client
 def test_cancel_while_running_stops_within_a_chunk_with_exact_partial_stats(stack, client):
     reg = registry()
     before = snapshot(reg)
+    plant_dry_run(ORG)  # the real run binds to a reviewed dry-run (its own tests: dry-run binding)
     requested = client.vacuum.org(SECRET, ORG, "abort half-way")
 
     def deleting():
@@ -144,6 +146,7 @@ def test_a_failed_run_resumes_from_its_cursors_and_completes_exactly(stack, clie
     next(s for s in broken["services"] if s["buckets"])["buckets"].append(missing)
     put_registry(broken)
     try:
+        plant_dry_run(ORG)
         requested = client.vacuum.org(SECRET, ORG, "fails on a missing bucket")
         failed = wait_done(client, requested, timeout=120)
         assert failed["status"] == "failed" and failed["error"]["type"] == "NoSuchBucket", failed["error"]

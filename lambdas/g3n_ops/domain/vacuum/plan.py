@@ -17,7 +17,7 @@ from g3n_ops.domain.vacuum.records import Scope
 from g3n_ops.errors import VacuumPlanViolation
 from g3n_ops.registry import Registry, load_registry
 
-COUNTERS = ("items", "objects", "bytes")
+COUNTERS = ("items", "objects", "bytes", "uploads")  # uploads: aborted S3 multipart uploads
 LOG_COUNTERS = ("logStreams",)
 
 
