@@ -17,7 +17,12 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, Rea
 
 from g3n_ops.errors import AwsAccessDenied, AwsError, AwsServerError, AwsThrottled, OpsError
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+# botocore's "standard" and "adaptive" modes share a per-client retry quota: under sustained
+# throttling (a long vacuum on a busy account) it drains and every later throttle surfaces at once,
+# request handlers included. OPS is a low-traffic control plane that must finish what it starts,
+# so it uses "legacy" mode (no quota; throttling and 5xx retried with backoff) and, where a call
+# may meet minutes of throttling, retry.call's time budget on top.
+_CONFIG = Config(retries={"mode": "legacy", "max_attempts": 8}, max_pool_connections=32)
 _clients: dict[str, object] = {}
 _hooks: list[Callable[[str, object], None]] = []
 # Client creation is not thread-safe; the local stack runs Map iterations on parallel threads.

@@ -6,6 +6,7 @@ import json
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from g3n_ops import retry
 from g3n_ops.aws import client
 from g3n_ops.domain import dry_run_binding
 from g3n_ops.domain.vacuum.audit import audit
@@ -23,6 +24,8 @@ from g3n_ops.domain.vacuum.records import (
     utc_now,
 )
 from g3n_ops.errors import (
+    AwsServerError,
+    AwsThrottled,
     InvalidInput,
     VacuumMutexLocked,
     VacuumNotCancellable,
@@ -33,6 +36,9 @@ from g3n_ops.errors import (
 from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as store
+
+# Throttling of StartExecution is retried this long (the request function's timeout is 30 s).
+START_RETRY_SECONDS = 10.0
 
 
 def open_record(record: dict) -> None:
@@ -88,12 +94,15 @@ def request(
     audit(record, "requested")
     execution_input = {"vacuumId": vacuum_id, "scope": scope, "orgcode": orgcode, "dryRun": dry_run}
     try:
-        started = client("stepfunctions").start_execution(
+        started = retry.call(
+            client("stepfunctions").start_execution,
+            doing="starting the vacuum state machine",
+            budget=START_RETRY_SECONDS,
             stateMachineArn=settings().vacuum_state_machine_arn,
             name=execution_name(vacuum_id),
             input=json.dumps(execution_input),
         )
-    except (ClientError, BotoCoreError) as error:
+    except (ClientError, BotoCoreError, AwsThrottled, AwsServerError) as error:
         message = f"could not start the vacuum state machine: {error}"
         mark_failed(vacuum_id, {"code": VacuumStartFailed.code, "message": message}, execution_arn=None)
         raise VacuumStartFailed(message) from None
@@ -241,12 +250,15 @@ def resume(vacuum_id: str, *, actor: str | None, source: str) -> dict:
         raise VacuumNotResumable(f"vacuum {vacuum_id} changed meanwhile; it is {get(vacuum_id)['status']}")
     audit(resumed, "resumed", by=actor, via=source, previousError=record.get("error"))
     try:
-        client("stepfunctions").start_execution(
+        retry.call(
+            client("stepfunctions").start_execution,
+            doing="starting the vacuum state machine",
+            budget=START_RETRY_SECONDS,
             stateMachineArn=settings().vacuum_state_machine_arn,
             name=name,
             input=json.dumps({"vacuumId": vacuum_id, "attempt": attempt}),
         )
-    except (ClientError, BotoCoreError) as error:
+    except (ClientError, BotoCoreError, AwsThrottled, AwsServerError) as error:
         message = f"could not start the vacuum state machine: {error}"
         mark_failed(vacuum_id, {"code": VacuumStartFailed.code, "message": message}, execution_arn=arn)
         raise VacuumStartFailed(message) from None

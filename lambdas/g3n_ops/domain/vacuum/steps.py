@@ -368,7 +368,12 @@ def finalise(vacuum_id: str, execution_arn: str) -> dict:
         execution_arn=execution_arn,
     )
     if record is None:
-        raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {get(vacuum_id)['status']}; cannot complete it")
+        record = get(vacuum_id)
+        # A retry after a lost result (the Lambda finished, its answer did not arrive): the record
+        # is this execution's and completed already, so finish the same way again (both the
+        # release and the audit entry are idempotent).
+        if not (record["status"] == "completed" and record.get("executionArn") == execution_arn):
+            raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {record['status']}; cannot complete it")
     store.release_mutex(vacuum_id)
     run_totals = record["stats"]["totals"]
     audit(record, "completed", totals=run_totals)
