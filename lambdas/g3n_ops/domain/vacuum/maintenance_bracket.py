@@ -112,7 +112,7 @@ def close_window(record: dict, outcome: str) -> str | None:
         metrics.add_metric(name="VacuumMaintenanceNotEnded", unit="Count", value=1)
         audit(
             record,
-            "maintenance-not-ended",
+            "maintenance-left-open",
             maintenanceId=maintenance_id,
             outcome=outcome,
             error=message[:500],
