@@ -11,6 +11,9 @@ import boto3
 import pytest
 
 from g3n_ops import settings as settings_module
+from g3n_ops.domain import maintenance
+from g3n_ops.errors import AwsServerError
+from g3n_ops.observability import metrics
 from g3n_ops.store import maintenance_state
 from g3n_ops.store import vacuum as vacuum_store
 from g3n_ops_client.errors import OpsClientError
@@ -181,3 +184,36 @@ def test_the_flag_is_refused_on_a_dry_run_on_vacuum_org_and_while_a_window_is_ac
     assert maintenance_state.active_id() is None
     client.vacuum.cancel(SECRET, plain["vacuumId"])
     assert [w["maintenanceId"] for w in windows(client)] == [operators["maintenanceId"]]
+
+
+def test_closing_is_best_effort_and_leaves_an_operators_end_alone(stack, client, monkeypatch):
+    """A window the operator ended keeps the operator's message; a window that cannot be ended
+    is logged, counted and audited, and the run's own cancel still succeeds."""
+    plant_dry_run()
+    first = client.vacuum.all(SECRET, "operator ends the window", PHRASE, with_maintenance=True)
+    client.maintenance.end(SECRET, "ended by the operator")
+    assert client.vacuum.cancel(SECRET, first["vacuumId"])["status"] == "cancelled"
+    assert window_of(client, first)["endMessage"] == "ended by the operator"
+    assert "maintenance-ended" not in [e["action"] for e in client.vacuum.events(first["vacuumId"])["events"]]
+
+    emitted: list[dict] = []
+    monkeypatch.setattr(metrics, "add_metric", lambda **metric: emitted.append(metric))
+
+    def unavailable(*_args, **_kwargs):
+        raise AwsServerError("AWS failed ending the window (InternalError)")
+
+    end_window = maintenance.end_window
+    monkeypatch.setattr(maintenance, "end_window", unavailable)
+    second = client.vacuum.all(SECRET, "the window cannot be ended", PHRASE, with_maintenance=True)
+    assert client.vacuum.cancel(SECRET, second["vacuumId"])["status"] == "cancelled"
+    assert mutex() is None
+    [left_open] = [
+        e
+        for e in client.vacuum.events(second["vacuumId"])["events"]
+        if e["action"] == "maintenance-left-open"
+    ]
+    assert left_open["maintenanceId"] == second["maintenanceId"] and "InternalError" in left_open["error"]
+    assert {"name": "VacuumMaintenanceNotEnded", "unit": "Count", "value": 1} in emitted
+    assert window_of(client, second)["status"] == "active"  # the operator ends it by hand
+    monkeypatch.setattr(maintenance, "end_window", end_window)
+    client.maintenance.end(SECRET, "ended by hand")
