@@ -27,6 +27,7 @@ from tests.vacuum_support import (
     registry,
     stop_vacuum_executions,
     wait_done,
+    wait_status,
 )
 from tests.workflow.test_maintenance_lifecycle import standin_status
 
@@ -93,6 +94,17 @@ def test_a_run_cancelled_while_pending_ends_its_window(stack, client):
     assert cancelled["status"] == "cancelled"
     ended_window(client, requested, "cancelled while pending")
     assert mutex() is None
+
+
+def test_a_run_cancelled_while_running_ends_its_window_when_it_has_wound_down(stack, client, monkeypatch):
+    monkeypatch.setenv("VACUUM_CHUNK_ITEMS", "10")  # many checkpoints: the run is caught running
+    plant_dry_run()
+    requested = client.vacuum.all(SECRET, "cancelled mid-run", PHRASE, with_maintenance=True)
+    wait_status(client, requested, {"running"}, timeout=15)
+    cancelled = client.vacuum.cancel(SECRET, requested["vacuumId"])
+    assert (cancelled["status"], cancelled["cancelledWhile"]) == ("cancelled", "running")
+    ended_window(client, requested, "cancelled while running")
+    wait_until(lambda: mutex() is None, timeout=10, message="the mutex to be freed")
 
 
 def test_a_run_failed_mid_way_ends_its_window(stack, client):
