@@ -470,6 +470,13 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         reason: Reason,
         dry_run: DryRun = True,
         dry_run_id: DryRunId = None,
+        with_maintenance: Annotated[
+            bool,
+            Field(
+                description="Real runs only: open a maintenance window while the run deletes (the "
+                "services answer 503); it ends when the run ends. Refused on a dry-run."
+            ),
+        ] = False,
         typed_by_operator: str = "",
     ) -> CallToolResult:
         """PERMANENTLY delete every item, object version and log event of every service on this
@@ -479,7 +486,12 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         pending window (vacuum_cancel stops it), then deletes. Only one vacuum runs at a time."""
         return gated(
             lambda secret: ops.vacuum.all(
-                secret, reason, typed_by_operator, dry_run=dry_run, dry_run_id=dry_run_id
+                secret,
+                reason,
+                typed_by_operator,
+                dry_run=dry_run,
+                dry_run_id=dry_run_id,
+                with_maintenance=with_maintenance,
             )
         )
 

@@ -243,6 +243,8 @@ class OpsStack(Stack):
             "POWERTOOLS_SERVICE_NAME": "g3n-ops",
             "POWERTOOLS_METRICS_NAMESPACE": "G3nOps",
             "STATUS_REFRESH_SECONDS": "60",  # the public status page's reload while a window is on
+            # How long the window of vacuum-all --with-maintenance lasts before it is flagged overrunning.
+            "VACUUM_MAINTENANCE_SECONDS": str(4 * 3600),
         }
 
     def _outputs(self) -> None:

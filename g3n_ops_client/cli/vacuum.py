@@ -86,6 +86,8 @@ def print_record(record: dict) -> None:
     stdout.print(f"  reason: {record.get('reason')}", markup=False)
     if record.get("dryRunId"):
         stdout.print(f"  bound to dry-run {record['dryRunId']}", markup=False)
+    if record.get("maintenanceId"):
+        stdout.print(f"  under maintenance window {record['maintenanceId']}", markup=False)
     times = [f"{name} {record[key]}" for key, name in _TIMES if record.get(key)]
     stdout.print("  " + " · ".join(times), markup=False)
     error = record.get("error")
@@ -195,14 +197,33 @@ def register(ops: click.Group) -> None:
     )
     @click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
     @dry_run_id_option
+    @click.option(
+        "--with-maintenance",
+        is_flag=True,
+        help="Open a maintenance window for the real run (services answer 503 while their data goes); "
+        "it ends when the run ends. Refused with --dry-run or while another window is active.",
+    )
     def vacuum_all(
-        run: Run, secret_code, reason: str, confirmation_phrase: str, dry_run: bool, dry_run_id: str | None
+        run: Run,
+        secret_code,
+        reason: str,
+        confirmation_phrase: str,
+        dry_run: bool,
+        dry_run_id: str | None,
+        with_maintenance: bool,
     ) -> None:
         """Purge ALL data of the stack: every service table, bucket (all versions) and log group's
         streams, after a pending window that vacuum-cancel can stop. OPS's own table is kept.
         A real run needs a completed vacuum-all dry-run first."""
         secret = resolve_secret(secret_code)
-        record = run.client.vacuum.all(secret, reason, confirmation_phrase, dry_run, dry_run_id=dry_run_id)
+        record = run.client.vacuum.all(
+            secret,
+            reason,
+            confirmation_phrase,
+            dry_run,
+            dry_run_id=dry_run_id,
+            with_maintenance=with_maintenance,
+        )
         run.emit(record, print_requested)
 
     @ops_command(ops, "vacuum-org")

@@ -27,8 +27,11 @@ class VacuumOperations:
         confirmation_phrase: str,
         dry_run: bool = False,
         dry_run_id: str | None = None,
+        with_maintenance: bool = False,
     ) -> dict:
         """Request vacuum-all (every service table, bucket and log group of the stack).
+        ``with_maintenance``: a maintenance window is open while the real run deletes (the
+        services answer 503) and ends when the run ends, however it ends.
 
         ``requestId`` is fresh per call, so the invoke's own retries (and only those) get the
         first attempt's record back instead of ``vacuum-mutex-locked``."""
@@ -41,6 +44,7 @@ class VacuumOperations:
             dryRun=dry_run,
             dryRunId=dry_run_id,
             requestId=str(uuid.uuid4()),
+            **({"withMaintenance": True} if with_maintenance else {}),
         )
 
     def org(

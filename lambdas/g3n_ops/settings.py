@@ -36,6 +36,9 @@ class Settings:
     dry_run_max_age_seconds: int = 24 * 3600
     # The public status page reloads itself this often while a window is active or imminent.
     status_refresh_seconds: int = 60
+    # The window vacuum-all --with-maintenance opens lasts this long (it is ended by the run; past
+    # it the window is flagged overrunning, which alarms).
+    vacuum_maintenance_seconds: int = 4 * 3600
 
 
 @cache
@@ -64,6 +67,9 @@ def settings() -> Settings:
         events_topic_arn=env.get("OPS_EVENTS_TOPIC_ARN", ""),
         dry_run_max_age_seconds=int(env.get("VACUUM_DRY_RUN_MAX_AGE_SECONDS", str(24 * 3600))),
         status_refresh_seconds=int(env.get("STATUS_REFRESH_SECONDS", "60")),
+        vacuum_maintenance_seconds=_bounded(
+            env.get("VACUUM_MAINTENANCE_SECONDS"), default=4 * 3600, low=60, high=7 * 24 * 3600
+        ),
     )
 
 

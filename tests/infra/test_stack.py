@@ -181,6 +181,7 @@ def test_function_environment_is_what_settings_reads(template, ops_table_id):
         "OPS_EVENTS_TOPIC_ARN": "${" + template.one("AWS::SNS::Topic")[0] + "}",
         "VACUUM_DRY_RUN_MAX_AGE_SECONDS": "86400",
         "STATUS_REFRESH_SECONDS": "60",
+        "VACUUM_MAINTENANCE_SECONDS": "14400",
     }
     assert read_by_settings <= expected.keys()
     for spec in catalogue.FUNCTIONS:

@@ -107,7 +107,14 @@ def close_vacuum(ended: ExecutionEnded) -> str | None:
     # Conditional on pending|running AND this execution: a cancelled, finished or resumed
     # (another execution's) run is left alone.
     closed = vacuum.mark_failed(vacuum_id, error, execution_arn=ended.execution_arn)
-    return f"vacuum {vacuum_id}" if closed else None
+    if closed:
+        return f"vacuum {vacuum_id}"
+    # A run cancelled while running ends with its execution: if that ended here (aborted, say)
+    # rather than in its own failure step, its maintenance window ends now (a no-op if ended).
+    record = vacuum_store.get_record(vacuum_id)
+    if record and record["status"] == "cancelled" and record.get("executionArn") == ended.execution_arn:
+        vacuum.close_window(record, "was cancelled while running")
+    return None
 
 
 # -- maintenance ---------------------------------------------------------------------------------

@@ -412,6 +412,11 @@ def start_when_due(maintenance_id: str, execution_arn: str) -> dict:
 
 
 # -- update --------------------------------------------------------------------------------------
+def active_window_id() -> str | None:
+    """The id of the window active now, or None."""
+    return maintenance_state.active_id()
+
+
 def _active_record() -> dict:
     active_id = maintenance_state.active_id()
     if not active_id:
@@ -469,6 +474,17 @@ def end(end_message: str, by: Actor) -> dict:
     )
     _start_recovery_probe(active["maintenanceId"])
     return get(active["maintenanceId"])
+
+
+def end_window(maintenance_id: str, end_message: str, by: Actor) -> dict:
+    """End this window (not whichever is active): for a caller that opened a window of its own
+    (vacuum-all --with-maintenance) and must not end one an operator started since."""
+    message = check_text(end_message, "end message")
+    _with_fresh_record(
+        check_id(maintenance_id), lambda current: _finish(current, by, action="end", message=message)
+    )
+    _start_recovery_probe(maintenance_id)
+    return get(maintenance_id)
 
 
 def _start_recovery_probe(maintenance_id: str) -> None:

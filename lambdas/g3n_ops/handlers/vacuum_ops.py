@@ -29,6 +29,8 @@ class VacuumAllRequest(SecretRequest):
     confirmation_phrase: Phrase | None = Field(default=None, alias="confirmationPhrase")
     dry_run: bool = Field(default=False, alias="dryRun")
     dry_run_id: DryRunId = None
+    # A maintenance window brackets the real run (refused on a dry-run: invalid-input).
+    with_maintenance: bool = Field(default=False, alias="withMaintenance")
 
 
 class VacuumOrgRequest(SecretRequest):
@@ -68,6 +70,7 @@ def vacuum_all(request: VacuumAllRequest) -> dict:
         confirmation_phrase=request.confirmation_phrase,
         request_id=request.request_id,
         dry_run_id=request.dry_run_id,
+        with_maintenance=request.with_maintenance,
     )
 
 

@@ -17,6 +17,7 @@ from g3n_ops.domain.vacuum.checks import (
     check_orgcode,
     check_request,
 )
+from g3n_ops.domain.vacuum.maintenance_bracket import close_window
 from g3n_ops.domain.vacuum.plan import build_plan, totals, zero_stats
 from g3n_ops.domain.vacuum.records import get, public
 from g3n_ops.domain.vacuum.requests import cancel, mark_failed, request, resume, status
@@ -29,6 +30,7 @@ __all__ = [
     "check_confirmation",
     "check_orgcode",
     "check_request",
+    "close_window",
     "get",
     "mark_failed",
     "public",

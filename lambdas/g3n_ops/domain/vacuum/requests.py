@@ -11,6 +11,7 @@ from g3n_ops.aws import client
 from g3n_ops.domain import dry_run_binding
 from g3n_ops.domain.vacuum.audit import audit
 from g3n_ops.domain.vacuum.checks import check_allowed, check_request
+from g3n_ops.domain.vacuum.maintenance_bracket import check_no_window_active, close_window, open_window
 from g3n_ops.domain.vacuum.mutex import take_mutex
 from g3n_ops.domain.vacuum.records import (
     Scope,
@@ -27,6 +28,8 @@ from g3n_ops.errors import (
     AwsServerError,
     AwsThrottled,
     InvalidInput,
+    MaintenanceAlreadyActive,
+    OpsError,
     VacuumMutexLocked,
     VacuumNotCancellable,
     VacuumNotResumable,
@@ -65,12 +68,16 @@ def request(
     confirmation_phrase: str | None = None,
     request_id: str | None = None,
     dry_run_id: str | None = None,
+    with_maintenance: bool = False,
 ) -> dict:
     """Check, take the mutex, write the record, start ``vacuum-<id>``. The secret was verified by
     the caller and goes nowhere from here: the execution input is the run's description only.
 
-    ``request_id`` makes a retried request (same id) answer with the run it started."""
+    ``request_id`` makes a retried request (same id) answer with the run it started.
+    ``with_maintenance`` (vacuum-all, real runs only): a maintenance window is opened before the
+    execution starts and ended when the run ends (see ``maintenance_bracket``)."""
     orgcode = check_request(scope, orgcode, confirmation_phrase)
+    _check_with_maintenance(with_maintenance, scope=scope, dry_run=dry_run)
     record = new_record(
         vacuum_id=new_vacuum_id(utc_now()),
         scope=scope,
@@ -85,13 +92,20 @@ def request(
     record |= dry_run_binding.bind(scope=scope, orgcode=orgcode, dry_run=dry_run, dry_run_id=dry_run_id)
     vacuum_id = record["vacuumId"]
     try:
+        if with_maintenance:
+            record["withMaintenance"] = True
+            check_no_window_active()
         open_record(record)
-    except VacuumMutexLocked:
+    except (VacuumMutexLocked, MaintenanceAlreadyActive):
         earlier = _run_of_request(request_id)
         if earlier is None:
             raise
         return public(earlier)
     audit(record, "requested")
+    if with_maintenance:
+        record = _bracket_with_window(record)
+        if record["status"] != "pending":
+            return public(record)  # cancelled while its window opened: nothing to start
     execution_input = {"vacuumId": vacuum_id, "scope": scope, "orgcode": orgcode, "dryRun": dry_run}
     try:
         started = retry.call(
@@ -115,6 +129,42 @@ def request(
     )
     metrics.add_metric(name="VacuumRequested", unit="Count", value=1)
     return public(bound or store.get_record(vacuum_id) or record)
+
+
+def _check_with_maintenance(with_maintenance: bool, *, scope: Scope, dry_run: bool) -> None:
+    if not with_maintenance:
+        return
+    if scope != "all":
+        raise InvalidInput(
+            "--with-maintenance is for vacuum-all only: a window blocks every organisation's traffic, "
+            "and vacuum-org must not stop the others; open a window by hand if you need one"
+        )
+    if dry_run:
+        raise InvalidInput(
+            "a dry-run deletes nothing, so it opens no maintenance window: drop --with-maintenance "
+            "for the dry-run and give it to the real run"
+        )
+
+
+def _bracket_with_window(record: dict) -> dict:
+    """Open the run's window and name it on the record. If it cannot be opened the run fails
+    before any execution started (mutex freed, the error says why); if the run was cancelled
+    meanwhile, the window is ended again."""
+    vacuum_id = record["vacuumId"]
+    try:
+        maintenance_id = open_window(record)
+    except (OpsError, ClientError, BotoCoreError) as error:
+        code = error.code if isinstance(error, OpsError) else VacuumStartFailed.code
+        message = f"the maintenance window could not be opened: {getattr(error, 'message', error)}"
+        mark_failed(vacuum_id, {"code": code, "message": message}, execution_arn=None)
+        raise
+    named = store.update_record(
+        vacuum_id, set_fields={"maintenanceId": maintenance_id}, from_statuses=("pending",)
+    )
+    if named is None:
+        close_window({**record, "maintenanceId": maintenance_id}, "was cancelled before it started")
+        return get(vacuum_id)
+    return named
 
 
 def _run_of_request(request_id: str | None) -> dict | None:
@@ -147,6 +197,7 @@ def status(vacuum_id: str) -> dict:
                 record = get(vacuum_id)
     elif record["status"] == "cancelled" and arn and _holds_mutex(vacuum_id) and _ended(arn):
         store.release_mutex(vacuum_id)
+        close_window(record, "was cancelled while running")
     return public(record)
 
 
@@ -214,6 +265,7 @@ def cancel(vacuum_id: str, *, actor: str | None, source: str) -> dict:
             logger.warning("stop_execution failed", extra={"vacuumId": vacuum_id, "error": str(error)})
     store.release_mutex(vacuum_id)
     audit(record, "cancelled", by=actor, via=source, cancelledWhile="pending")
+    close_window(record, "was cancelled while pending")
     metrics.add_metric(name="VacuumCancelled", unit="Count", value=1)
     return public(record)
 
@@ -280,5 +332,6 @@ def mark_failed(vacuum_id: str, error: dict, *, execution_arn: str | None) -> bo
         return False
     store.release_mutex(vacuum_id)
     audit(record, "failed", error=error, totals=record.get("stats", {}).get("totals"))
+    close_window(record, f"failed ({error.get('code')})")
     metrics.add_metric(name="VacuumFailed", unit="Count", value=1)
     return True

@@ -23,6 +23,7 @@ from g3n_ops.domain.vacuum import plan as plans
 from g3n_ops.domain.vacuum import rounds
 from g3n_ops.domain.vacuum.audit import audit
 from g3n_ops.domain.vacuum.checks import check_request
+from g3n_ops.domain.vacuum.maintenance_bracket import close_window
 from g3n_ops.domain.vacuum.mutex import renew_mutex
 from g3n_ops.domain.vacuum.records import (
     Scope,
@@ -377,6 +378,7 @@ def finalise(vacuum_id: str, execution_arn: str) -> dict:
     store.release_mutex(vacuum_id)
     run_totals = record["stats"]["totals"]
     audit(record, "completed", totals=run_totals)
+    close_window(record, "completed")
     metrics.add_metric(name="VacuumCompleted", unit="Count", value=1)
     return {"vacuumId": vacuum_id, "status": "completed", "totals": run_totals}
 
@@ -403,6 +405,7 @@ def fail(state: dict, execution_arn: str) -> dict:
     record = store.get_record(vacuum_id) if vacuum_id else None
     if record and record["status"] == "cancelled" and record.get("executionArn") == execution_arn:
         store.release_mutex(vacuum_id)
+        close_window(record, "was cancelled while running")
         return {"vacuumId": vacuum_id, "outcome": "cancelled"}
     recorded = bool(record) and mark_failed(vacuum_id, error, execution_arn=execution_arn)
     return {

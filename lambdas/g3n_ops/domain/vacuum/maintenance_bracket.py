@@ -1,0 +1,122 @@
+"""vacuum-all --with-maintenance: a maintenance window brackets the run, so the services stop
+writing (the guard answers 503) while their data goes.
+
+- ``open_window``: at the request, before the execution starts. Only when no window is active:
+  the run refuses ``maintenance-already-active`` rather than borrow an operator's window (ending
+  it with the run would end someone else's maintenance).
+- ``close_window``: from every path that ends the run (completed, failed, cancelled while pending
+  or once its execution wound down, closed by the execution-status handler, a start that
+  failed). Idempotent and best effort: a window already ended or cancelled (by an operator, say)
+  is left as it is; a failure to end it is logged, counted (``VacuumMaintenanceNotEnded``) and
+  audited, and never fails the run's own finalisation.
+
+The window is the maintenance domain's own (schedule, start, end): its history names the vacuum,
+the vacuum record names it (``maintenanceId``).
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from g3n_ops.domain import maintenance
+from g3n_ops.domain.vacuum.audit import audit
+from g3n_ops.errors import InvalidTransition, MaintenanceAlreadyActive, OpsError
+from g3n_ops.observability import logger, metrics
+from g3n_ops.settings import settings
+
+SOURCE = "vacuum"
+
+
+def _actor(record: dict) -> maintenance.Actor:
+    return maintenance.Actor(SOURCE, f"vacuum:{record['vacuumId']}")
+
+
+def check_no_window_active() -> None:
+    """Refuse before anything is written if a window is active already."""
+    active = maintenance.active_window_id()
+    if active:
+        raise MaintenanceAlreadyActive(
+            f"maintenance {active} is active; end it (maintenance-end) before vacuum-all "
+            "--with-maintenance, or run without --with-maintenance inside it"
+        )
+
+
+def open_window(record: dict) -> str:
+    """Schedule a window starting now and start it at once; returns its id. The window is not
+    auto-ended: the run ends it (past its duration it is flagged overrunning, which alarms)."""
+    by = _actor(record)
+    window = maintenance.schedule(
+        description=f"vacuum-all {record['vacuumId']} (--with-maintenance): {record.get('reason') or ''}"[
+            : maintenance.MAX_DESCRIPTION_LENGTH
+        ],
+        duration=settings().vacuum_maintenance_seconds,
+        start=maintenance.iso(maintenance.now()),
+        auto_end=False,
+        by=by,
+    )
+    maintenance_id = window["maintenanceId"]
+    try:
+        maintenance.start(maintenance_id, by)
+    except MaintenanceAlreadyActive:
+        # The window's own execution may have started it first (its start is now): that is ours.
+        if maintenance.get(maintenance_id)["status"] != "active":
+            _discard(maintenance_id, by)
+            raise
+    except (OpsError, ClientError, BotoCoreError):
+        _discard(maintenance_id, by)
+        raise
+    return maintenance_id
+
+
+def _discard(maintenance_id: str, by: maintenance.Actor) -> None:
+    """A window that did not start for the run is cancelled (or ended), never left to start later."""
+    try:
+        if maintenance.get(maintenance_id)["status"] == "scheduled":
+            maintenance.cancel(maintenance_id, by, message="cancelled: the vacuum it was for did not start")
+        else:
+            maintenance.end_window(maintenance_id, "ended: the vacuum it was for did not start", by)
+    except (OpsError, ClientError, BotoCoreError) as error:
+        logger.warning(
+            "vacuum maintenance window not discarded",
+            extra={"maintenanceId": maintenance_id, "error": str(error)},
+        )
+
+
+def close_window(record: dict, outcome: str) -> str | None:
+    """End the run's window, saying how the run ended. Returns what happened to the window
+    (``ended``, ``already-<status>``, ``not-ended``) or None if the run has none."""
+    maintenance_id = record.get("maintenanceId")
+    if not maintenance_id:
+        return None
+    by = _actor(record)
+    try:
+        current = maintenance.get(maintenance_id)
+        if current["status"] == "scheduled":
+            maintenance.cancel(
+                maintenance_id, by, message=f"cancelled: vacuum {record['vacuumId']} {outcome}"
+            )
+            result = "cancelled"
+        elif current["status"] == "active":
+            maintenance.end_window(maintenance_id, f"vacuum {record['vacuumId']} {outcome}", by)
+            result = "ended"
+        else:
+            return f"already-{current['status']}"  # ended or cancelled by an operator: fine
+    except InvalidTransition:
+        return "already-closed"  # ended or cancelled between our read and our write
+    except (OpsError, ClientError, BotoCoreError) as error:
+        message = error.message if isinstance(error, OpsError) else str(error)
+        logger.error(
+            "vacuum maintenance window not ended",
+            extra={"vacuumId": record["vacuumId"], "maintenanceId": maintenance_id, "error": message},
+        )
+        metrics.add_metric(name="VacuumMaintenanceNotEnded", unit="Count", value=1)
+        audit(
+            record,
+            "maintenance-left-open",
+            maintenanceId=maintenance_id,
+            outcome=outcome,
+            error=message[:500],
+        )
+        return "not-ended"
+    audit(record, "maintenance-ended", maintenanceId=maintenance_id, outcome=outcome, window=result)
+    return result
