@@ -112,7 +112,7 @@ def test_dry_run_then_run_shows_both_columns_and_the_trail(stack, client, capsys
     code, text, _ = run_cli(capsys, "ops", "vacuum-status", "--vacuum-id", final["vacuumId"])
     assert code == 0 and f"bound to dry-run {dry['vacuumId']}" in text
     header = [line for line in text.splitlines() if "┃" in line]
-    assert sum(line.count("dry-run") for line in header) == 3, text  # beside items, objects, bytes
+    assert sum(line.count("dry-") for line in header) == 4, text  # beside items, objects, bytes, uploads
     assert "deleted per service" in text
 
     # A console start names its dry-run in the input.
