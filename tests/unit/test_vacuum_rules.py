@@ -164,7 +164,8 @@ def test_an_org_plan_skips_a_cross_org_table_inside_an_org_scoped_service(regist
 def test_zero_stats_count_units_per_service(registry):
     plan = vacuum.build_plan(registry, "org", "TESTORG", purge.Limits())
     stats = vacuum.zero_stats(plan, "org")
-    assert stats["services"]["pos"] == {"items": 0, "objects": 0, "bytes": 0, "uploads": 0, "units": 3, "unitsDone": 0}
+    zeroed = {"items": 0, "objects": 0, "bytes": 0, "uploads": 0}
+    assert stats["services"]["pos"] == zeroed | {"units": 3, "unitsDone": 0}
     assert "uas" not in stats["services"]
     assert stats["totals"]["units"] == len(plan["tables"]) + len(plan["buckets"])
 
