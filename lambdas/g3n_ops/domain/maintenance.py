@@ -16,8 +16,6 @@ whatever happened by hand in between.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import json
 import math
@@ -31,7 +29,7 @@ from typing import TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from g3n_ops.aws import client
-from g3n_ops.domain import audit
+from g3n_ops.domain import audit, paging
 from g3n_ops.errors import (
     InvalidInput,
     InvalidTransition,
@@ -563,35 +561,15 @@ def cancel(maintenance_id: str, by: Actor, *, message: str | None = None) -> dic
 
 
 # -- listing -------------------------------------------------------------------------------------
-def _encode_token(key: dict) -> str:
-    plain = {name: value["S"] for name, value in key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> dict:
-    invalid = InvalidInput("the nextToken is not valid; pass the previous page's nextToken unchanged")
-    try:
-        plain = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError):
-        raise invalid from None
-    if (
-        not isinstance(plain, dict)
-        or set(plain) != {"pk", "kind", "sortKey"}
-        or not all(isinstance(value, str) for value in plain.values())
-        or plain["kind"] != store.KIND
-        or not plain["pk"].startswith(store.PK_PREFIX)
-    ):
-        raise invalid
-    return {name: {"S": value} for name, value in plain.items()}
-
-
 def list_windows(*, status: str | None, limit: int, next_token: str | None) -> dict:
     """One page of windows, newest first, optionally only those in ``status``."""
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
-    start_key = _decode_token(next_token) if next_token else None
+    start_key = (
+        paging.decode_token(next_token, kind=store.KIND, pk_prefix=store.PK_PREFIX) if next_token else None
+    )
     items, last_key = store.list_page(status=status, limit=limit, start_key=start_key)
-    return {"items": items, "nextToken": _encode_token(last_key) if last_key else None}
+    return {"items": items, "nextToken": paging.encode_token(last_key) if last_key else None}
 
 
 # -- executions ----------------------------------------------------------------------------------

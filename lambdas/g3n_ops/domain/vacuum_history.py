@@ -8,11 +8,7 @@ generically, so a new kind of entry shows up without a change here.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-
-from g3n_ops.domain import vacuum
+from g3n_ops.domain import paging, vacuum
 from g3n_ops.errors import InvalidInput
 from g3n_ops.store import vacuum as store
 
@@ -27,29 +23,6 @@ SUMMARY_FIELDS = (
 )  # fmt: skip
 
 
-def _encode_token(key: dict) -> str:
-    plain = {name: value["S"] for name, value in key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> dict:
-    invalid = InvalidInput("the nextToken is not valid; pass the previous page's nextToken unchanged")
-    try:
-        plain = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError):
-        raise invalid from None
-    if (
-        not isinstance(plain, dict)
-        or set(plain) != {"pk", "kind", "sortKey"}
-        or not all(isinstance(value, str) for value in plain.values())
-        or plain["kind"] != store.KIND
-        or not plain["pk"].startswith(store.RECORD_PREFIX)
-        or plain["pk"] == store.MUTEX_PK
-    ):
-        raise invalid
-    return {name: {"S": value} for name, value in plain.items()}
-
-
 def summary(record: dict) -> dict:
     line = {field: record.get(field) for field in SUMMARY_FIELDS}
     line["totals"] = (record.get("stats") or {}).get("totals") or {}
@@ -62,11 +35,17 @@ def list_runs(*, status: str | None, limit: int, next_token: str | None) -> dict
     """One page of runs, newest first; ``nextToken`` continues (absent on the last page)."""
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
-    start_key = _decode_token(next_token) if next_token else None
+    start_key = (
+        paging.decode_token(
+            next_token, kind=store.KIND, pk_prefix=store.RECORD_PREFIX, excluded=(store.MUTEX_PK,)
+        )
+        if next_token
+        else None
+    )
     records, last_key = store.records_page(limit=limit, start_key=start_key, status=status)
     return {
         "items": [summary(record) for record in records],
-        "nextToken": _encode_token(last_key) if last_key else None,
+        "nextToken": paging.encode_token(last_key) if last_key else None,
     }
 
 

@@ -198,33 +198,9 @@ def list_page(
     With a status filter a DynamoDB page may hold fewer matches than asked for, so this reads on
     (at most ``max_pages`` pages, to bound the latency) and returns the key to continue from.
     """
-    found: list[dict] = []
-    key = start_key
-    for _ in range(max_pages):
-        kwargs: dict[str, Any] = {
-            "TableName": table.table_name(),
-            "IndexName": table.KIND_INDEX,
-            "KeyConditionExpression": "#kind = :kind",
-            "ExpressionAttributeNames": {"#kind": "kind"},
-            "ExpressionAttributeValues": {":kind": {"S": KIND}},
-            "ScanIndexForward": False,
-            "Limit": limit - len(found),
-        }
-        if status:
-            kwargs["FilterExpression"] = "#status = :status"
-            kwargs["ExpressionAttributeNames"]["#status"] = "status"
-            kwargs["ExpressionAttributeValues"][":status"] = {"S": status}
-        if key:
-            kwargs["ExclusiveStartKey"] = key
-        response = table.dynamodb().query(**kwargs)
-        found += [table.deserialize(item) for item in response.get("Items", [])]
-        key = response.get("LastEvaluatedKey")
-        if not key:
-            return [document(item) for item in found], None
-        if len(found) >= limit:
-            # Limit = what was still missing, so every item read matched: the page ends exactly
-            # at the last record returned and DynamoDB's key continues right after it.
-            return [document(item) for item in found], key
+    found, key = table.newest_of_kind(
+        KIND, limit=limit, status=status, start_key=start_key, max_pages=max_pages
+    )
     return [document(item) for item in found], key
 
 

@@ -89,3 +89,37 @@ def query_kind(
         kwargs["ExclusiveStartKey"] = start_key
     response = dynamodb().query(**kwargs)
     return [deserialize(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey")
+
+
+def newest_of_kind(
+    kind: str, *, limit: int, status: str | None = None, start_key: dict | None = None, max_pages: int = 10
+) -> tuple[list[dict[str, Any]], dict | None]:
+    """Up to ``limit`` items of a kind, newest first (optionally only those in ``status``), and the
+    key to go on from. A status filter may leave a DynamoDB page short, so this reads on (at most
+    ``max_pages`` pages, bounding the latency)."""
+    found: list[dict[str, Any]] = []
+    key = start_key
+    for _ in range(max_pages):
+        kwargs: dict[str, Any] = {
+            "TableName": table_name(),
+            "IndexName": KIND_INDEX,
+            "KeyConditionExpression": "#kind = :kind",
+            "ExpressionAttributeNames": {"#kind": "kind"},
+            "ExpressionAttributeValues": {":kind": {"S": kind}},
+            "ScanIndexForward": False,
+            "Limit": limit - len(found),
+        }
+        if status:
+            kwargs["FilterExpression"] = "#status = :status"
+            kwargs["ExpressionAttributeNames"]["#status"] = "status"
+            kwargs["ExpressionAttributeValues"][":status"] = {"S": status}
+        if key:
+            kwargs["ExclusiveStartKey"] = key
+        response = dynamodb().query(**kwargs)
+        found += [deserialize(item) for item in response.get("Items", [])]
+        key = response.get("LastEvaluatedKey")
+        if not key or len(found) >= limit:
+            # Limit = what was still missing, so every item read matched: the key continues
+            # right after the last item returned.
+            break
+    return found, key

@@ -298,32 +298,5 @@ def _legacy_audit_entries(vacuum_id: str) -> list[dict]:
 def records_page(
     *, limit: int, start_key: dict | None = None, status: str | None = None, max_pages: int = 10
 ) -> tuple[list[dict], dict | None]:
-    """Up to ``limit`` records, newest first (optionally only ``status``), and the key to go on
-    from. A status filter may leave a DynamoDB page short, so this reads on (at most
-    ``max_pages`` pages, bounding the latency)."""
-    found: list[dict] = []
-    key = start_key
-    for _ in range(max_pages):
-        kwargs: dict[str, Any] = {
-            "TableName": table.table_name(),
-            "IndexName": table.KIND_INDEX,
-            "KeyConditionExpression": "#kind = :kind",
-            "ExpressionAttributeNames": {"#kind": "kind"},
-            "ExpressionAttributeValues": {":kind": {"S": KIND}},
-            "ScanIndexForward": False,
-            "Limit": limit - len(found),
-        }
-        if status:
-            kwargs["FilterExpression"] = "#status = :status"
-            kwargs["ExpressionAttributeNames"]["#status"] = "status"
-            kwargs["ExpressionAttributeValues"][":status"] = {"S": status}
-        if key:
-            kwargs["ExclusiveStartKey"] = key
-        response = table.dynamodb().query(**kwargs)
-        found += [table.deserialize(item) for item in response.get("Items", [])]
-        key = response.get("LastEvaluatedKey")
-        if not key or len(found) >= limit:
-            # Limit = what was still missing, so every item read matched: the key continues
-            # right after the last record returned.
-            return found, key
-    return found, key
+    """Up to ``limit`` records, newest first (optionally only ``status``), and the key to go on from."""
+    return table.newest_of_kind(KIND, limit=limit, status=status, start_key=start_key, max_pages=max_pages)

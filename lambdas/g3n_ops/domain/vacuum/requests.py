@@ -107,19 +107,7 @@ def request(
         if record["status"] != "pending":
             return public(record)  # cancelled while its window opened: nothing to start
     execution_input = {"vacuumId": vacuum_id, "scope": scope, "orgcode": orgcode, "dryRun": dry_run}
-    try:
-        started = retry.call(
-            client("stepfunctions").start_execution,
-            doing="starting the vacuum state machine",
-            budget=START_RETRY_SECONDS,
-            stateMachineArn=settings().vacuum_state_machine_arn,
-            name=execution_name(vacuum_id),
-            input=json.dumps(execution_input),
-        )
-    except (ClientError, BotoCoreError, AwsThrottled, AwsServerError) as error:
-        message = f"could not start the vacuum state machine: {error}"
-        mark_failed(vacuum_id, {"code": VacuumStartFailed.code, "message": message}, execution_arn=None)
-        raise VacuumStartFailed(message) from None
+    started = _start_execution(vacuum_id, execution_name(vacuum_id), execution_input, failed_arn=None)
     # Admit may have bound the ARN already; either way it is this execution's.
     bound = store.update_record(
         vacuum_id,
@@ -223,27 +211,22 @@ def cancel(vacuum_id: str, *, actor: str | None, source: str) -> dict:
     chunks stop at their next checkpoint (within one flush interval, counts committed), and its
     execution frees the mutex as it winds down."""
     now = iso(utc_now())
-    record = store.update_record(
-        vacuum_id,
-        set_fields={
-            "status": "cancelled",
-            "finishedAt": now,
-            "cancelledBy": actor,
-            "cancelledWhile": "pending",
-        },
-        from_statuses=("pending",),
-    )
-    if record is None:
-        record = store.update_record(
+
+    def cancel_while(status: str) -> dict | None:
+        return store.update_record(
             vacuum_id,
             set_fields={
                 "status": "cancelled",
                 "finishedAt": now,
                 "cancelledBy": actor,
-                "cancelledWhile": "running",
+                "cancelledWhile": status,
             },
-            from_statuses=("running",),
+            from_statuses=(status,),
         )
+
+    record = cancel_while("pending")
+    if record is None:
+        record = cancel_while("running")
         if record is None:
             current = get(vacuum_id)
             raise VacuumNotCancellable(
@@ -301,21 +284,27 @@ def resume(vacuum_id: str, *, actor: str | None, source: str) -> dict:
         store.release_mutex(vacuum_id)
         raise VacuumNotResumable(f"vacuum {vacuum_id} changed meanwhile; it is {get(vacuum_id)['status']}")
     audit(resumed, "resumed", by=actor, via=source, previousError=record.get("error"))
+    _start_execution(vacuum_id, name, {"vacuumId": vacuum_id, "attempt": attempt}, failed_arn=arn)
+    metrics.add_metric(name="VacuumResumed", unit="Count", value=1)
+    return public(resumed)
+
+
+def _start_execution(vacuum_id: str, name: str, execution_input: dict, *, failed_arn: str | None) -> dict:
+    """Start ``name`` (throttling retried for START_RETRY_SECONDS); if it cannot start, the record
+    (still owned by ``failed_arn``) is marked failed and ``VacuumStartFailed`` raised."""
     try:
-        retry.call(
+        return retry.call(
             client("stepfunctions").start_execution,
             doing="starting the vacuum state machine",
             budget=START_RETRY_SECONDS,
             stateMachineArn=settings().vacuum_state_machine_arn,
             name=name,
-            input=json.dumps({"vacuumId": vacuum_id, "attempt": attempt}),
+            input=json.dumps(execution_input),
         )
     except (ClientError, BotoCoreError, AwsThrottled, AwsServerError) as error:
         message = f"could not start the vacuum state machine: {error}"
-        mark_failed(vacuum_id, {"code": VacuumStartFailed.code, "message": message}, execution_arn=arn)
+        mark_failed(vacuum_id, {"code": VacuumStartFailed.code, "message": message}, execution_arn=failed_arn)
         raise VacuumStartFailed(message) from None
-    metrics.add_metric(name="VacuumResumed", unit="Count", value=1)
-    return public(resumed)
 
 
 def mark_failed(vacuum_id: str, error: dict, *, execution_arn: str | None) -> bool:
