@@ -158,7 +158,7 @@ class Provisioner:
         clients or registry (handlers run in-process), no rigged stand-in."""
         # The API services' health URLs are the stand-ins on this stack's port.
         self.registry = self.registry.with_health_urls(self.info.services_url)
-        self.standins.rigs.clear()
+        self.standins.reset()
         os.environ.update(self.function_environment())
         settings.settings.cache_clear()
         aws.reset_clients()

@@ -34,6 +34,13 @@ class StandIns:
         self.rigs: dict[str, str] = {}
         self.handlers: dict[str, Handler] = {code: self._handler(code) for code in codes}
 
+    def reset(self) -> None:
+        """A fresh stack has fresh services: no rig, and a new guard (cache) for each, so no state
+        read before a reset is served after it. In place: the gateway holds ``handlers``."""
+        self.rigs.clear()
+        for code in self.handlers:
+            self.handlers[code] = self._handler(code)
+
     def rig(self, code: str, mode: str | None) -> None:
         """Make ``code`` misbehave (one of RIGS), or behave again (None)."""
         if code not in self.handlers:

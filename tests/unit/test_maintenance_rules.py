@@ -4,8 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from g3n_ops.domain import maintenance
+from g3n_ops.domain import maintenance, paging
 from g3n_ops.errors import InvalidInput
+from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops.store.maintenance import Change
 from tests.maintenance_support import RECORD_FIELDS
 
@@ -80,17 +81,20 @@ def test_end_timer_never_fires_before_the_expected_end():
     assert maintenance._end_timer("2026-12-01T02:00:59.900Z") == "2026-12-01T02:01:01Z"
 
 
+MAINTENANCE_PAGES = {"kind": maintenance_store.KIND, "pk_prefix": maintenance_store.PK_PREFIX}
+
+
 def test_page_tokens_round_trip_and_reject_tampering():
     key = {
         "pk": {"S": "maintenance#mw-20261201-3f2a9c1d"},
         "kind": {"S": "maintenance"},
         "sortKey": {"S": "x"},
     }
-    assert maintenance._decode_token(maintenance._encode_token(key)) == key
+    assert paging.decode_token(paging.encode_token(key), **MAINTENANCE_PAGES) == key
     forged = {**key, "pk": {"S": "secret"}}
-    for token in ("not-a-token", maintenance._encode_token(forged), "e30"):
+    for token in ("not-a-token", paging.encode_token(forged), "e30"):
         with pytest.raises(InvalidInput, match="nextToken"):
-            maintenance._decode_token(token)
+            paging.decode_token(token, **MAINTENANCE_PAGES)
 
 
 def test_a_change_is_conditional_on_status_and_version_and_appends_history():

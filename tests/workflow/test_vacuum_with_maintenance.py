@@ -48,7 +48,7 @@ def ended_window(client, record: dict, outcome: str) -> dict:
     """The run's window, once ended; its end message names the run and how it ended."""
     window = wait_until(
         lambda: (found := window_of(client, record))["status"] == "ended" and found,
-        timeout=10,
+        timeout=30,  # the outside-OPS path goes through the status watcher: slower under load
         message="the run's window to end",
     )
     assert record["vacuumId"] in window["endMessage"] and outcome in window["endMessage"], window
