@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import calls
-from .buckets import list_uploads, list_versions, versions_of
+from .buckets import LIST_UPLOADS, list_uploads, list_versions, versions_of
 from .counting import Clock, Limits
-from .log_groups import describe_streams
+from .log_groups import LOG_STREAM_PAGE, describe_streams
 from .tables import read_table_page
 from .units import BucketUnit, Cursor, LogGroupUnit, TableUnit, WorkUnit
 
@@ -26,32 +26,35 @@ class VerifyResult:
     done: bool  # checked to the end, or leftovers found (no need to look further)
 
 
-# check(cursor, budget) -> (leftovers on this page, cursor after it: None at the end)
-Check = Callable[[Cursor, float], tuple[int, Cursor]]
+# check(cursor, clock) -> (leftovers on this page, cursor after it (None at the end), the page's
+# size: items, versions or streams it may have examined, counted against the chunk's item limit)
+Check = Callable[[Cursor, Clock], tuple[int, Cursor, int]]
 
 
 def _table_check(unit: TableUnit) -> Check:
-    def check(cursor: Cursor, budget: float) -> tuple[int, Cursor]:
-        page = read_table_page(unit, cursor, count_only=True, budget=budget, limit=VERIFY_TABLE_PAGE)
-        return page.count, page.cursor
+    def check(cursor: Cursor, clock: Clock) -> tuple[int, Cursor, int]:
+        limit = clock.page(VERIFY_TABLE_PAGE)
+        page = read_table_page(unit, cursor, count_only=True, budget=clock.retry_budget(), limit=limit)
+        return page.count, page.cursor, limit
 
     return check
 
 
 def _bucket_check(unit: BucketUnit) -> Check:
-    def check(cursor: Cursor, budget: float) -> tuple[int, Cursor]:
+    def check(cursor: Cursor, clock: Clock) -> tuple[int, Cursor, int]:
         phase = (cursor or {}).get("phase", "uploads")
+        limit, budget = clock.page(LIST_UPLOADS), clock.retry_budget()
         if phase == "uploads":
-            response = list_uploads(unit, cursor, budget=budget)
+            response = list_uploads(unit, cursor, budget=budget, limit=limit)
             more = bool(response.get("IsTruncated")) and bool(response.get("Uploads"))
             after = {"phase": "uploads", "keyMarker": response.get("NextKeyMarker"),
                      "uploadIdMarker": response.get("NextUploadIdMarker")}  # fmt: skip
-            return len(response.get("Uploads", [])), after if more else {"phase": "versions"}
-        response = list_versions(unit, cursor, budget=budget)
+            return len(response.get("Uploads", [])), after if more else {"phase": "versions"}, limit
+        response = list_versions(unit, cursor, budget=budget, limit=limit)
         more = bool(response.get("IsTruncated")) and bool(versions_of(response))
         after = {"phase": "versions", "keyMarker": response.get("NextKeyMarker"),
                  "versionIdMarker": response.get("NextVersionIdMarker")}  # fmt: skip
-        return len(versions_of(response)), after if more else None
+        return len(versions_of(response)), after if more else None, limit
 
     return check
 
@@ -59,18 +62,22 @@ def _bucket_check(unit: BucketUnit) -> Check:
 def _log_group_check(unit: LogGroupUnit, created_before_ms: int) -> Check:
     """Streams a running service opened after the run started are not leftovers."""
 
-    def check(cursor: Cursor, budget: float) -> tuple[int, Cursor]:
-        response = describe_streams(unit, (cursor or {}).get("nextToken"), budget=budget)
+    def check(cursor: Cursor, clock: Clock) -> tuple[int, Cursor, int]:
+        limit = clock.page(LOG_STREAM_PAGE)
+        response = describe_streams(
+            unit, (cursor or {}).get("nextToken"), budget=clock.retry_budget(), limit=limit
+        )
         streams = response.get("logStreams", [])
         old = sum(1 for stream in streams if stream["creationTime"] < created_before_ms)
         token = response.get("nextToken")
-        return old, {"nextToken": token} if streams and token else None
+        return old, {"nextToken": token} if streams and token else None, limit
 
     return check
 
 
 def verify_chunk(unit: WorkUnit, cursor: Cursor, *, limits: Limits, created_before_ms: int) -> VerifyResult:
-    """Check ``unit`` for leftovers from ``cursor`` on, for at most one chunk's time."""
+    """Check ``unit`` for leftovers from ``cursor`` on, for at most one chunk (its time, and
+    ``chunk_items`` examined)."""
     if isinstance(unit, TableUnit):
         check = _table_check(unit)
     elif isinstance(unit, BucketUnit):
@@ -78,21 +85,20 @@ def verify_chunk(unit: WorkUnit, cursor: Cursor, *, limits: Limits, created_befo
     else:
         check = _log_group_check(unit, created_before_ms)
     clock = Clock(limits)
-    pages = 0
+    examined = 0
     while True:
-        left, after = check(cursor, clock.retry_budget())
+        left, after, size = check(cursor, clock)
         for attempt in range(limits.settle_attempts):
             if not left:
                 break
             calls.pause(limits.settle_seconds * 2**attempt)
-            left, after = check(cursor, clock.retry_budget())
+            left, after, size = check(cursor, clock)
         if left:
             return VerifyResult(left=left, cursor=cursor, done=True)
-        pages += 1
         if after is None:
             return VerifyResult(left=0, cursor=None, done=True)
-        cursor = after
-        if clock.elapsed() >= limits.chunk_seconds:
+        cursor, examined = after, examined + size
+        if clock.spent(examined):
             return VerifyResult(left=0, cursor=cursor, done=False)
 
 

@@ -38,6 +38,11 @@ def concurrency() -> int:
     return max(1, int(os.environ.get("VACUUM_CONCURRENCY", DEFAULT_CONCURRENCY)))
 
 
+def verify_turn_fits(events_so_far: int, *, budget: int = HISTORY_BUDGET) -> bool:
+    """Whether one more verify chunk (its task at worst, its Choice) fits with ``RESERVE`` left."""
+    return events_so_far + WORST_CHUNK + RESERVE <= budget
+
+
 @dataclass(frozen=True)
 class Round:
     units: list[str]

@@ -7,8 +7,6 @@ started, the dry-run flag, the execution the run belongs to. A step event names 
 from __future__ import annotations
 
 import json
-import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -50,8 +48,6 @@ from g3n_ops.observability import metrics
 from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as store
-
-VERIFY_ATTEMPTS = 3  # an eventually consistent read is not taken as a leftover at once
 
 
 class ConsoleStart(BaseModel):
@@ -327,28 +323,61 @@ def purge_chunk(
 
 # -- verify, finalise, fail ----------------------------------------------------------------------
 def verify(vacuum_id: str, execution_arn: str) -> dict:
-    """What the run was meant to delete must be gone: count what is left in scope (retried after
-    a pause before concluding, so an eventually consistent read is not taken as a leftover)."""
+    """What the run was meant to delete must be gone. One verify chunk: each unit not yet checked
+    to its end is read on from its stored verify cursor for at most one chunk (a page that shows
+    leftovers is re-read after growing pauses before it is believed: eventual consistency). The
+    cursors are stored, so the next chunk, a retry or a later execution goes on from there.
+    Answers ``next``: ``verify`` (more to check), ``continue`` (this execution's history is near
+    its budget) or ``finalise``; anything left fails the run."""
     record = _running(vacuum_id, execution_arn)
     renew_mutex(vacuum_id)
     started_ms = int(datetime.fromisoformat(record["startedAt"].replace("Z", "+00:00")).timestamp() * 1000)
+    checked = dict(record.get("verifyProgress") or {})
+    planned = _verify_units(record)
+    units = {name: unit for name, unit in planned.items() if not checked.get(name, {}).get("done")}
+    limits = purge.Limits.from_environment()
+
+    def check(name: str) -> purge.VerifyResult:
+        cursor = checked.get(name, {}).get("cursor")
+        return purge.verify_chunk(
+            units[name],
+            json.loads(cursor) if cursor else None,
+            limits=limits,
+            created_before_ms=started_ms,
+        )
+
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="vacuum-verify") as pool:
+        results = dict(zip(units, pool.map(check, units), strict=True))
+    left = {name: result.left for name, result in results.items() if result.left}
+    if left:
+        listed = "; ".join(f"{name}: {count}+" for name, count in left.items())
+        raise VacuumIncomplete(f"verification found data left in scope: {listed}")
+    for name, result in results.items():
+        cursor = None if result.cursor is None else json.dumps(result.cursor)
+        checked[name] = {"done": result.done, "cursor": cursor}
+    stored = store.update_record(
+        vacuum_id,
+        set_fields={"verifyProgress": checked},
+        from_statuses=("running",),
+        execution_arn=execution_arn,
+    )
+    if stored is None:
+        _running(vacuum_id, execution_arn)  # raises: cancelled (or taken over) meanwhile
+    answer = {"vacuumId": vacuum_id, "dryRun": False, "checked": len(results)}
+    if all(checked.get(name, {}).get("done") for name in planned):
+        return answer | {"verified": True, "next": "finalise"}
+    fits = rounds.verify_turn_fits(history_length(execution_arn), budget=rounds.history_budget())
+    return answer | {"verified": False, "next": "verify" if fits else "continue"}
+
+
+def _verify_units(record: dict) -> dict[str, purge.WorkUnit]:
+    """The plan's units as verify reads them, by name: a table once, however many segments purged it."""
     units: dict[str, purge.WorkUnit] = {}
     for _, unit in plans.units_of(record):
         if isinstance(unit, purge.TableUnit) and unit.total_segments > 1:
-            unit = unit.model_copy(update={"segment": 0, "total_segments": 1})  # the whole table at once
-        units[json.dumps(unit.dump(), sort_keys=True)] = unit
-    for attempt in range(VERIFY_ATTEMPTS):
-        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="vacuum-verify") as pool:
-            counts = list(
-                pool.map(lambda unit: purge.remaining(unit, created_before_ms=started_ms), units.values())
-            )
-        left = {_describe(unit): count for unit, count in zip(units.values(), counts, strict=True) if count}
-        if not left:
-            return {"vacuumId": vacuum_id, "verified": True, "checked": len(units)}
-        if attempt + 1 < VERIFY_ATTEMPTS:
-            time.sleep(float(os.environ.get("VACUUM_VERIFY_PAUSE_SECONDS", "5")))
-    listed = "; ".join(f"{name}: {count}+" for name, count in left.items())
-    raise VacuumIncomplete(f"verification found data left in scope: {listed}")
+            unit = unit.model_copy(update={"segment": 0, "total_segments": 1})
+        units[_describe(unit)] = unit
+    return units
 
 
 def _describe(unit: purge.WorkUnit) -> str:
