@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import time
+from types import SimpleNamespace
+
+import botocore.retryhandler
 import pytest
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.local import LocalStack
@@ -32,3 +38,12 @@ def seeded(local_stack, monkeypatch) -> dict:
 @pytest.fixture
 def client(local_stack) -> OpsClient:
     return OpsClient(ClientConfig(endpoint_url=local_stack.endpoint_url))
+
+
+@pytest.fixture
+def compressed_retry_waits(monkeypatch):
+    """Every retry wait 50 times shorter, nothing else changed: the state machine's Retry
+    (1 s doubling to 60 s, on the local interpreter) and botocore's own retries (legacy mode, the
+    handlers' clients). Fault tests then spend seconds where a real account would spend minutes."""
+    monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: time.sleep(seconds / 50)))
+    monkeypatch.setattr(botocore.retryhandler, "random", SimpleNamespace(random=lambda: random.random() / 50))

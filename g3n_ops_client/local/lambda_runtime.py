@@ -11,9 +11,11 @@ probability P, loses its result and answers as a timed-out Lambda does (``Sandbo
 
 from __future__ import annotations
 
+import collections
 import importlib
 import json
 import logging
+import threading
 import time
 import traceback
 import uuid
@@ -86,6 +88,13 @@ class LambdaDispatcher:
     def __init__(self, faults: FaultController | None = None) -> None:
         self.functions: dict[str, LocalFunction] = {}
         self.faults = faults
+        self._running: collections.Counter[str] = collections.Counter()
+        self._running_lock = threading.Lock()
+
+    def running(self, key: str) -> int:
+        """Invocations of the function ``key`` in flight now (a failed execution's chunks drain)."""
+        with self._running_lock:
+            return self._running[key]
 
     def register(self, function: LocalFunction) -> None:
         self.functions[function.name] = function
@@ -101,6 +110,8 @@ class LambdaDispatcher:
             return _error_payload("ResourceNotFoundException", f"no local handler for {name_or_arn}")
         event = json.loads(body) if body else {}
         context = function.context()
+        with self._running_lock:
+            self._running[function.key] += 1
         try:
             result = function.call(event, context)
         except OpsError as error:  # an expected, typed failure: Step Functions catches it by name
@@ -110,6 +121,9 @@ class LambdaDispatcher:
             log.error("unhandled error in %s:\n%s", function.name, traceback.format_exc())
             response_headers["x-amz-function-error"] = "Unhandled"
             return _error_payload(type(error).__name__, str(error))
+        finally:
+            with self._running_lock:
+                self._running[function.key] -= 1
         if function.is_steps and self.faults is not None and self.faults.crashes(function.key):
             # The work is done, the result is lost: what Lambda answers when a function times out.
             response_headers["x-amz-function-error"] = "Unhandled"

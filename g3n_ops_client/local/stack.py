@@ -182,6 +182,11 @@ class LocalStack:
         """How many faults of each kind were injected since the faults were last set."""
         return self.faults.status()["injected"]
 
+    def invocations_in_flight(self, function_key: str) -> int:
+        """How many invocations of the function ``function_key`` (``vacuum-steps``) run now."""
+        assert self.provisioner is not None
+        return self.provisioner.dispatcher.running(function_key)
+
     def reset(self, *, seed: bool = True) -> dict | None:
         """Wipe every resource and provision (and seed) afresh, keeping the server running.
 

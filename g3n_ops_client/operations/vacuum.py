@@ -14,6 +14,8 @@ from g3n_ops_client.errors import OpsClientError
 
 FUNCTION = "vacuum"
 TERMINAL_STATUSES = frozenset({"completed", "cancelled", "failed"})
+# A poll that met these got no news, not bad news: the run goes on; the next poll asks again.
+TRANSIENT_CODES = frozenset({"aws-throttled", "aws-unavailable", "endpoint-unreachable"})
 
 
 class VacuumOperations:
@@ -97,16 +99,24 @@ class VacuumOperations:
         poll: float = 1.0,
         on_update: Callable[[dict], None] | None = None,
     ) -> dict:
-        """Poll until the run is completed, cancelled or failed; returns the final record."""
+        """Poll until the run is completed, cancelled or failed; returns the final record. A poll
+        that is throttled or meets a transient failure is skipped (a run lasts hours; one busy
+        second of the account must not end the watch); any other error ends it."""
         deadline = time.monotonic() + timeout
+        last = "not read yet"
         while True:
-            record = self.status(vacuum_id)
-            if on_update is not None:
-                on_update(record)
-            if record["status"] in TERMINAL_STATUSES:
-                return record
+            try:
+                record = self.status(vacuum_id)
+            except OpsClientError as error:
+                if error.code not in TRANSIENT_CODES:
+                    raise
+                last = f"unknown (the last poll met {error.code})"
+            else:
+                if on_update is not None:
+                    on_update(record)
+                if record["status"] in TERMINAL_STATUSES:
+                    return record
+                last = record["status"]
             if time.monotonic() + poll > deadline:
-                raise OpsClientError(
-                    "timeout", f"vacuum {vacuum_id} is still {record['status']} after {timeout:g}s"
-                )
+                raise OpsClientError("timeout", f"vacuum {vacuum_id} is still {last} after {timeout:g}s")
             time.sleep(poll)

@@ -8,8 +8,9 @@ deployed functions register nothing.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import boto3
 from botocore.config import Config
@@ -20,9 +21,11 @@ from g3n_ops.errors import AwsAccessDenied, AwsError, AwsServerError, AwsThrottl
 # botocore's "standard" and "adaptive" modes share a per-client retry quota: under sustained
 # throttling (a long vacuum on a busy account) it drains and every later throttle surfaces at once,
 # request handlers included. OPS is a low-traffic control plane that must finish what it starts,
-# so it uses "legacy" mode (no quota; throttling and 5xx retried with backoff) and, where a call
-# may meet minutes of throttling, retry.call's time budget on top.
-_CONFIG = Config(retries={"mode": "legacy", "max_attempts": 8}, max_pool_connections=32)
+# so it uses "legacy" mode (no quota; throttling and 5xx retried with backoff). Few attempts: one
+# call with its retries stays within seconds (waits of at most 1 + 2 + 4 s), so it fits an API
+# Gateway request and a chunk's deadline; where a call may meet minutes of throttling or an
+# outage, retry.call's time budget goes on from there.
+_CONFIG = Config(retries={"mode": "legacy", "max_attempts": 3}, max_pool_connections=32)
 _clients: dict[str, object] = {}
 _hooks: list[Callable[[str, object], None]] = []
 # Client creation is not thread-safe; the local stack runs Map iterations on parallel threads.
@@ -118,3 +121,17 @@ def translate(error: ClientError | BotoCoreError, *, doing: str) -> OpsError:
             return AwsThrottled(f"AWS throttled {doing} ({code}) beyond the retry budget; retry in a minute")
         return AwsServerError(f"AWS failed {doing} ({code}), a transient server error; retry shortly")
     return AwsError(f"AWS rejected {doing} ({code}); see the function's logs for the request id")
+
+
+@contextlib.contextmanager
+def transient_errors_named(doing: str) -> Iterator[None]:
+    """A state machine task's edge: a transient AWS error that escaped every retry in code leaves
+    as ``AwsThrottled`` or ``AwsServerError``, the names the workflows' Retry matches (a raw
+    ``ProvisionedThroughputExceededException`` would fail the run at once); any other error
+    leaves as it is, its own name telling what went wrong (``NoSuchBucket``)."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as error:
+        if is_transient(error):
+            raise translate(error, doing=doing) from None
+        raise

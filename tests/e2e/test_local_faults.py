@@ -12,15 +12,19 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
 
 from g3n_ops_client.client import ClientConfig, OpsClient
+from g3n_ops_client.errors import OpsClientError
 from g3n_ops_client.local.lambda_runtime import TIMEOUT_ERROR
 from tests.support import run_cli, run_cli_json, wait_for_execution
 
 STEPS = "g3n-local-ops-maintenance-steps"
+LIFECYCLE_ASL = Path(__file__).parents[2] / "workflows" / "maintenance-lifecycle.asl.json"
+VACUUM_ASL = Path(__file__).parents[2] / "workflows" / "vacuum.asl.json"
 LIFECYCLE = "arn:aws:states:us-east-1:123456789012:stateMachine:g3n-local-ops-maintenance"
 
 
@@ -112,6 +116,59 @@ def test_a_lifecycle_completes_under_moderate_throttling(faults):
     assert counts["throttle"] > 0 and counts["latency"] > counts["throttle"]
     [record] = records_described(faults, "throttled lifecycle")
     assert record["status"] == "ended"
+
+
+@pytest.mark.parametrize(
+    ("spec", "name"),
+    [("throttle=1.0@dynamodb", "AwsThrottled"), ("server=1.0@dynamodb", "AwsServerError")],
+)
+def test_a_step_whose_aws_calls_keep_failing_reports_the_name_the_workflow_retries(
+    faults, compressed_retry_waits, spec, name
+):
+    """Past botocore's few retries, a raw ``ProvisionedThroughputExceededException`` would fail a
+    run at once; the steps' edge names it so the workflow's Retry backs off and tries again."""
+    faults.set_faults(spec)
+    event = {
+        "step": "admit",
+        "executionArn": f"{LIFECYCLE.replace('stateMachine', 'execution')}:{name}",
+        "input": window(f"admit under {spec}"),
+    }
+    response = boto3.client("lambda").invoke(FunctionName=STEPS, Payload=json.dumps(event).encode())
+    payload = json.loads(response["Payload"].read())
+    assert response["FunctionError"] == "Unhandled" and payload["errorType"] == name, payload
+    assert "the maintenance window's admit step" in payload["errorMessage"]
+    assert name in {r for rule in _task_retries(LIFECYCLE_ASL) for r in rule}
+    assert name in {r for rule in _task_retries(VACUUM_ASL) for r in rule}
+    faults.set_faults(None)
+    assert records_described(faults, f"admit under {spec}") == []  # nothing half-written
+
+
+def test_watching_a_run_outlasts_a_throttled_poll(faults, compressed_retry_waits):
+    """The client's wait skips a poll the account throttles (no news) and times out only on the
+    clock; an error that is not transient still ends the wait at once."""
+    client = OpsClient(ClientConfig(endpoint_url=faults.endpoint_url))
+    faults.set_faults("throttle=1.0@dynamodb")
+    with pytest.raises(OpsClientError) as timed_out:
+        client.vacuum.wait("20261130-000000-abcdef", timeout=1.0, poll=0.1)
+    assert timed_out.value.code == "timeout" and "aws-throttled" in timed_out.value.message
+    faults.set_faults(None)
+    with pytest.raises(OpsClientError) as missing:
+        client.vacuum.wait("20261130-000000-abcdef", timeout=5.0, poll=0.1)
+    assert missing.value.code == "vacuum-not-found"
+
+
+def _task_retries(path: Path) -> list[list[str]]:
+    """Every task's retried error names in a workflow definition."""
+    found = []
+
+    def walk(states: dict) -> None:
+        for state in states.values():
+            found.extend(rule["ErrorEquals"] for rule in state.get("Retry", []))
+            if "ItemProcessor" in state:
+                walk(state["ItemProcessor"]["States"])
+
+    walk(json.loads(path.read_text())["States"])
+    return found
 
 
 # -- the CLI -------------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ touched and verify (itself faulted) finding nothing left."""
 from __future__ import annotations
 
 import boto3
-from botocore.retries.standard import ExponentialBackoff
 
 from g3n_ops.domain import purge, vacuum
 from tests.vacuum_support import bucket_versions, log_streams, registry, table_keys
@@ -33,9 +32,9 @@ def _drain(unit, *, dry_run: bool, limits: purge.Limits) -> tuple[purge.Counts, 
         cursor = result.cursor
 
 
-def test_a_dry_run_and_a_purge_under_throttling_count_exactly(seeded, local_stack, monkeypatch):
-    # botocore waits up to 1 s, doubling, after a throttle: scaled down so the test stays fast.
-    monkeypatch.setitem(ExponentialBackoff._DEFAULT_BACKOFF_CONFIG, "throttling_base_scale", 0.02)
+def test_a_dry_run_and_a_purge_under_throttling_count_exactly(
+    seeded, local_stack, monkeypatch, compressed_retry_waits
+):
     reg = registry()
     s3 = boto3.client("s3")
     bucket = next(b for s in reg.services if s.org_scoped for b in s.buckets)

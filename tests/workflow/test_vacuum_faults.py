@@ -5,7 +5,6 @@ stack, the real state machine's org dry-run and org run count and delete exactly
 from __future__ import annotations
 
 import pytest
-from botocore.retries.standard import ExponentialBackoff
 
 from tests.support import SECRET
 from tests.vacuum_support import (
@@ -27,11 +26,9 @@ FAULTS = "throttle=0.2,server=0.05,crash=0.1"
 
 
 @pytest.fixture
-def faulty(seeded, local_stack, monkeypatch):
-    # botocore waits up to 1 s, doubling, after a throttle: scaled down so the test stays fast.
-    monkeypatch.setitem(ExponentialBackoff._DEFAULT_BACKOFF_CONFIG, "throttling_base_scale", 0.02)
+def faulty(seeded, local_stack, monkeypatch, compressed_retry_waits):
     monkeypatch.setenv("VACUUM_CHUNK_ITEMS", "50")
-    monkeypatch.setenv("VACUUM_VERIFY_PAUSE_SECONDS", "0.2")
+    monkeypatch.setenv("VACUUM_SETTLE_SECONDS", "0.2")
     local_stack.set_faults(FAULTS, seed=20261130)
     yield seeded
     local_stack.set_faults(None)

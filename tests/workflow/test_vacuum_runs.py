@@ -186,3 +186,49 @@ def test_a_failed_run_resumes_from_its_cursors_and_completes_exactly(stack, clie
 
 def _org_tables(reg) -> set[str]:
     return {t.name for s in reg.services if s.org_scoped for t in s.tables}
+
+
+def test_a_run_failed_by_an_s3_outage_resumes_exactly_when_it_ends(
+    seeded, local_stack, client, monkeypatch, compressed_retry_waits
+):
+    """The runtime fault switch: S3 fails every call until the retry budgets (the code's and the
+    state machine's) are spent, so the run fails with the tables' share deleted and counted; the
+    outage ends, vacuum-resume goes on from the stored cursors and ends exact, objects included."""
+    monkeypatch.setenv("VACUUM_RETRY_SECONDS", "0.5")
+    reg = registry()
+    before = snapshot(reg)
+    plant_dry_run(ORG)
+    local_stack.set_faults("server=1.0@s3")
+    try:
+        requested = client.vacuum.org(SECRET, ORG, "runs into an S3 outage")
+        failed = wait_done(client, requested, timeout=120)
+        # The outage lasts until the failed execution's chunks in flight have ended (as Lambda
+        # invocations do after a Map fails); a chunk still in flight would go on when S3 returns
+        # and delete up to its next checkpoint (where it sees `failed`, counts and stops).
+        wait_for_execution(failed["executionArn"], timeout=30, expect="FAILED")
+        wait_until(lambda: local_stack.invocations_in_flight("vacuum-steps") == 0, timeout=30)
+    finally:
+        local_stack.set_faults(None)
+    try:
+        assert failed["status"] == "failed", failed
+        assert failed["error"]["code"] == "aws-unavailable", failed["error"]
+        assert mutex() is None
+        failed = client.vacuum.status(requested["vacuumId"])
+        deleted = _deleted(reg, before, snapshot(reg), ORG)
+        assert service_counters(failed, ("items", "objects")) == deleted, "partial stats are exact"
+        assert sum(entry["objects"] for entry in deleted.values()) == 0, "no S3 call got through"
+        assert sum(entry["items"] for entry in deleted.values()) > 0, "the tables went on meanwhile"
+        assert failed["stats"]["totals"]["unitsDone"] < failed["stats"]["totals"]["units"]
+
+        resumed = client.vacuum.resume(SECRET, requested["vacuumId"])
+        assert resumed["executionArn"].endswith(f":vacuum-{requested['vacuumId']}-r2")
+        final = wait_done(client, resumed, timeout=120)
+    finally:
+        stop_vacuum_executions()
+    assert final["status"] == "completed", final.get("error")
+    assert service_counters(final) == expected_org_stats(seeded, reg, ORG), "everything counted once"
+    after = snapshot(reg)
+    assert _deleted(reg, before, after, ORG) == service_counters(final, ("items", "objects"))
+    for bucket, versions in before["buckets"].items():
+        assert after["buckets"][bucket] == {o: v for o, v in versions.items() if o != ORG}, bucket
+    assert mutex() is None

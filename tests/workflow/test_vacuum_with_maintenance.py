@@ -34,7 +34,7 @@ from tests.workflow.test_maintenance_lifecycle import standin_status
 
 @pytest.fixture
 def stack(seeded, local_stack, monkeypatch):
-    monkeypatch.setenv("VACUUM_VERIFY_PAUSE_SECONDS", "0.2")
+    monkeypatch.setenv("VACUUM_SETTLE_SECONDS", "0.2")
     yield seeded
     stop_vacuum_executions()
     stop_running_executions()  # the windows' timers and recovery probes

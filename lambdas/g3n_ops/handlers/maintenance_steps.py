@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from g3n_ops.aws import transient_errors_named
 from g3n_ops.domain import maintenance, maintenance_effect
 from g3n_ops.errors import InvalidInput
 from g3n_ops.handlers.operations import describe_validation_error
@@ -90,4 +91,5 @@ STEPS = {
 def handler(event: dict, context) -> dict:
     step = _parse(StepEvent, event)
     logger.append_keys(step=step.step, maintenanceId=step.maintenance_id)
-    return STEPS[step.step](step)
+    with transient_errors_named(f"the maintenance window's {step.step} step"):
+        return STEPS[step.step](step)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from g3n_ops.aws import transient_errors_named
 from g3n_ops.domain.vacuum import steps
 from g3n_ops.errors import InvalidInput
 from g3n_ops.handlers.operations import describe_validation_error
@@ -81,6 +82,11 @@ def run_step(event: dict) -> dict:
     except ValidationError as error:
         raise InvalidInput(describe_validation_error(error)) from None
     logger.append_keys(step=step.step, vacuum_id=getattr(step, "vacuum_id", None))
+    with transient_errors_named(f"the vacuum's {step.step} step"):
+        return _dispatch(step)
+
+
+def _dispatch(step: StepEvent) -> dict:
     match step:
         case Admit():
             return steps.admit(step.input, step.execution_arn)
