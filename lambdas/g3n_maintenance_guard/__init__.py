@@ -55,7 +55,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
-__all__ = ["MaintenanceGuard", "maintenance_guard"]
+__all__ = ["BOTO_CONFIG", "MaintenanceGuard", "maintenance_guard"]
 
 STATE_KEY = "maintenance#state"
 TABLE_ENV = "G3N_OPS_TABLE_NAME"
@@ -77,8 +77,9 @@ OVERRUNNING_RETRY_AFTER_SECONDS = 120
 FAILURE_BACKOFF_SECONDS = 5
 # The 503's Retry-After is rounded up to whole seconds anyway: rebuild its headers at most this often.
 HEADERS_REFRESH_SECONDS = 0.5
-# The guard sits on every request: fail fast rather than wait on a slow or unreachable table.
-_BOTO_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 2})
+# The guard sits on every request: fail fast rather than wait on a slow or unreachable table
+# (what a guard's own DynamoDB resource uses; the local stack's stand-ins use it too).
+BOTO_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 2})
 _INACTIVE_JSON = '{"active": false}'
 
 log = logging.getLogger(__name__)
@@ -228,7 +229,7 @@ class MaintenanceGuard:
 
     def _get_provider(self) -> DynamoDBProvider:
         if self._provider is None:
-            resource = self._boto3_client or boto3.session.Session().resource("dynamodb", config=_BOTO_CONFIG)
+            resource = self._boto3_client or boto3.session.Session().resource("dynamodb", config=BOTO_CONFIG)
             self._provider = _StateProvider(
                 table_name=self.table_name, key_attr="pk", value_attr="value", boto3_client=resource
             )

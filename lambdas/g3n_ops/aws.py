@@ -27,6 +27,7 @@ from g3n_ops.errors import AwsAccessDenied, AwsError, AwsServerError, AwsThrottl
 # outage, retry.call's time budget goes on from there.
 _CONFIG = Config(retries={"mode": "legacy", "max_attempts": 3}, max_pool_connections=32)
 _clients: dict[str, object] = {}
+_session: boto3.session.Session | None = None
 _hooks: list[Callable[[str, object], None]] = []
 # Client creation is not thread-safe; the local stack runs Map iterations on parallel threads.
 _lock = threading.Lock()
@@ -63,11 +64,20 @@ def client(service: str):
         with _lock:
             found = _clients.get(service)
             if found is None:
-                found = boto3.session.Session().client(service, config=_CONFIG)
+                found = _shared_session().client(service, config=_CONFIG)
                 for hook in _hooks:
                     hook(service, found)
                 _clients[service] = found
     return found
+
+
+def _shared_session() -> boto3.session.Session:
+    """One session for every client (called under ``_lock``: sessions are not thread-safe): it
+    keeps the service models it has loaded, so a new client costs ~3 ms instead of ~80 ms."""
+    global _session
+    if _session is None:
+        _session = boto3.session.Session()
+    return _session
 
 
 def reset_clients() -> None:
