@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -36,6 +38,13 @@ ENDPOINT_ENV = "G3N_OPS_ENDPOINT_URL"
 DEFAULT_REGION = "us-east-1"
 # The client's own calls must answer an operator quickly; the vacuum steps do the long work.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=120, connect_timeout=5)
+# An operation the account throttled (or that met a transient AWS failure) past the function's own
+# retries is sent again, a few times, when repeating it cannot do anything twice: a read, or a
+# request carrying its requestId (the function answers a repeat with the first attempt's record).
+TRANSIENT_ERROR_CODES = frozenset({"aws-throttled", "aws-unavailable"})
+READ_OPERATIONS = frozenset({"vacuum-status", "vacuum-list", "vacuum-events"})
+INVOKE_ATTEMPTS = 4
+INVOKE_BACKOFF_SECONDS = 0.5  # doubling, full jitter
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,18 @@ class OpsClient:
         payload = {"operation": operation, "source": self.config.source, "actor": self.actor}
         payload.update({key: value for key, value in fields.items() if value is not None})
         function_name = self.parameter(discovery.function_parameter(function_key))
+        repeatable = operation in READ_OPERATIONS or "requestId" in payload
+        attempt = 0
+        while True:
+            try:
+                return self._invoke_once(function_name, payload)
+            except OpsClientError as error:
+                attempt += 1
+                if not (repeatable and error.code in TRANSIENT_ERROR_CODES and attempt < INVOKE_ATTEMPTS):
+                    raise
+            time.sleep(random.uniform(0, INVOKE_BACKOFF_SECONDS * 2**attempt))
+
+    def _invoke_once(self, function_name: str, payload: dict) -> dict:
         try:
             response = self.aws("lambda").invoke(
                 FunctionName=function_name, Payload=json.dumps(payload).encode()

@@ -17,10 +17,11 @@ from pathlib import Path
 import boto3
 import pytest
 
+from g3n_ops_client import client as client_module
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.errors import OpsClientError
 from g3n_ops_client.local.lambda_runtime import TIMEOUT_ERROR
-from tests.support import run_cli, run_cli_json, wait_for_execution
+from tests.support import SECRET, run_cli, run_cli_json, wait_for_execution
 
 STEPS = "g3n-local-ops-maintenance-steps"
 LIFECYCLE_ASL = Path(__file__).parents[2] / "workflows" / "maintenance-lifecycle.asl.json"
@@ -143,9 +144,35 @@ def test_a_step_whose_aws_calls_keep_failing_reports_the_name_the_workflow_retri
     assert records_described(faults, f"admit under {spec}") == []  # nothing half-written
 
 
-def test_watching_a_run_outlasts_a_throttled_poll(faults, compressed_retry_waits):
+def test_a_throttled_read_or_request_is_sent_again_and_nothing_else_is(
+    faults, compressed_retry_waits, monkeypatch
+):
+    """The client repeats an operation the account throttled only where repeating cannot act
+    twice: a read, or a request with its requestId. A cancel (which may have acted before it was
+    throttled) is sent once and its error shown."""
+    monkeypatch.setattr(client_module, "INVOKE_BACKOFF_SECONDS", 0.01)
+    client = OpsClient(ClientConfig(endpoint_url=faults.endpoint_url))
+    sent = {}
+    for name, call in {
+        "read": lambda: client.vacuum.status("20261130-000000-abcdef"),
+        "request": lambda: client.vacuum.org(SECRET, "TESTORG", "throttled", dry_run=True),
+        "cancel": lambda: client.vacuum.cancel(SECRET, "20261130-000000-abcdef"),
+    }.items():
+        faults.set_faults("throttle=1.0@dynamodb")
+        with pytest.raises(OpsClientError) as throttled:
+            call()
+        assert throttled.value.code == "aws-throttled", name
+        sent[name] = faults.fault_counts()["throttle"]
+    faults.set_faults(None)
+    attempts = client_module.INVOKE_ATTEMPTS
+    assert sent["read"] % attempts == 0 and sent["read"] // attempts == sent["cancel"] > 0, sent
+    assert sent["request"] % attempts == 0, sent
+
+
+def test_watching_a_run_outlasts_a_throttled_poll(faults, compressed_retry_waits, monkeypatch):
     """The client's wait skips a poll the account throttles (no news) and times out only on the
     clock; an error that is not transient still ends the wait at once."""
+    monkeypatch.setattr(client_module, "INVOKE_BACKOFF_SECONDS", 0.01)
     client = OpsClient(ClientConfig(endpoint_url=faults.endpoint_url))
     faults.set_faults("throttle=1.0@dynamodb")
     with pytest.raises(OpsClientError) as timed_out:
