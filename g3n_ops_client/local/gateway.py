@@ -104,6 +104,10 @@ class Gateway:
         self.faults = faults  # a FaultController, or None: no control route
         self.writes = 0
         self._lock = threading.Lock()
+        # DynamoDB applies each write, its condition checked, atomically (a transaction as a
+        # whole); moto's threaded server does not, so two racing conditional writes could both
+        # pass. The local stack serialises DynamoDB writes, as the real service behaves.
+        self._dynamodb_writes = threading.Lock()
 
     def __call__(self, environ: dict, start_response):
         path = environ.get("PATH_INFO", "")
@@ -119,9 +123,13 @@ class Gateway:
             return _respond(start_response, handler(http_api_event(environ, "/" + rest)))
         if path == FAULTS_PATH and self.faults is not None:
             return _respond(start_response, self._faults(environ))
-        if may_write(environ):
-            with self._lock:
-                self.writes += 1
+        if not may_write(environ):
+            return self.moto_app(environ, start_response)
+        with self._lock:
+            self.writes += 1
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            with self._dynamodb_writes:
+                return self.moto_app(environ, start_response)
         return self.moto_app(environ, start_response)
 
     def _faults(self, environ: dict) -> dict:

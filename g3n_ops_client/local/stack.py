@@ -39,6 +39,24 @@ LOCAL_ACCOUNT = "123456789012"
 LOCAL_REGION = "us-east-1"
 
 
+def _remembering_hosts(base: type) -> type:
+    """moto's dispatcher, remembering which backend serves a host. moto's own lookup lists and
+    stats its package directory (~150 entries) and tries ~300 URL patterns on every request, under
+    one lock that every request takes: the local stack's hottest path (and its queue) under load."""
+
+    class RememberingHosts(base):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._backend_by_host: dict[str | None, object] = {}
+
+        def get_backend_for_host(self, host: str | None):  # called under moto's lock
+            if host not in self._backend_by_host:
+                self._backend_by_host[host] = super().get_backend_for_host(host)
+            return self._backend_by_host[host]
+
+    return RememberingHosts
+
+
 @dataclass
 class LocalStackInfo:
     endpoint_url: str
@@ -141,7 +159,7 @@ class LocalStack:
             probe_margin_seconds=self.probe_margin_seconds,
         )
         gateway = Gateway(
-            DomainDispatcherApplication(create_backend_app),
+            _remembering_hosts(DomainDispatcherApplication)(create_backend_app),
             api=self.provisioner.call_api,
             services=self.provisioner.standin_handlers(),
             faults=self.faults,
