@@ -102,6 +102,33 @@ def test_forged_step_events_are_refused_audited_and_delete_nothing(stack, client
     assert mutex() is None
 
 
+def test_a_start_whose_result_was_lost_is_retried_without_harm(seeded, client):
+    """Mark running did its work but its answer never arrived (a crash): the state machine's
+    retry finds the run already running as this execution's, and it goes on from there."""
+    reg = registry()
+    plant_dry_run(ORG)
+    requested = client.vacuum.org(SECRET, ORG, "a start retried")
+    pending = wait_until(
+        lambda: (record := vacuum_store.get_record(requested["vacuumId"])).get("executionArn") and record,
+        timeout=10,
+        interval=0.05,
+        message="the execution admits the run",
+    )
+    assert pending["status"] == "pending"
+    error, first = _invoke_steps(
+        {"step": "start", "vacuumId": requested["vacuumId"], "executionArn": pending["executionArn"]}
+    )
+    assert error is None and first["started"] is True, first  # the attempt whose result is lost
+    try:
+        final = wait_done(client, requested, timeout=120)  # the execution's own start is the retry
+    finally:
+        stop_vacuum_executions()
+    assert final["status"] == "completed", final.get("error")
+    assert service_counters(final) == expected_org_stats(seeded, reg, ORG)
+    actions = [e["action"] for e in vacuum_store.audit_entries(requested["vacuumId"])]
+    assert actions == ["requested", "started", "completed"]
+
+
 def test_cancel_while_running_stops_within_a_chunk_with_exact_partial_stats(stack, client):
     reg = registry()
     before = snapshot(reg)

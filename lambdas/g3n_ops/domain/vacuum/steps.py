@@ -160,10 +160,20 @@ def start(vacuum_id: str, execution_arn: str) -> dict:
         current = get(vacuum_id)
         if current["status"] == "cancelled":
             return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": False}
+        if _started_by(current, execution_arn):
+            # A retry after a lost result: this execution's first attempt started the run (plan,
+            # stats, audit entry); starting it again would reset nothing, so go on from there.
+            renew_mutex(vacuum_id)
+            return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": True}
         raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {current['status']}, not pending; not starting it")
     renew_mutex(vacuum_id)
     audit(record, "started", units=len(bound["units"]), planDigest=bound["digest"])
     return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": True}
+
+
+def _started_by(record: dict, execution_arn: str) -> bool:
+    owned = record.get("executionArn") == execution_arn
+    return record["status"] == "running" and owned and bool(record.get("plan"))
 
 
 def _running(vacuum_id: str, execution_arn: str) -> dict:
