@@ -39,6 +39,26 @@ LOCAL_ACCOUNT = "123456789012"
 LOCAL_REGION = "us-east-1"
 
 
+def _remember_valid_definitions() -> None:
+    """moto parses a state machine's whole ASL (an ANTLR parser, ~0.2 s) to validate it on every
+    CreateStateMachine, and every reset creates both again: a definition it has accepted once is
+    accepted without parsing again (executions still parse their own)."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    validate = StepFunctionsParserBackend._validate_definition
+    if getattr(validate, "remembers_valid_definitions", False):
+        return
+    valid: set[str] = set()
+
+    def remembering(definition: str) -> None:
+        if definition not in valid:
+            validate(definition=definition)
+            valid.add(definition)
+
+    remembering.remembers_valid_definitions = True
+    StepFunctionsParserBackend._validate_definition = staticmethod(remembering)
+
+
 def _remembering_hosts(base: type) -> type:
     """moto's dispatcher, remembering which backend serves a host. moto's own lookup lists and
     stats its package directory (~150 entries) and tries ~300 URL patterns on every request, under
@@ -145,6 +165,7 @@ class LocalStack:
         )
 
         self._configure_process()
+        _remember_valid_definitions()
         dispatcher = lambda_runtime.LambdaDispatcher(self.faults)
         lambda_runtime.install(dispatcher)
         self.provisioner = Provisioner(
