@@ -77,6 +77,24 @@ def snapshot(reg: Registry) -> dict:
     }
 
 
+def deleted_by_org(reg, before: dict, after: dict, org: str) -> dict[str, dict[str, int]]:
+    """Per service, what is really gone: table items and object versions of ``org``."""
+    gone: dict[str, dict[str, int]] = {}
+    for service in reg.services:
+        if not service.org_scoped:
+            continue
+        items = sum(
+            len(before["tables"][t.name].get(org, ())) - len(after["tables"][t.name].get(org, ()))
+            for t in service.tables
+        )
+        objects = sum(
+            len(before["buckets"][b].get(org, ())) - len(after["buckets"][b].get(org, ()))
+            for b in service.buckets
+        )
+        gone[service.code] = {"items": items, "objects": objects}
+    return gone
+
+
 def ops_items() -> dict[str, dict]:
     pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=settings().table_name)
     items = [ops_table.deserialize(item) for page in pages for item in page["Items"]]

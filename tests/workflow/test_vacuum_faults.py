@@ -1,14 +1,17 @@
 """Exact under faults: with throttling, 5xx errors and lost Lambda results injected into the local
-stack, the real state machine's org dry-run and org run count and delete exactly what was seeded
-(a crash after a committed checkpoint is retried and goes on from the stored cursor)."""
+stack, the real state machine's org dry-run, org run and vacuum-all count and delete exactly what
+was seeded (a crash after a committed checkpoint is retried and goes on from the stored cursor),
+and an abort mid-run leaves exactly what was deleted on the record."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.support import SECRET
+from g3n_ops_client.errors import OpsClientError
+from tests.support import SECRET, wait_for_execution, wait_until
 from tests.vacuum_support import (
     PHRASE,
+    deleted_by_org,
     expected_all_stats,
     expected_org_stats,
     log_streams,
@@ -75,3 +78,46 @@ def test_vacuum_all_is_exact_under_faults(faulty, local_stack, client, monkeypat
     assert all(versions == {} for versions in after["buckets"].values())
     assert all(log_streams(group) == [] for group in faulty["logGroups"])
     assert mutex() is None
+
+
+def test_an_abort_mid_run_under_faults_leaves_exact_partial_stats(faulty, local_stack, client):
+    """vacuum-cancel of a running run while calls are throttled, fail and lose their results: the
+    run stops within a chunk and its stats are exactly what is gone (retried chunks never count
+    twice, chunks in flight commit what they deleted)."""
+    reg = registry()
+    before = snapshot(reg)
+    plant_dry_run(ORG)
+    requested = _insisting(lambda: client.vacuum.org(SECRET, ORG, "abort under faults"))
+
+    def deleting():
+        record = _insisting(lambda: client.vacuum.status(requested["vacuumId"]))
+        return record["status"] == "running" and record["stats"]["totals"].get("items", 0) > 0
+
+    wait_until(deleting, timeout=60, interval=0.05, message="the run deletes")
+    try:
+        _insisting(lambda: client.vacuum.cancel(SECRET, requested["vacuumId"]))
+    except OpsClientError as error:  # an earlier attempt cancelled it, then met a fault
+        assert error.code == "vacuum-not-cancellable", error
+    cancelled = _insisting(lambda: client.vacuum.status(requested["vacuumId"]))
+    assert (cancelled["status"], cancelled["cancelledWhile"]) == ("cancelled", "running")
+    wait_for_execution(cancelled["executionArn"], timeout=60, expect="SUCCEEDED")
+    wait_until(lambda: local_stack.invocations_in_flight("vacuum-steps") == 0, timeout=30)
+    assert local_stack.fault_counts()["throttle"] > 0
+    local_stack.set_faults(None)
+
+    final = client.vacuum.status(requested["vacuumId"])
+    assert final["status"] == "cancelled"
+    assert service_counters(final, ("items", "objects")) == deleted_by_org(reg, before, snapshot(reg), ORG)
+    expected = expected_org_stats(faulty, reg, ORG)
+    assert final["stats"]["totals"]["items"] < sum(e["items"] for e in expected.values()), "it stopped early"
+    assert mutex() is None
+
+
+def _insisting(call, attempts: int = 5):
+    """What an operator does when the account throttles a command: run it again."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except OpsClientError as error:
+            if error.code not in {"aws-throttled", "aws-unavailable"} or attempt + 1 == attempts:
+                raise

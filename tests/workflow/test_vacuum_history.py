@@ -1,4 +1,4 @@
-"""No execution's history grows with the amount of data: one unit forced through 120
+"""No execution's history grows with the amount of data: one unit forced through 90
 one-item chunks under a lowered history budget continues as new executions, each under the
 budget, and the run stays exact. Its verify (a COUNT scan over another org's items, one item a
 chunk) loops over stored cursors and continues as new too. (bench/vacuum_history.py does
@@ -22,8 +22,8 @@ from tests.vacuum_support import (
     wait_done,
 )
 
-ITEMS = 120  # of the org vacuumed
-OTHERS = 70  # of another org: verify reads past them, one a chunk
+ITEMS = 90  # of the org vacuumed
+OTHERS = 60  # of another org: verify reads past them, one a chunk
 BUDGET = 500
 
 

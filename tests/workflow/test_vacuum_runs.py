@@ -13,6 +13,7 @@ from g3n_ops.store import vacuum as vacuum_store
 from infra import catalogue
 from tests.support import SECRET, wait_for_execution, wait_until
 from tests.vacuum_support import (
+    deleted_by_org,
     expected_org_stats,
     mutex,
     plant_dry_run,
@@ -40,24 +41,6 @@ def _invoke_steps(event: dict) -> tuple[str | None, dict]:
     """Invoke the steps function directly, as anyone allowed lambda:InvokeFunction could."""
     response = boto3.client("lambda").invoke(FunctionName=STEPS_FUNCTION, Payload=json.dumps(event).encode())
     return response.get("FunctionError"), json.loads(response["Payload"].read())
-
-
-def _deleted(reg, before: dict, after: dict, org: str) -> dict[str, dict[str, int]]:
-    """Per service, what is really gone: table items and object versions of ``org``."""
-    gone: dict[str, dict[str, int]] = {}
-    for service in reg.services:
-        if not service.org_scoped:
-            continue
-        items = sum(
-            len(before["tables"][t.name].get(org, ())) - len(after["tables"][t.name].get(org, ()))
-            for t in service.tables
-        )
-        objects = sum(
-            len(before["buckets"][b].get(org, ())) - len(after["buckets"][b].get(org, ()))
-            for b in service.buckets
-        )
-        gone[service.code] = {"items": items, "objects": objects}
-    return gone
 
 
 def test_forged_step_events_are_refused_audited_and_delete_nothing(stack, client, monkeypatch):
@@ -153,7 +136,7 @@ def test_cancel_while_running_stops_within_a_chunk_with_exact_partial_stats(stac
     after = snapshot(reg)
     final = client.vacuum.status(requested["vacuumId"])
     assert final["status"] == "cancelled"
-    assert service_counters(final, ("items", "objects")) == _deleted(reg, before, after, ORG)
+    assert service_counters(final, ("items", "objects")) == deleted_by_org(reg, before, after, ORG)
     expected = expected_org_stats(stack, reg, ORG)
     assert final["stats"]["totals"]["items"] < sum(e["items"] for e in expected.values()), "it stopped early"
     assert [e["action"] for e in vacuum_store.audit_entries(final["vacuumId"])] == [
@@ -181,7 +164,9 @@ def test_a_failed_run_resumes_from_its_cursors_and_completes_exactly(stack, clie
 
         def partial_stats_are_exact():
             record = client.vacuum.status(requested["vacuumId"])
-            return service_counters(record, ("items", "objects")) == _deleted(reg, before, snapshot(reg), ORG)
+            return service_counters(record, ("items", "objects")) == deleted_by_org(
+                reg, before, snapshot(reg), ORG
+            )
 
         wait_until(partial_stats_are_exact, timeout=10, message="partial stats equal the deletions")
 
@@ -197,7 +182,7 @@ def test_a_failed_run_resumes_from_its_cursors_and_completes_exactly(stack, clie
     assert service_counters(final) == expected_org_stats(stack, reg, ORG), "everything counted once"
     assert final["stats"]["totals"]["unitsDone"] == final["stats"]["totals"]["units"]
     after = snapshot(reg)
-    assert _deleted(reg, before, after, ORG) == service_counters(final, ("items", "objects"))
+    assert deleted_by_org(reg, before, after, ORG) == service_counters(final, ("items", "objects"))
     for name, keys in before["tables"].items():
         assert {org: k for org, k in after["tables"][name].items()} == {
             org: k for org, k in keys.items() if org != ORG or name not in _org_tables(reg)
@@ -241,7 +226,7 @@ def test_a_run_failed_by_an_s3_outage_resumes_exactly_when_it_ends(
         assert failed["error"]["code"] == "aws-unavailable", failed["error"]
         assert mutex() is None
         failed = client.vacuum.status(requested["vacuumId"])
-        deleted = _deleted(reg, before, snapshot(reg), ORG)
+        deleted = deleted_by_org(reg, before, snapshot(reg), ORG)
         assert service_counters(failed, ("items", "objects")) == deleted, "partial stats are exact"
         assert sum(entry["objects"] for entry in deleted.values()) == 0, "no S3 call got through"
         assert sum(entry["items"] for entry in deleted.values()) > 0, "the tables went on meanwhile"
@@ -255,7 +240,7 @@ def test_a_run_failed_by_an_s3_outage_resumes_exactly_when_it_ends(
     assert final["status"] == "completed", final.get("error")
     assert service_counters(final) == expected_org_stats(seeded, reg, ORG), "everything counted once"
     after = snapshot(reg)
-    assert _deleted(reg, before, after, ORG) == service_counters(final, ("items", "objects"))
+    assert deleted_by_org(reg, before, after, ORG) == service_counters(final, ("items", "objects"))
     for bucket, versions in before["buckets"].items():
         assert after["buckets"][bucket] == {o: v for o, v in versions.items() if o != ORG}, bucket
     assert mutex() is None
