@@ -59,6 +59,11 @@ class OpsConfig:
     recurring_maintenance: tuple[RecurringWindow, ...]
     secret_lockout_threshold: int = 5
     secret_lockout_window_seconds: int = 900
+    # Vacuum's data plane (cdk.json "vacuumTuning"): units purged at once (the Map's concurrency),
+    # how long one AWS call may retry transient errors, and the items one chunk may take.
+    vacuum_concurrency: int = 8
+    vacuum_retry_seconds: int = 300
+    vacuum_chunk_items: int = 10_000_000
     # Why vacuum is off, for the synth's annotation (empty when it is on).
     vacuum_denied_because: str = ""
     protected_accounts: tuple[str, ...] = ()
@@ -71,6 +76,7 @@ class OpsConfig:
             raise ValueError(f"stage {stage!r}: use 1-12 lowercase letters/digits, starting with a letter")
         windows = _json_value(node.try_get_context("recurringMaintenance")) or []
         lockout = _json_value(node.try_get_context("secretLockout")) or {}
+        tuning = _json_value(node.try_get_context("vacuumTuning")) or {}
         protected_accounts = _string_list(node.try_get_context("protectedAccounts"))
         denied = vacuum_denied_because(
             stage,
@@ -91,6 +97,9 @@ class OpsConfig:
             secret_lockout_window_seconds=_positive(
                 lockout.get("windowSeconds", 900), "secretLockout.windowSeconds"
             ),
+            vacuum_concurrency=_positive(tuning.get("concurrency", 8), "vacuumTuning.concurrency"),
+            vacuum_retry_seconds=_positive(tuning.get("retrySeconds", 300), "vacuumTuning.retrySeconds"),
+            vacuum_chunk_items=_positive(tuning.get("chunkItems", 10_000_000), "vacuumTuning.chunkItems"),
         )
 
 
@@ -230,6 +239,9 @@ class OpsStack(Stack):
             "MAINTENANCE_AUDIT_LOG_GROUP": self.audit.log_group_name,
             "VACUUM_PENDING_SECONDS": str(self.config.vacuum_pending_seconds),
             "VACUUM_ALLOWED": "true" if self.config.vacuum_allowed else "false",
+            "VACUUM_CONCURRENCY": str(self.config.vacuum_concurrency),
+            "VACUUM_RETRY_SECONDS": str(self.config.vacuum_retry_seconds),
+            "VACUUM_CHUNK_ITEMS": str(self.config.vacuum_chunk_items),
             "SECRET_LOCKOUT_THRESHOLD": str(self.config.secret_lockout_threshold),
             "SECRET_LOCKOUT_WINDOW_SECONDS": str(self.config.secret_lockout_window_seconds),
             # The 14 services' guard TTL (the guard's default) and the slack the maintenance probes

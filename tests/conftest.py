@@ -14,6 +14,14 @@ from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.local import LocalStack
 from tests.support import SECRET
 
+# The slowest folders first: with ``--dist loadfile`` each file goes whole to the next free worker,
+# so long files started last leave one worker running alone at the end.
+FOLDER_ORDER = {"workflow": 0, "e2e": 1, "unit": 2, "infra": 3}
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: FOLDER_ORDER.get(item.path.parent.name, len(FOLDER_ORDER)))
+
 
 @pytest.fixture(scope="session")
 def local_stack():

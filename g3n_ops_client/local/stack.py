@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import boto3
 from moto.core.config import default_user_config
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -57,6 +58,29 @@ def _remember_valid_definitions() -> None:
 
     remembering.remembers_valid_definitions = True
     StepFunctionsParserBackend._validate_definition = staticmethod(remembering)
+
+
+def _own_session_for_moto_clients() -> None:
+    """moto's interpreter makes a boto3 client for every Lambda task with ``boto3.client``: the
+    default session, shared with every other thread of this process and not thread-safe (two
+    threads creating clients at once can fail with "'dict' object has no attribute 'region'", a
+    task then fails with States.Runtime). Its clients come from a session of their own, one at a
+    time."""
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    if isinstance(boto_client.boto3, _LockedClientFactory):
+        return
+    boto_client.boto3 = _LockedClientFactory()
+
+
+class _LockedClientFactory:
+    def __init__(self) -> None:
+        self._session = boto3.session.Session()
+        self._lock = threading.Lock()
+
+    def client(self, *args, **kwargs):
+        with self._lock:
+            return self._session.client(*args, **kwargs)
 
 
 def _remembering_hosts(base: type) -> type:
@@ -166,6 +190,7 @@ class LocalStack:
 
         self._configure_process()
         _remember_valid_definitions()
+        _own_session_for_moto_clients()
         dispatcher = lambda_runtime.LambdaDispatcher(self.faults)
         lambda_runtime.install(dispatcher)
         self.provisioner = Provisioner(

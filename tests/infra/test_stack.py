@@ -172,6 +172,9 @@ def test_function_environment_is_what_settings_reads(template, ops_table_id):
         "MAINTENANCE_AUDIT_LOG_GROUP": "/g3nretailstack/ops/maintenance-audit",
         "VACUUM_PENDING_SECONDS": "300",
         "VACUUM_ALLOWED": "true",
+        "VACUUM_CONCURRENCY": "8",
+        "VACUUM_RETRY_SECONDS": "300",
+        "VACUUM_CHUNK_ITEMS": "10000000",
         "SECRET_LOCKOUT_THRESHOLD": "5",
         "SECRET_LOCKOUT_WINDOW_SECONDS": "900",
         "G3N_MAINTENANCE_GUARD_TTL_SECONDS": "20",
@@ -657,6 +660,8 @@ def test_context_strings_are_parsed():
         3,
         60,
     )
+    tuned = _config(vacuumTuning='{"concurrency": 2, "retrySeconds": 900, "chunkItems": 50000}')
+    assert (tuned.vacuum_concurrency, tuned.vacuum_retry_seconds, tuned.vacuum_chunk_items) == (2, 900, 50000)
     (window,) = _config(recurringMaintenance=json.dumps([WINDOW])).recurring_maintenance
     assert (window.cron, window.duration, window.auto_end) == (f"cron({WINDOW['cron']})", 1800, True)
 
@@ -667,8 +672,10 @@ def test_context_strings_are_parsed():
         {"stage": "Prod!"},
         {"recurringMaintenance": [{**WINDOW, "duration": "1h"}]},
         {"secretLockout": {"threshold": 0}},
+        {"vacuumTuning": {"concurrency": 0}},
+        {"vacuumTuning": {"retrySeconds": "soon"}},
     ],
-    ids=["stage", "duration", "lockout"],
+    ids=["stage", "duration", "lockout", "concurrency", "retry"],
 )
 def test_invalid_context_fails_the_synth(bad):
     with pytest.raises(ValueError):
