@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/g3n ops local demo
 
+# Three workers on two cores: a quarter of the suite's time is waiting (pending windows, guard
+# TTLs, polls), which a third worker fills; measured 4 min 30 s against 5 min 10 s with two.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 3 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -103,6 +103,10 @@ def admit(execution_input: dict, execution_arn: str) -> dict:
             and current.get("executionArn") in (None, execution_arn)
         ):
             return _run(current, admitted=False)  # cancelled before this execution began
+        if current and current["status"] == "running" and current.get("executionArn") == execution_arn:
+            # A retried admit whose first attempt bound the run, which has started since.
+            renew_mutex(vacuum_id)
+            return _run(current, admitted=True, phase="running")
         state = current["status"] if current else "missing"
         raise VacuumNotAdmitted(f"vacuum {vacuum_id} is not a pending run of this execution ({state})")
     renew_mutex(vacuum_id, extra_seconds=settings().vacuum_pending_seconds)
