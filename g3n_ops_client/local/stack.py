@@ -40,6 +40,26 @@ LOCAL_ACCOUNT = "123456789012"
 LOCAL_REGION = "us-east-1"
 
 
+def _serialise_asl_parsing() -> None:
+    """moto parses an execution's ASL when it starts, with an ANTLR runtime whose shared DFA
+    cache is not thread-safe: two executions starting at once could get a corrupt program (a
+    task then popped its parameters where its resource belonged: "'dict' object has no attribute
+    'region'", States.Runtime). One parse at a time."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    parse = AmazonStateLanguageParser.parse
+    if getattr(parse, "serialised", False):
+        return
+    lock = threading.Lock()
+
+    def serialised(definition: str):
+        with lock:
+            return parse(definition)
+
+    serialised.serialised = True
+    AmazonStateLanguageParser.parse = staticmethod(serialised)
+
+
 def _remember_valid_definitions() -> None:
     """moto parses a state machine's whole ASL (an ANTLR parser, ~0.2 s) to validate it on every
     CreateStateMachine, and every reset creates both again: a definition it has accepted once is
@@ -189,6 +209,7 @@ class LocalStack:
         )
 
         self._configure_process()
+        _serialise_asl_parsing()
         _remember_valid_definitions()
         _own_session_for_moto_clients()
         dispatcher = lambda_runtime.LambdaDispatcher(self.faults)

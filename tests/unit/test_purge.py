@@ -504,7 +504,7 @@ def test_deleting_a_bucket_costs_one_delete_objects_per_thousand_versions(monkey
     bucket = FakeBucket(2500)
     _use(monkeypatch, s3=bucket)
     _result, _ = _chunk(ORG_BUCKET)
-    assert bucket.versions == [] and bucket.deletes == [1000, 1000, 500]
+    assert bucket.versions == [] and sorted(bucket.deletes) == [500, 1000, 1000]  # writes run in parallel
     assert [r.get("KeyMarker") for r in bucket.requests] == [None, f"{ORG}/00999", f"{ORG}/01999"]
 
 
