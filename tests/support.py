@@ -59,3 +59,12 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.25, message: st
         if time.monotonic() > deadline:
             pytest.fail(f"{message} not met within {timeout}s")
         time.sleep(interval)
+
+
+def asl_states(states: dict) -> dict:
+    """Every state of an ASL definition by name, those inside Map iterations included."""
+    found = dict(states)
+    for state in states.values():
+        if state["Type"] == "Map":
+            found |= asl_states(state["ItemProcessor"]["States"])
+    return found

@@ -12,20 +12,18 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import boto3
 import pytest
 
+import workflows
 from g3n_ops_client import client as client_module
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.errors import OpsClientError
 from g3n_ops_client.local.lambda_runtime import TIMEOUT_ERROR
-from tests.support import SECRET, run_cli, run_cli_json, wait_for_execution
+from tests.support import SECRET, asl_states, run_cli, run_cli_json, wait_for_execution
 
 STEPS = "g3n-local-ops-maintenance-steps"
-LIFECYCLE_ASL = Path(__file__).parents[2] / "workflows" / "maintenance-lifecycle.asl.json"
-VACUUM_ASL = Path(__file__).parents[2] / "workflows" / "vacuum.asl.json"
 LIFECYCLE = "arn:aws:states:us-east-1:123456789012:stateMachine:g3n-local-ops-maintenance"
 
 
@@ -138,8 +136,8 @@ def test_a_step_whose_aws_calls_keep_failing_reports_the_name_the_workflow_retri
     payload = json.loads(response["Payload"].read())
     assert response["FunctionError"] == "Unhandled" and payload["errorType"] == name, payload
     assert "the maintenance window's admit step" in payload["errorMessage"]
-    assert name in {r for rule in _task_retries(LIFECYCLE_ASL) for r in rule}
-    assert name in {r for rule in _task_retries(VACUUM_ASL) for r in rule}
+    assert name in _task_retries("maintenance-lifecycle.asl.json")
+    assert name in _task_retries("vacuum.asl.json")
     faults.set_faults(None)
     assert records_described(faults, f"admit under {spec}") == []  # nothing half-written
 
@@ -184,18 +182,10 @@ def test_watching_a_run_outlasts_a_throttled_poll(faults, compressed_retry_waits
     assert missing.value.code == "vacuum-not-found"
 
 
-def _task_retries(path: Path) -> list[list[str]]:
-    """Every task's retried error names in a workflow definition."""
-    found = []
-
-    def walk(states: dict) -> None:
-        for state in states.values():
-            found.extend(rule["ErrorEquals"] for rule in state.get("Retry", []))
-            if "ItemProcessor" in state:
-                walk(state["ItemProcessor"]["States"])
-
-    walk(json.loads(path.read_text())["States"])
-    return found
+def _task_retries(asl_file: str) -> set[str]:
+    """Every error name some task of a workflow retries."""
+    states = asl_states(json.loads(workflows.read_asl(asl_file))["States"]).values()
+    return {name for state in states for rule in state.get("Retry", []) for name in rule["ErrorEquals"]}
 
 
 # -- the CLI -------------------------------------------------------------------------------------------

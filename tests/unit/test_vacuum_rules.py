@@ -21,6 +21,7 @@ from g3n_ops.handlers import vacuum_steps
 from g3n_ops.registry import DEFAULT_ORGCODE_PATTERN, Registry
 from g3n_ops.settings import Settings
 from g3n_ops_client.local.provision import registry_template
+from tests.support import asl_states
 
 SETTINGS = Settings(
     stage="dev",
@@ -283,20 +284,12 @@ def asl() -> dict:
     return json.loads(workflows.read_asl("vacuum.asl.json"))
 
 
-def _all_states(states: dict) -> dict:
-    found = dict(states)
-    for state in states.values():
-        if state["Type"] == "Map":
-            found |= _all_states(state["ItemProcessor"]["States"])
-    return found
-
-
 def test_the_definition_renders_and_every_transition_exists(asl):
     text = workflows.read_asl("vacuum.asl.json")
     assert workflows.placeholders(text) == {"VacuumStepsFunctionArn"}
     rendered = workflows.render(text, {"VacuumStepsFunctionArn": "arn:aws:lambda:us-east-1:1:function:f"})
     assert "${" not in rendered
-    states = _all_states(asl["States"])
+    states = asl_states(asl["States"])
     targets = {asl["StartAt"]}
     for state in states.values():
         targets |= {state.get("Next"), state.get("Default")} - {None}
@@ -338,7 +331,7 @@ def test_the_pending_window_is_deploy_time_and_one_map_purges_every_unit(asl):
 
 
 def test_every_task_has_the_one_retry_policy_and_the_same_resource(asl):
-    tasks = {name: s for name, s in _all_states(asl["States"]).items() if s["Type"] == "Task"}
+    tasks = {name: s for name, s in asl_states(asl["States"]).items() if s["Type"] == "Task"}
     policies = {json.dumps(task["Retry"], sort_keys=True) for task in tasks.values()}
     assert len(policies) == 1
     [policy] = next(iter(tasks.values()))["Retry"]

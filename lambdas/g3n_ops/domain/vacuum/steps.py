@@ -84,10 +84,6 @@ def admit(execution_input: dict, execution_arn: str) -> dict:
     vacuum_id = execution_input.get("vacuumId")
     if not vacuum_id:
         return _admit_console_start(execution_input, execution_arn)
-    current = store.get_record(vacuum_id)
-    if current and current["status"] == "running" and current.get("executionArn") == execution_arn:
-        renew_mutex(vacuum_id)
-        return _run(current, admitted=True, phase="running")
     record = store.update_record(
         vacuum_id,
         set_fields={"executionArn": execution_arn},
@@ -103,8 +99,9 @@ def admit(execution_input: dict, execution_arn: str) -> dict:
             and current.get("executionArn") in (None, execution_arn)
         ):
             return _run(current, admitted=False)  # cancelled before this execution began
-        if current and current["status"] == "running" and current.get("executionArn") == execution_arn:
-            # A retried admit whose first attempt bound the run, which has started since.
+        if current and _runs_in(current, execution_arn):
+            # A resumed attempt or a continuation (the record names this execution), or a retried
+            # admit whose first attempt bound the run, which has started since.
             renew_mutex(vacuum_id)
             return _run(current, admitted=True, phase="running")
         state = current["status"] if current else "missing"
@@ -164,7 +161,7 @@ def start(vacuum_id: str, execution_arn: str) -> dict:
         current = get(vacuum_id)
         if current["status"] == "cancelled":
             return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": False}
-        if _started_by(current, execution_arn):
+        if _runs_in(current, execution_arn) and current.get("plan"):
             # A retry after a lost result: this execution's first attempt started the run (plan,
             # stats, audit entry); starting it again would reset nothing, so go on from there.
             renew_mutex(vacuum_id)
@@ -175,9 +172,8 @@ def start(vacuum_id: str, execution_arn: str) -> dict:
     return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": True}
 
 
-def _started_by(record: dict, execution_arn: str) -> bool:
-    owned = record.get("executionArn") == execution_arn
-    return record["status"] == "running" and owned and bool(record.get("plan"))
+def _runs_in(record: dict, execution_arn: str) -> bool:
+    return record["status"] == "running" and record.get("executionArn") == execution_arn
 
 
 def _running(vacuum_id: str, execution_arn: str) -> dict:
