@@ -38,7 +38,7 @@ from infra.constructs.monitoring import (
 from infra.constructs.registry import ServiceRegistry
 from infra.constructs.schedules import RecurringMaintenance, RecurringWindow
 from infra.constructs.security import SecretSecurity
-from infra.constructs.state_machines import OpsStateMachines, state_machine_arn
+from infra.constructs.state_machines import OpsStateMachines, execution_arns, state_machine_arn
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = PROJECT_ROOT / "cdk.json"
@@ -199,6 +199,7 @@ class OpsStack(Stack):
 
     def _monitoring(self) -> None:
         """Every function may publish lifecycle events; the rule, alarms and dashboard."""
+        stage = self.config.stage
         grant_publishing(self.events, self.functions)
         for notifies in (cloudwatch_actions.SnsAction(self.events.topic),):  # fires and clears
             self.security.lockout_alarm.add_alarm_action(notifies)
@@ -207,6 +208,7 @@ class OpsStack(Stack):
             self.functions["execution-status"],
             audit_log_group=self.audit.log_group,
             audit_actions=AUDIT_WRITE,
+            execution_arns=[execution_arns(self, stage, key) for key in self.state_machines.by_key],
         )
         self.monitoring = OpsMonitoring(
             self,

@@ -101,8 +101,10 @@ def grant_function_access(
     _suppress_wildcards(maintenance, "state machine executions and audit log streams")
 
     # The lifecycle's own steps only read and write records and the audit; they start nothing.
+    # Describe: a step event is believed only if its execution is this machine's and RUNNING.
     maintenance_steps = functions["maintenance-steps"]
     audit_log_group.grant(maintenance_steps, *AUDIT_WRITE)
+    _allow(maintenance_steps, ["states:DescribeExecution"], [execution_arns(scope, stage, "maintenance")])
     _suppress_wildcards(maintenance_steps, "audit log streams")
 
     if not vacuum:
@@ -125,8 +127,14 @@ def grant_function_access(
     _read_registry(steps, registry)
     # Continue-as-new: a round reads its own execution's history length and, near the budget,
     # starts the next execution of the vacuum state machine for the same record.
+    # Describe and history: a step event is believed only if its execution is this machine's,
+    # RUNNING, and (for a failure) in its failure state.
     vacuum_machine.grant_start_execution(steps)
-    _allow(steps, ["states:GetExecutionHistory"], [execution_arns(scope, stage, "vacuum")])
+    _allow(
+        steps,
+        ["states:GetExecutionHistory", "states:DescribeExecution"],
+        [execution_arns(scope, stage, "vacuum")],
+    )
     _suppress_wildcards(steps, "state machine executions")
     # The registry's resources, one managed policy per kind: together they would overflow the
     # role's inline policy size, and CDK's automatic overflow policies cannot carry suppressions.

@@ -45,6 +45,7 @@ VACUUM_FAILED = "VacuumFailed"
 MAINTENANCE_OVERRUNNING = "MaintenanceOverrunning"
 MAINTENANCE_NOT_EFFECTIVE = "MaintenanceNotEffective"
 NOTIFICATION_FAILED = "NotificationFailed"
+STEP_CALLER_REFUSED = "StepCallerRefused"  # a steps event Step Functions did not vouch for
 # Guard fail-opens per service per 5 minutes above which someone should look: a blip (one cold
 # container missing the table once) is fine; a steady stream means services run unguarded.
 GUARD_FAIL_OPEN_THRESHOLD = 5
@@ -179,6 +180,16 @@ class OpsMonitoring(Construct):
                     ],
                 ),
                 CustomMetricGroup(
+                    title="Step callers",
+                    metrics=[
+                        _alarm(
+                            STEP_CALLER_REFUSED,
+                            "A state machine step was invoked by something other than its execution: "
+                            "read the audit (step-caller-refused) and who may invoke the steps functions",
+                        )
+                    ],
+                ),
+                CustomMetricGroup(
                     title="Notifications",
                     metrics=[_ops_metric(NOTIFICATION_FAILED), _ops_metric("ExecutionEndedOutsideOps")],
                 ),
@@ -265,10 +276,16 @@ def grant_publishing(events: EventsTopic, functions: OpsFunctions) -> None:
         )
 
 
-def grant_execution_status_access(function, *, audit_log_group, audit_actions: tuple[str, ...]) -> None:
+def grant_execution_status_access(
+    function, *, audit_log_group, audit_actions: tuple[str, ...], execution_arns: list[str]
+) -> None:
     """The execution-status function reads and closes records (vacuum: the mutex too; its OPS-table
-    keys are in infra/table_access.py) and writes the maintenance audit; it starts and stops nothing."""
+    keys are in infra/table_access.py) and writes the maintenance audit; it starts and stops nothing.
+    It describes the execution an event names: the event is where to look, not proof."""
     audit_log_group.grant(function, *audit_actions)
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=["states:DescribeExecution"], resources=execution_arns)
+    )
     suppress(
         function.role,
         "IAM5",

@@ -194,6 +194,19 @@ class VacuumNotResumable(OpsError):
     code = "vacuum-not-resumable"
 
 
+class StepCallerRefused(OpsError):
+    """A state machine step event that Step Functions does not vouch for: its execution does not
+    exist, is not RUNNING, is not this stack's state machine, or its input does not name the run."""
+
+    code = "step-caller-refused"
+
+
+class DryRunStale(OpsError):
+    """The dry-run a real run is bound to is too old, already used, or counted another plan."""
+
+    code = "dry-run-stale"
+
+
 ALL_ERRORS: tuple[type[OpsError], ...] = (
     OpsError,
     InvalidInput,
@@ -227,6 +240,8 @@ ALL_ERRORS: tuple[type[OpsError], ...] = (
     RouteNotFound,
     VacuumPlanViolation,
     VacuumNotResumable,
+    StepCallerRefused,
+    DryRunStale,
 )
 
 ERROR_CODES: frozenset[str] = frozenset(cls.code for cls in ALL_ERRORS)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+import time
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -63,13 +65,21 @@ def test_forged_step_events_are_refused_audited_and_delete_nothing(stack, client
         "a unit id that is not a string id": {"unitId": "../u0000"},
         "another unit than the plan's": {"unitId": "u0000", "unit": whole_users},
         "dryRun contradicting the record": {"unitId": "u0000", "dryRun": False},
-        "not the run's execution": {"unitId": "u0000", "executionArn": arn + "-forged"},
     }
     for why, fields in forged.items():
         event = {"step": "purge-chunk", "vacuumId": dry["vacuumId"], "executionArn": arn} | fields
         error, payload = _invoke_steps(event)
         assert error and payload["errorType"] == "VacuumPlanViolation", (why, payload)
         assert "nothing was deleted" in payload["errorMessage"], why
+    # An execution Step Functions does not know is refused before the record is even read.
+    event = {
+        "step": "purge-chunk",
+        "vacuumId": dry["vacuumId"],
+        "executionArn": arn + "-forged",
+        "unitId": "u0000",
+    }
+    error, payload = _invoke_steps(event)
+    assert error and payload["errorType"] == "StepCallerRefused", payload
     # The old event shape (unit and dryRun, no execution) is not even a valid step event.
     error, payload = _invoke_steps(
         {"step": "purge-chunk", "vacuumId": dry["vacuumId"], "dryRun": False, "unit": whole_users}
@@ -82,10 +92,11 @@ def test_forged_step_events_are_refused_audited_and_delete_nothing(stack, client
     assert snapshot(reg) == before, "nothing was deleted"
     actions = [entry["action"] for entry in vacuum_store.audit_entries(dry["vacuumId"])]
     assert actions.count("plan-violation") == len(forged)
+    assert actions.count("step-caller-refused") == 1
     assert mutex() is None
 
 
-def test_a_start_whose_result_was_lost_is_retried_without_harm(seeded, client):
+def test_a_start_whose_result_was_lost_is_retried_without_harm(seeded, local_stack, client):
     """Mark running did its work but its answer never arrived (a crash): the state machine's
     retry finds the run already running as this execution's, and it goes on from there."""
     reg = registry()
@@ -98,6 +109,12 @@ def test_a_start_whose_result_was_lost_is_retried_without_harm(seeded, client):
         message="the execution admits the run",
     )
     assert pending["status"] == "pending"
+    # The domain holds the pending window too: the start is sent the moment the window is over,
+    # just ahead of the execution's own (whose Wait began when it admitted the run, a little later).
+    window_over = datetime.fromisoformat(pending["createdAt"]) + timedelta(
+        seconds=local_stack.pending_seconds
+    )
+    time.sleep(max(0.0, (window_over - datetime.now(UTC)).total_seconds()))
     error, first = _invoke_steps(
         {"step": "start", "vacuumId": requested["vacuumId"], "executionArn": pending["executionArn"]}
     )

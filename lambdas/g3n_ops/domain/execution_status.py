@@ -24,10 +24,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from g3n_ops.domain import maintenance, vacuum
+from g3n_ops.domain import maintenance, step_caller, vacuum
 from g3n_ops.errors import InvalidInput, InvalidTransition, MaintenanceNotFound, VacuumStepFailed
 from g3n_ops.observability import logger, metrics
-from g3n_ops.settings import settings
 from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops.store import vacuum as vacuum_store
 
@@ -68,18 +67,54 @@ def reason(ended: ExecutionEnded) -> str:
 
 
 def handle(event: dict) -> dict:
-    ended = parse(event)
-    outcome: dict[str, Any] = {"executionArn": ended.execution_arn, "status": ended.status, "closed": None}
-    if ended.status not in ENDED_OUTSIDE:
+    claimed = parse(event)
+    outcome: dict[str, Any] = {
+        "executionArn": claimed.execution_arn,
+        "status": claimed.status,
+        "closed": None,
+    }
+    if claimed.status not in ENDED_OUTSIDE:
         return outcome
-    if ended.state_machine_arn == settings().vacuum_state_machine_arn:
+    lifecycle = _lifecycle(claimed.state_machine_arn)
+    if lifecycle is None:
+        return outcome
+    ended = confirmed(claimed, lifecycle)
+    outcome["status"] = ended.status
+    if lifecycle == "vacuum":
         outcome["closed"] = close_vacuum(ended)
-    elif ended.state_machine_arn == settings().maintenance_state_machine_arn:
+    else:
         outcome["closed"] = close_maintenance(ended)
     if outcome["closed"]:
         logger.info("record closed after its execution ended", extra=outcome)
         metrics.add_metric(name="ExecutionEndedOutsideOps", unit="Count", value=1)
     return outcome
+
+
+def _lifecycle(state_machine_arn: str) -> step_caller.Lifecycle | None:
+    for lifecycle in ("vacuum", "maintenance"):
+        if state_machine_arn == step_caller.state_machine_arn(lifecycle):
+            return lifecycle
+    return None
+
+
+def confirmed(claimed: ExecutionEnded, lifecycle: step_caller.Lifecycle) -> ExecutionEnded:
+    """The execution as Step Functions describes it, if it has ended outside OPS: the event only
+    says where to look (a hand-made one saying ABORTED for a RUNNING execution is refused)."""
+    ids = {"executionArn": claimed.execution_arn, "status": claimed.status}
+    execution = step_caller.describe(claimed.execution_arn)
+    if execution is None or execution.state_machine_arn != claimed.state_machine_arn:
+        step_caller.refuse(lifecycle, "no such execution of this stack's state machine", ids)
+    if execution.status not in ENDED_OUTSIDE:
+        step_caller.refuse(lifecycle, f"the execution is {execution.status}, not ended outside OPS", ids)
+    return ExecutionEnded(
+        executionArn=execution.arn,
+        stateMachineArn=execution.state_machine_arn,
+        name=execution.name,
+        status=execution.status,
+        input=json.dumps(execution.input),
+        error=execution.error,
+        cause=execution.cause,
+    )
 
 
 # -- vacuum --------------------------------------------------------------------------------------

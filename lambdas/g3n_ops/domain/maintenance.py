@@ -29,7 +29,7 @@ from typing import TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from g3n_ops.aws import client
-from g3n_ops.domain import audit, paging
+from g3n_ops.domain import audit, paging, step_caller
 from g3n_ops.errors import (
     InvalidInput,
     InvalidTransition,
@@ -58,6 +58,8 @@ MAX_UPDATES = 100  # keeps a record far below DynamoDB's 400 KB item limit
 # Timers may fire up to a second early (the local interpreter truncates to whole seconds); a
 # window must never be closed or flagged before its expected end, so the end timer gets 1 s slack.
 END_TIMER_SLACK = timedelta(seconds=1)
+# How much earlier than its time a step is still believed (Step Functions and Lambda keep their own clocks).
+CLOCK_SLACK = timedelta(seconds=1)
 RACE_ATTEMPTS = 3
 
 # Who acts when nobody typed a command: the lifecycle state machine's own steps.
@@ -388,6 +390,8 @@ def start_when_due(maintenance_id: str, execution_arn: str) -> dict:
     one (windows never overlap) and says why in the history."""
     by = Actor(STATE_MACHINE_SOURCE, execution_arn)
     record = get(maintenance_id)
+    if record["status"] == "scheduled":
+        _refuse_before(record["start"], "start", record, execution_arn)
     outcome = {"scheduled": "started", "active": "already-active"}.get(record["status"], "not-started")
     if record["status"] == "scheduled":
         try:
@@ -407,6 +411,14 @@ def start_when_due(maintenance_id: str, execution_arn: str) -> dict:
     if record["status"] == "active":
         result["waitUntil"] = _end_timer(record["expectedEnd"])
     return result
+
+
+def _refuse_before(moment: str, step: str, record: dict, execution_arn: str) -> None:
+    """The schedule is the domain's rule, not only the ASL's Wait: a start (or expire) sent before
+    its time, by hand with the waiting execution's ARN, is refused."""
+    if now() < parse_iso(moment) - CLOCK_SLACK:
+        claimed = {"step": step, "maintenanceId": record["maintenanceId"], "executionArn": execution_arn}
+        step_caller.refuse("maintenance", f"its {step} is due at {moment}, not before", claimed)
 
 
 # -- update --------------------------------------------------------------------------------------
@@ -516,6 +528,9 @@ def expire(maintenance_id: str, execution_arn: str) -> dict:
     """The state machine's step at the expected end: auto-end the window if asked, otherwise
     flag it overrunning (ping and the guard show it). A window already ended is left alone."""
     by = Actor(STATE_MACHINE_SOURCE, execution_arn)
+    current = get(maintenance_id)
+    if current["status"] == "active":
+        _refuse_before(current["expectedEnd"], "expire", current, execution_arn)
 
     def attempt(record: dict) -> tuple[dict, str]:
         if record["status"] != "active":

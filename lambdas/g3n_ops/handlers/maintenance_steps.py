@@ -12,10 +12,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from g3n_ops.aws import transient_errors_named
-from g3n_ops.domain import maintenance, maintenance_effect
+from g3n_ops.domain import maintenance, maintenance_effect, step_caller
 from g3n_ops.errors import InvalidInput
 from g3n_ops.handlers.operations import describe_validation_error
 from g3n_ops.observability import logger, metrics, tracer
+from g3n_ops.store import maintenance as store
 
 
 class _Model(BaseModel):
@@ -85,6 +86,32 @@ STEPS = {
 }
 
 
+def confirm_caller(event: StepEvent) -> None:
+    """Step Functions must vouch for the event (domain/step_caller.py); its claims are not proof."""
+    claimed = event.model_dump(by_alias=True, include={"step", "execution_arn", "maintenance_id"})
+    if event.step == "admit":
+        raw = event.input or {}
+        given = raw.get("maintenanceId")
+        claimed["maintenanceId"] = given if isinstance(given, str) else None
+        step_caller.confirm(
+            "maintenance",
+            event.execution_arn,
+            id_key="maintenanceId",
+            record_id=None,
+            admit_input=raw,
+            claimed=claimed,
+        )
+        return
+    step_caller.confirm(
+        "maintenance",
+        event.execution_arn,
+        id_key="maintenanceId",
+        record_id=_window_id(event),
+        claimed=claimed,
+        owners=lambda: ((store.get(_window_id(event)) or {}).get("executionArn"),),
+    )
+
+
 @logger.inject_lambda_context(log_event=False)  # console input is free text: never log it
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
@@ -92,4 +119,5 @@ def handler(event: dict, context) -> dict:
     step = _parse(StepEvent, event)
     logger.append_keys(step=step.step, maintenanceId=step.maintenance_id)
     with transient_errors_named(f"the maintenance window's {step.step} step"):
+        confirm_caller(step)
         return STEPS[step.step](step)

@@ -10,10 +10,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from g3n_ops.aws import transient_errors_named
+from g3n_ops.domain import step_caller
 from g3n_ops.domain.vacuum import steps
 from g3n_ops.errors import InvalidInput
 from g3n_ops.handlers.operations import describe_validation_error
 from g3n_ops.observability import logger, metrics, tracer
+from g3n_ops.store import vacuum as store
 
 ExecutionArn = Annotated[str, Field(alias="executionArn", min_length=1, max_length=2048)]
 VacuumId = Annotated[str, Field(alias="vacuumId", min_length=1, max_length=64)]
@@ -83,7 +85,54 @@ def run_step(event: dict) -> dict:
         raise InvalidInput(describe_validation_error(error)) from None
     logger.append_keys(step=step.step, vacuum_id=getattr(step, "vacuum_id", None))
     with transient_errors_named(f"the vacuum's {step.step} step"):
+        _confirm_caller(step)
         return _dispatch(step)
+
+
+def _confirm_caller(step: StepEvent) -> None:
+    """Step Functions must vouch for the event (domain/step_caller.py); its claims are not proof."""
+    claimed = step.model_dump(by_alias=True, include={"step", "execution_arn", "vacuum_id", "unit_id"})
+    match step:
+        case Admit():
+            given = step.input.get("vacuumId")
+            claimed["vacuumId"] = given if isinstance(given, str) else None
+            step_caller.confirm(
+                "vacuum",
+                step.execution_arn,
+                id_key="vacuumId",
+                record_id=None,
+                admit_input=step.input,
+                claimed=claimed,
+            )
+        case Fail():
+            vacuum_id = step.state.get("vacuumId") if isinstance(step.state.get("vacuumId"), str) else None
+            claimed["vacuumId"] = vacuum_id
+            execution = step_caller.confirm(
+                "vacuum",
+                step.execution_arn,
+                id_key="vacuumId",
+                record_id=vacuum_id,
+                claimed=claimed,
+                owners=(lambda: _owners(vacuum_id)) if vacuum_id else None,
+            )
+            # Only the state machine's Catch records a failure: the execution must be in that state.
+            step_caller.confirm_in_state("vacuum", execution, steps.FAIL_STATE, claimed=claimed)
+        case _:
+            step_caller.confirm(
+                "vacuum",
+                step.execution_arn,
+                id_key="vacuumId",
+                record_id=step.vacuum_id,
+                claimed=claimed,
+                owners=lambda: _owners(step.vacuum_id),
+            )
+
+
+def _owners(vacuum_id: str) -> tuple[str | None, ...]:
+    """The executions a run belongs to: its own, and the one it continued from (whose continue
+    step may be retried after the hand-over)."""
+    record = store.get_record(vacuum_id) or {}
+    return record.get("executionArn"), record.get("continuedFrom")
 
 
 def _dispatch(step: StepEvent) -> dict:

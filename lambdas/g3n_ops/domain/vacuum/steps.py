@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from g3n_ops import retry
 from g3n_ops.aws import client
-from g3n_ops.domain import dry_run_binding, purge
+from g3n_ops.domain import dry_run_binding, purge, step_caller
 from g3n_ops.domain.vacuum import plan as plans
 from g3n_ops.domain.vacuum import rounds
 from g3n_ops.domain.vacuum.audit import audit
@@ -48,6 +48,12 @@ from g3n_ops.observability import metrics
 from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as store
+
+# The vacuum ASL's state whose task records a failure (every Catch leads there).
+FAIL_STATE = "Record failure"
+# How much earlier than its window's end a start is still believed (Step Functions' and Lambda's
+# clocks are not the same clock).
+CLOCK_SLACK_SECONDS = 1.0
 
 
 class ConsoleStart(BaseModel):
@@ -143,6 +149,8 @@ def start(vacuum_id: str, execution_arn: str) -> dict:
     have won: then stop quietly)."""
     current = get(vacuum_id)
     scope, orgcode, dry_run = current["scope"], current.get("orgcode"), bool(current["dryRun"])
+    if current["status"] == "pending" and not dry_run:
+        _refuse_before_window_end(current, execution_arn)
     plan = plans.build_plan(load_registry(), scope, orgcode, purge.Limits.from_environment())
     bound = plans.bound_plan(plan, scope=scope, orgcode=orgcode, dry_run=dry_run)
     record = store.update_record(
@@ -170,6 +178,40 @@ def start(vacuum_id: str, execution_arn: str) -> dict:
     renew_mutex(vacuum_id)
     audit(record, "started", units=len(bound["units"]), planDigest=bound["digest"])
     return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": True}
+
+
+def _refuse_before_window_end(record: dict, execution_arn: str) -> None:
+    """The pending window is the domain's rule, not only the ASL's Wait: a start sent early (by
+    hand, with the waiting execution's ARN) is refused."""
+    created = datetime.fromisoformat(record["createdAt"].replace("Z", "+00:00"))
+    ends = created + timedelta(seconds=settings().vacuum_pending_seconds - CLOCK_SLACK_SECONDS)
+    if utc_now() < ends:
+        step_caller.refuse(
+            "vacuum",
+            f"its pending window runs until {iso(ends)}",
+            _claimed("start", record["vacuumId"], execution_arn),
+        )
+
+
+def _refuse_unless_done(record: dict, step: str, execution_arn: str) -> None:
+    """``verify`` and ``finalise`` come after every planned unit is purged (and ``finalise`` of a
+    real run after every unit is verified); sent earlier, they would end a run half-way."""
+    progress = record.get("progress") or {}
+    bound = plans.stored_plan(record) or {"units": []}
+    if not all((progress.get(entry["id"]) or {}).get("done") for entry in bound["units"]):
+        step_caller.refuse(
+            "vacuum", "units of the run are not purged yet", _claimed(step, record["vacuumId"], execution_arn)
+        )
+    if step == "finalise" and not record["dryRun"]:
+        checked = record.get("verifyProgress") or {}
+        if not all(checked.get(name, {}).get("done") for name in _verify_units(record)):
+            step_caller.refuse(
+                "vacuum", "the run is not verified yet", _claimed(step, record["vacuumId"], execution_arn)
+            )
+
+
+def _claimed(step: str, vacuum_id: str, execution_arn: str) -> dict:
+    return {"step": step, "vacuumId": vacuum_id, "executionArn": execution_arn}
 
 
 def _runs_in(record: dict, execution_arn: str) -> bool:
@@ -340,6 +382,7 @@ def verify(vacuum_id: str, execution_arn: str) -> dict:
     Answers ``next``: ``verify`` (more to check), ``continue`` (this execution's history is near
     its budget) or ``finalise``; anything left fails the run."""
     record = _running(vacuum_id, execution_arn)
+    _refuse_unless_done(record, "verify", execution_arn)
     renew_mutex(vacuum_id)
     started_ms = int(datetime.fromisoformat(record["startedAt"].replace("Z", "+00:00")).timestamp() * 1000)
     checked = dict(record.get("verifyProgress") or {})
@@ -401,6 +444,9 @@ def _describe(unit: purge.WorkUnit) -> str:
 def finalise(vacuum_id: str, execution_arn: str) -> dict:
     """running → completed (the totals were kept by the checkpoints' atomic ADDs); audit; free
     the mutex."""
+    current = get(vacuum_id)
+    if current["status"] == "running":
+        _refuse_unless_done(current, "finalise", execution_arn)
     record = store.update_record(
         vacuum_id,
         set_fields={"status": "completed", "finishedAt": iso(utc_now())},
