@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 import workflows
+from g3n_ops.domain import step_caller
 from g3n_ops_client import client as client_module
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.errors import OpsClientError
@@ -33,6 +34,13 @@ def stack(local_stack):
     local_stack.reset(seed=False)
     yield local_stack
     local_stack.set_faults(None)
+
+
+@pytest.fixture
+def trusted_steps(monkeypatch):
+    """These tests hand-make steps events to see the fault layer, not the trust boundary (its own
+    tests: tests/workflow/test_step_callers.py): Step Functions' word on the caller is taken as given."""
+    monkeypatch.setattr(step_caller, "confirm", lambda *args, **kwargs: None)
 
 
 @pytest.fixture
@@ -54,7 +62,7 @@ def records_described(stack, description: str) -> list[dict]:
     return [record for record in page["items"] if record["description"] == description]
 
 
-def test_a_crashed_steps_invocation_did_its_work_and_answers_as_a_timeout(faults):
+def test_a_crashed_steps_invocation_did_its_work_and_answers_as_a_timeout(faults, trusted_steps):
     faults.set_faults("crash=1.0@maintenance-steps")
     event = {
         "step": "admit",
@@ -71,7 +79,7 @@ def test_a_crashed_steps_invocation_did_its_work_and_answers_as_a_timeout(faults
     assert [record["status"] for record in records_described(faults, "crashed admit")] == ["scheduled"]
 
 
-def test_crash_is_scoped_to_its_steps_function_and_spares_other_functions(faults):
+def test_crash_is_scoped_to_its_steps_function_and_spares_other_functions(faults, trusted_steps):
     faults.set_faults("crash=1.0@vacuum-steps")
     event = {
         "step": "admit",
@@ -122,7 +130,7 @@ def test_a_lifecycle_completes_under_moderate_throttling(faults):
     [("throttle=1.0@dynamodb", "AwsThrottled"), ("server=1.0@dynamodb", "AwsServerError")],
 )
 def test_a_step_whose_aws_calls_keep_failing_reports_the_name_the_workflow_retries(
-    faults, compressed_retry_waits, spec, name
+    faults, compressed_retry_waits, trusted_steps, spec, name
 ):
     """Past botocore's few retries, a raw ``ProvisionedThroughputExceededException`` would fail a
     run at once; the steps' edge names it so the workflow's Retry backs off and tries again."""

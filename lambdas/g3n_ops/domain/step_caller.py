@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -192,7 +193,9 @@ def _audit(lifecycle: Lifecycle, why: str, claimed: dict) -> None:
         record = vacuum_store.get_record(claimed_id) if claimed.get("vacuumId") else None
         vacuum_audit(record or {"vacuumId": claimed_id}, "step-caller-refused", why=why, claimed=claimed)
         return
-    maintenance_audit.write({"action": "step-caller-refused", "why": why, "claimed": claimed})
+    at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    line = {"action": "step-caller-refused", "at": at, "maintenanceId": claimed.get("maintenanceId")}
+    maintenance_audit.write(line | {"why": why, "claimed": claimed})
 
 
 def forget() -> None:
