@@ -17,11 +17,12 @@ import pytest
 from g3n_ops import observability
 from g3n_ops import settings as settings_module
 from g3n_ops.domain import secret
-from g3n_ops.errors import OpsError, SecretCodeMismatch
+from g3n_ops.errors import OpsError, SecretCodeLocked, SecretCodeMismatch
 from g3n_ops.store import secret as secret_store
 from g3n_ops.store import table
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.errors import OpsClientError
+from tests.maintenance_support import soon, stop_running_executions
 from tests.support import SECRET, run_cli, run_cli_json
 from tests.vacuum_support import PHRASE, ops_items
 
@@ -92,7 +93,7 @@ def seconds_to_wait(error: OpsClientError) -> int:
     return int(error.message.split(" more seconds")[0].rsplit(" ", 1)[1])
 
 
-def test_five_wrong_codes_from_two_callers_lock_every_gated_operation_even_for_the_right_code(
+def test_five_wrong_codes_from_two_callers_lock_every_gated_operation_but_cancelling_even_for_the_right_code(
     local_stack, secret_restored, metrics_spy
 ):
     cli, mcp = clients(local_stack)
@@ -111,17 +112,18 @@ def test_five_wrong_codes_from_two_callers_lock_every_gated_operation_even_for_t
         assert [answer.code for answer in answers] == ["secret-code-mismatch"] * 5
         assert "locked" in answers[-1].message  # the fifth says the lockout began
 
-        # Locked now, for both callers and every gated function, even with the right code.
+        # Locked now, for both callers and every gated function, even with the right code
+        # (cancelling is not: test_the_right_code_still_cancels_during_a_lockout).
         for call in (
-            lambda: cli.maintenance.cancel(SECRET, UNKNOWN_WINDOW),
-            lambda: mcp.vacuum.cancel(SECRET, UNKNOWN_VACUUM),
+            lambda: cli.maintenance.update(SECRET, "x"),
+            lambda: mcp.vacuum.resume(SECRET, UNKNOWN_VACUUM),
             lambda: mcp.rotate_secret(SECRET, "a-new-code-000001"),
         ):
             error = refused(call)
             assert error.code == "secret-code-locked"
             assert 1 <= seconds_to_wait(error) <= 60
         raw = local_stack.provisioner.dispatcher.functions["g3n-local-ops-vacuum"].call(
-            {"operation": "vacuum-cancel", "secretCode": SECRET, "vacuumId": UNKNOWN_VACUUM}
+            {"operation": "vacuum-resume", "secretCode": SECRET, "vacuumId": UNKNOWN_VACUUM}
         )
         assert raw["error"]["code"] == "secret-code-locked" and 1 <= raw["error"]["retryAfterSeconds"] <= 60
 
@@ -139,22 +141,70 @@ def test_after_the_lockout_window_the_right_code_works_again(local_stack, secret
     with local_stack.secret_lockout(threshold=1, window_seconds=5):
         store_secret(weak_hash(SECRET))
         assert refused(lambda: cli.vacuum.cancel(WRONG, UNKNOWN_VACUUM)).code == "secret-code-mismatch"
-        assert refused(lambda: mcp.maintenance.cancel(SECRET, UNKNOWN_WINDOW)).code == "secret-code-locked"
+        assert refused(lambda: mcp.vacuum.resume(SECRET, UNKNOWN_VACUUM)).code == "secret-code-locked"
         locked_until = float(secret_store.get_lockout()["lockedUntil"])
         time.sleep(max(0.0, locked_until - time.time()) + 0.1)
         # The window has passed: the operation's own answer comes back, for both callers.
-        assert refused(lambda: mcp.vacuum.cancel(SECRET, UNKNOWN_VACUUM)).code == "vacuum-not-found"
-        assert refused(lambda: cli.maintenance.cancel(SECRET, UNKNOWN_WINDOW)).code == "maintenance-not-found"
+        assert refused(lambda: mcp.vacuum.resume(SECRET, UNKNOWN_VACUUM)).code == "vacuum-not-found"
+        assert refused(lambda: cli.maintenance.update(SECRET, "x")).code == "invalid-transition"
 
 
-def test_failures_outside_the_window_are_forgotten_and_the_threshold_locks():
-    state = {"failures": [100.0, 200.0, 290.0], "lockedUntil": 0}
-    after, locked = secret.lockout_after_failure(state, 300.0, threshold=3, window=60)
-    assert (after["failures"], locked) == ([290.0, 300.0], False)  # 100 and 200 fell out
-    after, locked = secret.lockout_after_failure(after, 310.0, threshold=3, window=60)
-    assert locked and after == {"failures": [], "lockedUntil": 370.0}
-    assert secret.seconds_locked(after, 310.0) == 60 and secret.seconds_locked(after, 369.5) == 1
-    assert secret.seconds_locked(after, 370.0) == 0
+def test_an_attempt_budget_holds_in_flight_and_wrong_codes_per_window_and_locks_at_the_threshold(local_stack):
+    budget = secret_store.MAIN
+
+    def take(now: float) -> float | None:
+        return secret_store.take_attempt(budget, now=now, threshold=3, window=60)
+
+    def fail(window_ends: float) -> int | None:
+        return secret_store.record_failure(budget, window_ends=window_ends)
+
+    with local_stack.secret_lockout(threshold=3, window_seconds=60):  # the item cleared before and after
+        assert take(100.0) == 160.0  # the first attempt opens the window
+        assert [take(110.0), take(120.0), take(130.0)] == [160.0, 160.0, None]  # a 4th never runs scrypt
+        secret_store.give_back(budget, window_ends=160.0)  # a right code gives its attempt back
+        assert [take(131.0), take(132.0)] == [160.0, None]
+        assert [fail(160.0), fail(160.0)] == [1, 2]
+        assert take(161.0) == 221.0  # the window ended: a new one, counted afresh
+        state = secret_store.get_lockout()
+        assert (state["attempts"], state["failures"]) == (1, 0)
+        secret_store.give_back(budget, window_ends=160.0)  # an old window's attempt: nothing to give
+        assert fail(160.0) is None and secret_store.get_lockout()["attempts"] == 1
+
+        assert [take(162.0), take(163.0)] == [221.0, 221.0]
+        assert [fail(221.0), fail(221.0), fail(221.0)] == [1, 2, 3]
+        assert secret_store.start_lockout(budget, now=170.0, until=230.0, threshold=3)
+        assert not secret_store.start_lockout(budget, now=171.0, until=231.0, threshold=3)  # only once
+        assert take(225.0) is None  # the window has ended, the lockout has not
+        state = secret_store.get_lockout()
+        assert secret.seconds_locked(state, 225.0) == 5 and secret.seconds_locked(state, 230.0) == 0
+        assert secret.seconds_locked(state, 225.0, secret_store.CANCEL) == 0  # the other budget
+        assert take(230.0) == 290.0  # over: a fresh window
+        assert not any(name.startswith("cancel") for name in secret_store.get_lockout())
+
+
+def test_a_budget_is_unavailable_while_locked_or_full_of_attempts_in_flight():
+    main, cancel = secret_store.MAIN, secret_store.CANCEL
+    in_flight = {"attempts": 3, "failures": 1, "windowEnds": 160.0, "cancelLockedUntil": 150.5}
+    assert secret.seconds_unavailable(in_flight, 100.0, main, threshold=3) == secret.IN_FLIGHT_RETRY_SECONDS
+    assert secret.seconds_unavailable(in_flight, 100.0, main, threshold=4) == 0  # room for one more
+    assert secret.seconds_unavailable(in_flight, 160.0, main, threshold=3) == 0  # its window ended
+    assert secret.seconds_unavailable(in_flight, 100.0, cancel, threshold=3) == 51
+    assert secret.seconds_unavailable({}, 100.0, cancel, threshold=3) == 0
+
+
+def test_the_lockout_exempt_operations_are_the_secret_gated_safety_valves():
+    from g3n_ops.handlers import admin, maintenance_ops, vacuum_ops
+    from g3n_ops.models import SecretRequest
+
+    gated = {
+        name
+        for handler in (admin, maintenance_ops, vacuum_ops)
+        for name, (model, _) in handler.operations._routes.items()
+        if issubclass(model, SecretRequest)
+    }
+    exempt = set(secret.LOCKOUT_EXEMPT_OPERATIONS)
+    assert exempt == {"vacuum-cancel", "maintenance-cancel", "maintenance-end"}
+    assert exempt.issubset(gated) and exempt != gated  # real routes, each gated by the code
 
 
 def test_concurrent_wrong_codes_are_each_counted_once(local_stack, secret_restored):
@@ -174,7 +224,121 @@ def test_concurrent_wrong_codes_are_each_counted_once(local_stack, secret_restor
         for thread in threads:
             thread.join()
         assert errors == ["secret-code-mismatch"] * 8
-        assert len(secret_store.get_lockout()["failures"]) == 8
+        state = secret_store.get_lockout()
+        assert (state["failures"], state["attempts"]) == (8, 8)
+
+
+@pytest.fixture
+def scrypt_runs(monkeypatch) -> list[float]:
+    """Every scrypt the secret module runs, each made to last 0.3 s as a real one does (~0.5 s),
+    so concurrent guesses overlap as they would on AWS."""
+    runs: list[float] = []
+    original = secret._scrypt
+
+    def counted(*args, **kwargs):
+        runs.append(time.monotonic())
+        time.sleep(0.3)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(secret, "_scrypt", counted)
+    return runs
+
+
+@pytest.mark.parametrize("lockout_exempt", [False, True], ids=["gated", "cancelling"])
+def test_fifty_concurrent_wrong_codes_reach_scrypt_at_most_threshold_times(
+    local_stack, secret_restored, scrypt_runs, lockout_exempt
+):
+    """The attempt is taken (a conditional increment) before scrypt, so however many guesses run
+    at once, in however many containers, at most ``threshold`` per window are verified; the
+    cancelling operations add their own budget of as many, no more."""
+    budgets = 2 if lockout_exempt else 1
+    with local_stack.secret_lockout(threshold=5, window_seconds=60):
+        store_secret(weak_hash(SECRET))
+        audit_before = len(security_audit())
+        answers: list[str] = []
+        together = threading.Barrier(50)
+
+        def guess() -> None:
+            together.wait()
+            try:
+                by = {"operation": "vacuum-cancel" if lockout_exempt else "vacuum-org", "source": "cli"}
+                secret.verify(WRONG, by=by, lockout_exempt=lockout_exempt)
+            except OpsError as error:
+                answers.append(error.code)
+
+        threads = [threading.Thread(target=guess) for _ in range(50)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert len(scrypt_runs) == 5 * budgets
+        assert Counter(answers) == {
+            "secret-code-mismatch": 5 * budgets,
+            "secret-code-locked": 50 - 5 * budgets,
+        }
+        state, now = secret_store.get_lockout(), time.time()
+        assert state["failures"] == 5 and secret.seconds_locked(state, now) > 0
+        entries = security_audit()[audit_before:]
+        assert Counter((entry["action"], entry.get("lockoutBudget")) for entry in entries) == {
+            ("secret-code-mismatch", None): 5,
+            ("secret-lockout", None): 1,
+            **(
+                {("secret-code-mismatch", "cancel"): 5, ("secret-lockout", "cancel"): 1}
+                if lockout_exempt
+                else {}
+            ),
+        }
+        if lockout_exempt:
+            # Both budgets spent: cancelling is locked too, the right code included, until the
+            # cancel budget's own lockout ends (the residual denial of service, IAM-gated).
+            assert state["cancelFailures"] == 5
+            with pytest.raises(SecretCodeLocked) as locked:
+                secret.verify(SECRET, lockout_exempt=True)
+            assert "locked them too" in str(locked.value) and locked.value.retry_after_seconds > 0
+        else:
+            assert "cancelAttempts" not in state
+        assert len(scrypt_runs) == 5 * budgets
+
+
+def test_the_right_code_still_cancels_during_a_lockout(seeded, local_stack, secret_restored, client):
+    """Five wrong vacuum-cancel codes (anyone who may invoke the function can send them) lock the
+    gated operations but not the safety valves: the right code still cancels a scheduled window
+    and reaches vacuum-cancel and maintenance-end, everything else stays locked, and a wrong code
+    on a valve still counts (in cancelling's own budget) and is audited."""
+    window = client.maintenance.schedule(SECRET, "Lockout check", 600, soon(600))
+    window_id = window["maintenanceId"]
+    try:
+        with local_stack.secret_lockout(threshold=5, window_seconds=60):
+            store_secret(weak_hash(SECRET))
+            for _ in range(5):
+                assert (
+                    refused(lambda: client.vacuum.cancel(WRONG, UNKNOWN_VACUUM)).code
+                    == "secret-code-mismatch"
+                )
+
+            for call in (
+                lambda: client.maintenance.schedule(SECRET, "Another", 600, soon(900)),
+                lambda: client.maintenance.start(SECRET, window_id),
+                lambda: client.vacuum.org(SECRET, "TESTORG", "reason", dry_run=True),
+                lambda: client.rotate_secret(SECRET, "a-new-code-000001"),
+            ):
+                assert refused(call).code == "secret-code-locked"
+
+            assert refused(lambda: client.vacuum.cancel(SECRET, UNKNOWN_VACUUM)).code == "vacuum-not-found"
+            assert refused(lambda: client.maintenance.end(SECRET, "none active")).code == "invalid-transition"
+            assert client.maintenance.cancel(SECRET, window_id)["status"] == "cancelled"
+            assert client.maintenance.get(window_id)["status"] == "cancelled"
+
+            audit_before = len(security_audit())
+            assert refused(lambda: client.maintenance.cancel(WRONG, window_id)).code == "secret-code-mismatch"
+            (entry,) = security_audit()[audit_before:]
+            assert entry["action"] == "secret-code-mismatch" and entry["operation"] == "maintenance-cancel"
+            assert (entry["lockoutBudget"], entry["failuresInWindow"]) == ("cancel", 1)
+            assert secret_store.get_lockout()["failures"] == 5  # the gated lockout is unchanged
+            assert refused(lambda: client.maintenance.update(SECRET, "x")).code == "secret-code-locked"
+    finally:
+        stop_running_executions()
 
 
 def test_a_weak_hash_is_upgraded_on_the_next_successful_verify(local_stack, secret_restored):

@@ -6,14 +6,40 @@ The code itself is never stored, logged, returned, audited or put in an executio
 Cost: scrypt N=2^17, r=8, p=1 (128 MiB, ~0.3-0.7 s per hash). A stored hash with weaker
 parameters is re-hashed at the current ones on the next successful verify.
 
+Attempts before scrypt: every scrypt verify first takes an attempt from a budget on the item
+``lockout#secret`` (``store/secret.py``), with one conditional DynamoDB update that fails once
+``threshold`` attempts are taken in the window (opened by the window's first attempt). A right
+code gives its attempt back; a wrong one keeps it and is counted as a failure. So the budget
+holds the attempts in flight plus the wrong ones, and at most ``threshold`` guesses per window
+ever reach scrypt, whatever the number of containers or the functions' reserved concurrency.
+The ``threshold``-th failure starts the lockout (``window`` seconds from then; audited, metric,
+event). While ``threshold`` attempts are merely in flight, a call is refused for a moment
+(``secret-code-locked``, ``IN_FLIGHT_RETRY_SECONDS``). A verify that dies inside scrypt keeps
+its attempt until the window ends: fail closed.
+
+Lockout-exempt operations (``LOCKOUT_EXEMPT_OPERATIONS``: cancelling, ending) are the safety
+valves: an attacker must not be able to lock the operator out of them with a few wrong codes.
+They take an attempt from the main budget while it has room (so their wrong codes count toward
+the lockout like any other, and are audited); when it is locked or full they take one from a
+second budget, ``cancel``, with the same threshold and window. The right code therefore cancels
+during a lockout, and a wrong code still costs a full scrypt and is counted and audited: at
+most 2 x ``threshold`` guesses per window reach scrypt. An attacker who also spends the cancel
+budget (``threshold`` more wrong codes during the lockout) locks cancelling too, until that
+budget's own lockout ends: a residual denial of service that needs ``lambda:InvokeFunction`` on
+an OPS function (IAM) and leaves an audit trail and a second ``secret-lockout`` alarm.
+
 Verify cache: a container remembers a *successful* verify for ``VERIFY_CACHE_SECONDS``, keyed by
 HMAC-SHA256(container-random key, salt|hash|code). Only the right code can hit it, so it never
-speeds up guessing (every wrong code still costs a full scrypt, and the lockout is checked
-first, cache or not); a rotation changes salt|hash, so an old code misses. What it gives up:
-someone who can read the container's memory could test guesses against the HMAC at hash speed
-instead of scrypt speed; that reader also sees the plain code in the request being served, so
-nothing is lost that was not already lost. Operators (and the test suite) repeating the right
-code in a warm container pay scrypt once per TTL instead of once per call.
+speeds up guessing (every wrong code still takes an attempt and costs a full scrypt); a hit
+takes no attempt, but a non-exempt operation still checks that no lockout is in force. A
+rotation changes salt|hash, so an old code misses. What it gives up: someone who can read the
+container's memory could test guesses against the HMAC at hash speed instead of scrypt speed;
+that reader also sees the plain code in the request being served, so nothing is lost that was
+not already lost. Operators (and the test suite) repeating the right code in a warm container
+pay scrypt once per TTL instead of once per call.
+
+Rotation verifies the current code against the secret item read once and replaces exactly that
+item (conditional on its hash): a rotation that lands in between makes this one fail, never lost.
 """
 
 from __future__ import annotations
@@ -26,7 +52,7 @@ import os
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from g3n_ops import notify
 from g3n_ops.errors import (
@@ -47,7 +73,10 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
 # Stored parameters are trusted only within these bounds (memory: 128 * r * N * p bytes).
 MAX_N, MAX_R, MAX_P = 2**20, 16, 4
 VERIFY_CACHE_SECONDS = 300.0
-LOCKOUT_WRITE_ATTEMPTS = 8
+# Answered (secret-code-locked) while ``threshold`` verifies are in flight: they end in a second.
+IN_FLIGHT_RETRY_SECONDS = 2
+# Safety valves: an attacker's wrong codes must never keep the operator from stopping harm.
+LOCKOUT_EXEMPT_OPERATIONS = frozenset({"vacuum-cancel", "maintenance-cancel", "maintenance-end"})
 
 _cache_key_secret = os.urandom(32)
 _verified_until: dict[str, float] = {}
@@ -117,93 +146,156 @@ def validate_new_code(code: str) -> None:
 
 
 # -- lockout ---------------------------------------------------------------------------------------
-def lockout_after_failure(state: dict, now: float, *, threshold: int, window: float) -> tuple[dict, bool]:
-    """The counter after one more wrong code at ``now``; True when this failure locks.
-
-    Failures older than the window are forgotten. The ``threshold``-th failure within the window
-    locks every secret-gated operation for ``window`` seconds from then and clears the count."""
-    recent = [float(at) for at in state.get("failures", []) if float(at) > now - window] + [now]
-    if len(recent) >= threshold:
-        return {"failures": [], "lockedUntil": now + window}, True
-    return {"failures": recent, "lockedUntil": state.get("lockedUntil", 0)}, False
-
-
-def seconds_locked(state: dict, now: float) -> int:
-    """Whole seconds until the lockout ends (0 when not locked)."""
-    remaining = float(state.get("lockedUntil", 0) or 0) - now
+def seconds_locked(state: dict, now: float, budget: store.Budget = store.MAIN) -> int:
+    """Whole seconds until ``budget``'s lockout ends (0 when not locked)."""
+    remaining = float(state.get(budget.locked_until, 0) or 0) - now
     return max(0, math.ceil(remaining))
 
 
-def _check_not_locked() -> None:
-    wait = seconds_locked(store.get_lockout(), time.time())
-    if wait:
-        logger.warning("secret-gated operation refused: locked out", extra={"retryAfterSeconds": wait})
-        raise SecretCodeLocked(_locked_message(wait), retry_after_seconds=wait)
+def seconds_unavailable(state: dict, now: float, budget: store.Budget, *, threshold: int) -> int:
+    """Whole seconds until ``budget`` may give an attempt again: its lockout, or a moment while
+    ``threshold`` attempts are taken in an open window (in flight), else 0."""
+    locked = seconds_locked(state, now, budget)
+    if locked:
+        return locked
+    window_open = float(state.get(budget.window_ends, 0) or 0) > now
+    if window_open and int(state.get(budget.attempts, 0) or 0) >= threshold:
+        return IN_FLIGHT_RETRY_SECONDS
+    return 0
+
+
+def _exempt_names() -> str:
+    names = sorted(LOCKOUT_EXEMPT_OPERATIONS)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _refuse(*, lockout_exempt: bool, state: dict | None = None) -> NoReturn:
+    """Raise SecretCodeLocked for a call that may not verify now, saying why and for how long."""
+    limits = settings()
+    threshold, window = limits.secret_lockout_threshold, limits.secret_lockout_window_seconds
+    state, now = state if state is not None else store.get_lockout(), time.time()
+    budgets = (store.MAIN, store.CANCEL) if lockout_exempt else (store.MAIN,)
+    waits = [seconds_unavailable(state, now, budget, threshold=threshold) for budget in budgets]
+    wait = max(1, min(waits))  # the first budget to reopen (a race lost: try again at once)
+    locked = [seconds_locked(state, now, budget) > 0 for budget in budgets]
+    if all(locked) and lockout_exempt:
+        message = (
+            f"too many wrong secret codes: {threshold} within {window} s locked every secret-gated "
+            f"operation but {_exempt_names()}, and {threshold} more wrong codes on those during the "
+            f"lockout locked them too; every secret-gated operation is locked for {wait} more "
+            "seconds, the right code included; see the lockout playbook"
+        )
+    elif all(locked):
+        message = _locked_message(wait)
+    else:
+        message = (
+            f"the {threshold} secret-code checks the lockout allows per {window} s window are taken "
+            f"(by codes being checked right now, or wrong ones); try again in {wait} more seconds"
+        )
+    logger.warning(
+        "secret-gated operation refused: locked out",
+        extra={"retryAfterSeconds": wait, "lockoutExempt": lockout_exempt},
+    )
+    raise SecretCodeLocked(message, retry_after_seconds=wait)
 
 
 def _locked_message(wait: int) -> str:
     limits = settings()
     return (
         f"too many wrong secret codes ({limits.secret_lockout_threshold} within "
-        f"{limits.secret_lockout_window_seconds} s): every secret-gated operation is locked for "
-        f"{wait} more seconds, the right code included; see the lockout playbook"
+        f"{limits.secret_lockout_window_seconds} s): every secret-gated operation but "
+        f"{_exempt_names()} is locked for {wait} more seconds, the right code included; "
+        "see the lockout playbook"
     )
 
 
-def _record_failure(by: dict) -> None:
-    """Count one wrong code (conditional writes: concurrent failures are each counted once) and
-    audit it; the one that reaches the threshold starts the lockout (the next call is refused)."""
+def _refuse_if_locked() -> None:
+    """For a cached right code on a non-exempt operation: it runs no scrypt, so it takes no
+    attempt, but a lockout still holds for it."""
+    state = store.get_lockout()
+    if seconds_locked(state, time.time()):
+        _refuse(lockout_exempt=False, state=state)
+
+
+def _take_attempt(*, lockout_exempt: bool) -> tuple[store.Budget, float]:
+    """An attempt for one scrypt verify: the budget it came from and its window, or refused."""
     limits = settings()
-    for _ in range(LOCKOUT_WRITE_ATTEMPTS):
-        state = store.get_lockout()
-        now = time.time()
-        updated, locked = lockout_after_failure(
-            state,
-            now,
-            threshold=limits.secret_lockout_threshold,
-            window=limits.secret_lockout_window_seconds,
-        )
-        if store.put_lockout(updated, expected_version=int(state.get("version", 0))):
-            break
-    else:  # every attempt lost a race: many wrong codes at once, itself an attack: fail closed
-        updated, locked = {"failures": [], "lockedUntil": now + limits.secret_lockout_window_seconds}, True
-        store.force_lockout(updated["lockedUntil"])
+    limit = {"threshold": limits.secret_lockout_threshold, "window": limits.secret_lockout_window_seconds}
+    for budget in (store.MAIN, store.CANCEL) if lockout_exempt else (store.MAIN,):
+        window_ends = store.take_attempt(budget, now=time.time(), **limit)
+        if window_ends is not None:
+            return budget, window_ends
+    _refuse(lockout_exempt=lockout_exempt)
+
+
+def _record_failure(budget: store.Budget, window_ends: float, by: dict) -> NoReturn:
+    """Count one wrong code (it keeps its attempt) and audit it; the one that makes
+    ``threshold`` failures in the window starts the budget's lockout. Always raises."""
+    limits = settings()
+    threshold, window = limits.secret_lockout_threshold, limits.secret_lockout_window_seconds
+    failures = store.record_failure(budget, window_ends=window_ends)
+    cancel_budget = {"lockoutBudget": budget.name} if budget is store.CANCEL else {}
     metrics.add_metric(name="SecretCodeMismatch", unit="Count", value=1)
-    counted = limits.secret_lockout_threshold if locked else len(updated["failures"])
-    logger.warning("secret code mismatch", extra={"failuresInWindow": counted})
-    _audit("secret-code-mismatch", by, failuresInWindow=counted)
-    if locked:
-        wait = seconds_locked(updated, now)
-        metrics.add_metric(name="SecretLockout", unit="Count", value=1)
-        logger.error("secret-gated operations locked out", extra={"retryAfterSeconds": wait})
-        _audit("secret-lockout", by, lockedUntil=_iso(updated["lockedUntil"]))
-        notify.publish(notify.LOCKOUT_EVENT, {"lockedUntil": _iso(updated["lockedUntil"]), "by": by})
+    logger.warning("secret code mismatch", extra={"failuresInWindow": failures, **cancel_budget})
+    counted = {} if failures is None else {"failuresInWindow": failures}
+    _audit("secret-code-mismatch", by, **counted, **cancel_budget)
+    now = time.time()
+    if (
+        failures is None
+        or failures < threshold
+        or not store.start_lockout(budget, now=now, until=now + window, threshold=threshold)
+    ):
+        raise SecretCodeMismatch("the secret code is not correct")
+    locked_until = now + window
+    metrics.add_metric(name="SecretLockout", unit="Count", value=1)
+    logger.error("secret-gated operations locked out", extra={"retryAfterSeconds": window, **cancel_budget})
+    _audit("secret-lockout", by, lockedUntil=_iso(locked_until), **cancel_budget)
+    notify.publish(notify.LOCKOUT_EVENT, {"lockedUntil": _iso(locked_until), "by": by, **cancel_budget})
+    if budget is store.CANCEL:
         raise SecretCodeMismatch(
-            f"the secret code is not correct; that makes {limits.secret_lockout_threshold} wrong codes "
-            f"within {limits.secret_lockout_window_seconds} s, so every secret-gated operation is now "
-            f"locked for {wait} s (secret-code-locked)"
+            f"the secret code is not correct; that makes {threshold} wrong codes on {_exempt_names()} "
+            f"during a lockout, so they are now locked too, for {window} s (secret-code-locked)"
         )
+    raise SecretCodeMismatch(
+        f"the secret code is not correct; that makes {threshold} wrong codes within {window} s, so "
+        f"every secret-gated operation but {_exempt_names()} is now locked for {window} s "
+        "(secret-code-locked)"
+    )
 
 
 # -- operations ------------------------------------------------------------------------------------
-def verify(code: str, *, by: dict | None = None) -> None:
-    """Return only if ``code`` is the current secret code and no lockout is in force.
+def verify(code: str, *, by: dict | None = None, lockout_exempt: bool = False) -> None:
+    """Return only if ``code`` is the current secret code and it may be checked now (no lockout,
+    or ``lockout_exempt`` and the cancel budget has room).
 
-    ``by`` says who asked (operation, source, actor) for the audit; never the code."""
+    ``by`` says who asked (operation, source, actor) for the audit; never the code.
+    ``lockout_exempt``: the operation is in ``LOCKOUT_EXEMPT_OPERATIONS`` (the dispatcher says)."""
     by = by or {}
-    _check_not_locked()
+    stored = _current_secret()
+    if _verify_against(code, stored, by, lockout_exempt=lockout_exempt) and is_weaker_than_current(stored):
+        _upgrade(code, stored, by)
+
+
+def _current_secret() -> dict:
     stored = store.get_secret()
     if stored is None:
         raise SecretNotSet("no secret code is set for this stack yet; set one with 'g3n ops init-secret'")
+    return stored
+
+
+def _verify_against(code: str, stored: dict, by: dict, *, lockout_exempt: bool) -> bool:
+    """Return only if ``code`` matches this ``stored`` item; True if scrypt ran (not the cache)."""
     key = _cache_key(code, stored)
     if _cached(key):
-        return
+        if not lockout_exempt:
+            _refuse_if_locked()
+        return False
+    budget, window_ends = _take_attempt(lockout_exempt=lockout_exempt)
     if not matches(code, stored):
-        _record_failure(by)
-        raise SecretCodeMismatch("the secret code is not correct")
+        _record_failure(budget, window_ends, by)
+    store.give_back(budget, window_ends=window_ends)
     _remember(key)
-    if is_weaker_than_current(stored):
-        _upgrade(code, stored, by)
+    return True
 
 
 def _upgrade(code: str, stored: dict, by: dict) -> None:
@@ -243,11 +335,13 @@ def rotate(current_code: str, new_code: str, *, by: dict | None = None) -> None:
     validate_new_code(new_code)
     if new_code == current_code:
         raise InvalidInput("the new secret code must differ from the current one")
-    verify(current_code, by=by)
-    stored = store.get_secret()
-    # Conditional on the hash we verified against: a concurrent rotation cannot be lost.
-    if stored is None or not store.replace_secret(hash_secret(new_code), verified_hash=stored["hash"]):
-        raise SecretCodeMismatch("the secret code changed while rotating; try again")
+    stored = _current_secret()  # read once: verified, then replaced, exactly this item
+    _verify_against(current_code, stored, by, lockout_exempt=False)  # no upgrade: replaced below
+    if not store.replace_secret(hash_secret(new_code), verified_hash=stored["hash"]):
+        raise SecretCodeMismatch(
+            "the secret code changed while rotating (another rotation or upgrade landed first); "
+            "nothing was written: try again with the current code"
+        )
     logger.info("secret code rotated")
     _audit("secret-rotated", by)
 
