@@ -3,11 +3,13 @@
 A thin adapter over ``OpsClient``, the library the CLI uses, so a tool and its CLI command send
 the same request and fail with the same error code. Three rules keep the operator in charge:
 
-- A destructive tool (a real vacuum, resume, cancel, maintenance start/end) runs only after a
-  human confirms it through MCP elicitation (``@confirmed``): the operator types the orgcode, the
-  vacuum-all confirmation phrase or the run's id; a model's arguments cannot stand in for it (the
-  answer is a resolved parameter, never a tool argument). A client that cannot elicit is refused
-  with the exact ``g3n ops`` command to run instead.
+- Every tool that writes (maintenance schedule/start/update/end/cancel, a real vacuum, resume)
+  runs only after a human confirms it through MCP elicitation (``@confirmed``): the operator types
+  the orgcode, the vacuum-all confirmation phrase or the run's id, or answers a yes/no that shows
+  what will happen (the text that becomes public, the start, the 503s); a model's arguments cannot
+  stand in for it (the answer is a resolved parameter, never a tool argument). A client that
+  cannot elicit is refused with the exact ``g3n ops`` command to run instead. The one exception,
+  ``UNCONFIRMED_WRITES``: vacuum_cancel, which only stops deletion.
 - The secret code comes from this server's environment (``G3N_OPS_SECRET_CODE``), read when a
   gated tool runs. It is never a tool parameter, so the model can neither see nor invent it. It is
   deliberately NOT elicited: MCP forbids form-mode elicitation of secrets (the answer passes
@@ -28,6 +30,7 @@ import threading
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
@@ -36,7 +39,12 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from g3n_ops.domain.maintenance import MAX_DURATION_SECONDS, MIN_DURATION_SECONDS
+from g3n_ops.domain.maintenance import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_DURATION_SECONDS,
+    MAX_TEXT_LENGTH,
+    MIN_DURATION_SECONDS,
+)
 from g3n_ops.domain.vacuum import CONFIRMATION_PHRASE
 from g3n_ops_client.cli.common import SECRET_ENV
 from g3n_ops_client.client import ClientConfig, OpsClient
@@ -49,11 +57,11 @@ organisation's data). Reads are safe at any time. Writes that need the operator'
 the code configured in this server's environment; you never supply it. Before any vacuum, run the
 same tool with dry_run=true, show the operator the per-service counts, and only proceed when they
 explicitly ask for the real run (it is bound to that dry-run: without a completed dry-run of the same
-scope it is refused with dry-run-required). Destructive tools (a real vacuum, maintenance start/end,
-vacuum cancel) ask the operator to confirm through this client; you cannot confirm for them, and a
-client without that support is told the terminal command to run instead. A real vacuum waits
-in a pending window (status `pending`) during which vacuum_cancel stops it. Errors come back as
-`error: <code>: <message>`."""
+scope it is refused with dry-run-required). Every write (maintenance schedule, start, update, end,
+cancel; a real vacuum; resume) asks the operator to confirm through this client; you cannot confirm
+for them, and a client without that support is told the terminal command to run instead. A real
+vacuum waits in a pending window (status `pending`) during which vacuum_cancel (never asked: it
+only stops deletion) stops it. Errors come back as `error: <code>: <message>`."""
 
 # Every tool acts on this platform's own OPS stack, a closed set of resources: not open-world.
 _READ = ToolAnnotations(
@@ -102,7 +110,14 @@ def failure(error: OpsClientError) -> CallToolResult:
     )
 
 
-# -- a human confirms destructive tools (MCP elicitation) ----------------------------------------
+# -- a human confirms every write (MCP elicitation) ---------------------------------------------
+# The writes that run without asking, and why. Every other tool that is not read-only is
+# ``@confirmed`` (tests/e2e/test_mcp.py derives the list from the registered tools).
+UNCONFIRMED_WRITES = frozenset(
+    {
+        "vacuum_cancel",  # only makes things safer: stops a vacuum before (or while) it deletes
+    }
+)
 Arguments = dict[str, Any]
 # The tool parameter a confirmed tool declares to receive what the operator typed (never exposed).
 OPERATOR_TYPED = "typed_by_operator"
@@ -127,8 +142,10 @@ class Confirmation:
     """What a human confirms before a tool runs, each part built from the tool's arguments.
 
     ``prompt`` never contains ``expected`` (an agent answering for the human must not find it
-    there); ``expected`` is None for a yes/no; ``cli`` is the equivalent command, offered to a
-    client that cannot elicit; ``needed`` says whether this call needs it (a dry-run does not).
+    there) nor the secret code, and shows what will happen; it also receives what the tool's
+    ``lookup`` found (e.g. the window a start acts on). ``expected`` is None for a yes/no; ``cli``
+    is the equivalent command, offered to a client that cannot elicit; ``needed`` says whether
+    this call needs it (a dry-run does not).
     """
 
     prompt: Callable[[Arguments], str]
@@ -170,14 +187,16 @@ def _refusal(confirmation: Confirmation, outcome: object, arguments: Arguments) 
 
 
 def confirmed(
-    confirmation: Confirmation,
+    confirmation: Confirmation, *, lookup: Callable[[Arguments], Arguments] | None = None
 ) -> Callable[[Callable[..., CallToolResult]], Callable[..., CallToolResult]]:
-    """Make a tool ask a human first (apply below ``@tool``). One line per destructive tool.
+    """Make a tool ask a human first (apply below ``@tool``). One line per write tool.
 
     The answer arrives through a resolved parameter (``Resolve``): the SDK fills it by eliciting
     from the client (a server-to-client request, or ``InputRequiredResult`` on protocol
     2026-07-28), never from the model's arguments, and it is absent from the input schema. A tool
-    that declares ``typed_by_operator`` receives the confirmed text (e.g. the phrase).
+    that declares ``typed_by_operator`` receives the confirmed text (e.g. the phrase). ``lookup``
+    (a read, no secret) adds what the prompt shows besides the arguments; it runs only when the
+    human is about to be asked.
     """
 
     def decorate(function: Callable[..., CallToolResult]) -> Callable[..., CallToolResult]:
@@ -200,7 +219,8 @@ def confirmed(
             if elicitation is None or (elicitation.form is None and elicitation.url is not None):
                 return CANNOT_ELICIT
             schema = YesNoAnswer if confirmation.expected is None else TypedAnswer
-            return Elicit(confirmation.prompt(arguments), schema)
+            shown = {**arguments, **lookup(arguments)} if lookup else arguments
+            return Elicit(confirmation.prompt(shown), schema)
 
         keyword = inspect.Parameter.KEYWORD_ONLY
         ask.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -238,6 +258,57 @@ def _dry_run_flag(arguments: Arguments) -> str:
     return " --dry-run" if arguments.get("dry_run") else ""
 
 
+def _dry_run_id_option(arguments: Arguments) -> str:
+    return f" --dry-run-id {_quoted(arguments['dry_run_id'])}" if arguments.get("dry_run_id") else ""
+
+
+# What a tool's ``lookup`` adds for its prompt: the maintenance window the call acts on (a record,
+# or the active window's state), None when OPS could not say (the call then fails on its own).
+WINDOW = "_window"
+SERVICES_DOWN = "all 14 API services answer 503"
+
+
+def _public(text: object, limit: int) -> str:
+    """Operator text quoted as it will be published, so the human reads exactly that."""
+    text = str(text)
+    if len(text) <= limit:
+        return f'"{text}"'
+    return f'"{text[:limit]}…" (longer than OPS accepts: it will be refused)'
+
+
+def _length(seconds: int) -> str:
+    """A duration as a person reads it: 30 min, 1.5 h."""
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds} s"
+
+
+def _when(start: object) -> str:
+    """``NOW`` for a start that is due (a minute's slack), else the time as given. No relative
+    time: the prompt must read the same if the SDK asks again on a later round."""
+    try:
+        moment = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+    except ValueError:
+        return f"at {start}"
+    if moment.tzinfo is not None and moment <= datetime.now(UTC) + timedelta(minutes=1):
+        return f"NOW ({start})"
+    return f"at {start}"
+
+
+def _window(arguments: Arguments) -> str:
+    """The looked-up window as the prompt names it: its id and public description."""
+    window = arguments.get(WINDOW)
+    if not window:
+        named = f"{str(arguments['maintenance_id'])[:64]} " if arguments.get("maintenance_id") else ""
+        return named + "(OPS could not show it: the call is likely refused)"
+    details = f"{window['maintenanceId']} ({_public(window.get('description', ''), MAX_DESCRIPTION_LENGTH)}"
+    if window.get("duration") is not None:
+        details += f", planned {_length(int(window['duration']))}"
+        details += ", ending by itself" if window.get("autoEnd") else ", until someone ends it"
+    return details + ")"
+
+
 VACUUM_ORG = Confirmation(
     needed=lambda a: not a["dry_run"],
     prompt=lambda a: (
@@ -249,6 +320,7 @@ VACUUM_ORG = Confirmation(
     cli=lambda a: (
         f"g3n ops vacuum-org --orgcode {_quoted(a['orgcode'])} --reason {_quoted(a['reason'])}"
         + _dry_run_flag(a)
+        + _dry_run_id_option(a)
     ),
 )
 # vacuum-all needs the phrase for a dry-run too (the server checks it on every vacuum-all).
@@ -259,44 +331,78 @@ VACUUM_ALL = Confirmation(
             if a["dry_run"]
             else "An assistant asks to PERMANENTLY delete ALL data of every service on this stack. "
         )
+        + (
+            f"It opens a maintenance window first: {SERVICES_DOWN} until the run ends. "
+            if a.get("with_maintenance")
+            else ""
+        )
         + f"Reason: {str(a['reason'])[:200]}. To allow it, type the vacuum-all confirmation phrase "
         "(see the vacuum-all playbook)."
     ),
     expected=lambda a: CONFIRMATION_PHRASE,
     cli=lambda a: (
         f"g3n ops vacuum-all --reason {_quoted(a['reason'])} "
-        "--confirmation-phrase '<the phrase from the vacuum-all playbook>'" + _dry_run_flag(a)
+        "--confirmation-phrase '<the phrase from the vacuum-all playbook>'"
+        + _dry_run_flag(a)
+        + _dry_run_id_option(a)
+        + (" --with-maintenance" if a.get("with_maintenance") else "")
     ),
 )
 VACUUM_RESUME = Confirmation(
     prompt=lambda a: (
-        "An assistant asks to RESUME a failed vacuum run: it goes on deleting where the run stopped. "
-        "To allow it, type the run's vacuum id (g3n ops vacuum-status shows it)."
+        "An assistant asks to RESUME a failed vacuum run: it goes on deleting what that run had still "
+        "to delete (its reviewed plan), and that cannot be undone. To allow it, type the run's vacuum "
+        "id (g3n ops vacuum-status shows it)."
     ),
     expected=lambda a: a["vacuum_id"],
     cli=lambda a: f"g3n ops vacuum-resume --vacuum-id {_quoted(a['vacuum_id'])}",
 )
-VACUUM_CANCEL = Confirmation(
-    prompt=lambda a: f"An assistant asks to cancel the vacuum {str(a['vacuum_id'])[:64]}. Go ahead?",
-    cli=lambda a: f"g3n ops vacuum-cancel --vacuum-id {_quoted(a['vacuum_id'])}",
-)
-VACUUM_RESUME = Confirmation(
+MAINTENANCE_SCHEDULE = Confirmation(
     prompt=lambda a: (
-        f"An assistant asks to RESUME the failed vacuum {str(a['vacuum_id'])[:64]}: it goes on deleting "
-        "what that run had still to delete (its reviewed plan), and that cannot be undone. Go ahead?"
+        f"An assistant asks to schedule a maintenance window starting {_when(a['start'])} for "
+        f"{_length(a['duration'])}"
+        + (", ending by itself" if a.get("auto_end") else ", until someone ends it")
+        + f". From its start {SERVICES_DOWN} until it ends. Its description is public (the status "
+        "page lists the window from now if it starts within 7 days; every 503 body carries it): "
+        + _public(a["description"], MAX_DESCRIPTION_LENGTH)
+        + ". Go ahead?"
     ),
-    cli=lambda a: f"g3n ops vacuum-resume --vacuum-id {_quoted(a['vacuum_id'])}",
+    cli=lambda a: (
+        f"g3n ops maintenance-schedule --description {_quoted(a['description'], MAX_DESCRIPTION_LENGTH)} "
+        f"--duration {int(a['duration'])} --start {_quoted(a['start'])}"
+        + (" --auto-end" if a.get("auto_end") else "")
+    ),
 )
 MAINTENANCE_START = Confirmation(
     prompt=lambda a: (
-        f"An assistant asks to start maintenance window {str(a['maintenance_id'])[:64]} NOW: all 14 API "
-        "services answer 503 until it ends. Go ahead?"
+        f"An assistant asks to start the maintenance window {_window(a)} NOW: {SERVICES_DOWN} until "
+        "it ends; every 503 body and the public status page show its description. Go ahead?"
     ),
     cli=lambda a: f"g3n ops maintenance-start --maintenance-id {_quoted(a['maintenance_id'])}",
 )
+MAINTENANCE_UPDATE = Confirmation(
+    prompt=lambda a: (
+        f"An assistant asks to post an update on the active maintenance window {_window(a)}. It is "
+        "public at once, on the status page and in every 503 body of the 14 API services: "
+        + _public(a["text"], MAX_TEXT_LENGTH)
+        + ". Go ahead?"
+    ),
+    cli=lambda a: f"g3n ops maintenance-update --text {_quoted(a['text'], MAX_TEXT_LENGTH)}",
+)
 MAINTENANCE_END = Confirmation(
-    prompt=lambda a: "An assistant asks to END the active maintenance window now. Go ahead?",
-    cli=lambda a: f"g3n ops maintenance-end --end-message {_quoted(a['end_message'])}",
+    prompt=lambda a: (
+        f"An assistant asks to END the active maintenance window {_window(a)} now: the 14 API "
+        "services answer again (within their 20 s cache). This end message is public on the status "
+        "page: " + _public(a["end_message"], MAX_TEXT_LENGTH) + ". Go ahead?"
+    ),
+    cli=lambda a: f"g3n ops maintenance-end --end-message {_quoted(a['end_message'], MAX_TEXT_LENGTH)}",
+)
+MAINTENANCE_CANCEL = Confirmation(
+    prompt=lambda a: (
+        f"An assistant asks to cancel the scheduled maintenance window {_window(a)}: it will not "
+        "start, and leaves the status page. Go ahead?"
+    ),
+    cli=lambda a: f"g3n ops maintenance-cancel --maintenance-id {_quoted(a['maintenance_id'])}",
 )
 
 
@@ -339,6 +445,23 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         except OpsClientError as error:
             return failure(error)
         return call(lambda: operation(secret))
+
+    def window_named(arguments: Arguments) -> Arguments:
+        """For a start's or cancel's prompt: the window it acts on (a read, no secret)."""
+        try:
+            with lock:
+                return {WINDOW: ops.maintenance.get(arguments["maintenance_id"])}
+        except OpsClientError:
+            return {WINDOW: None}
+
+    def window_active(arguments: Arguments) -> Arguments:
+        """For an update's or end's prompt: the active window (a read, no secret)."""
+        try:
+            with lock:
+                state = ops.ping()["maintenance"]
+        except (OpsClientError, KeyError, TypeError):
+            return {WINDOW: None}
+        return {WINDOW: state if state.get("active") else None}
 
     server = MCPServer("g3n-ops", instructions=INSTRUCTIONS)
     tool = server.tool
@@ -410,8 +533,9 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         `g3n ops vacuum-events`."""
         return call(lambda: ops.vacuum.events(vacuum_id))
 
-    # -- maintenance writes (secret code from the environment) --------------------------------
+    # -- maintenance writes (a human confirms; secret code from the environment) ---------------
     @tool(annotations=_write("Schedule a maintenance window", idempotent=False))
+    @confirmed(MAINTENANCE_SCHEDULE)
     def maintenance_schedule(
         description: Annotated[str, Field(description="What the window is for; shown to API callers.")],
         duration: Annotated[
@@ -431,34 +555,41 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         ] = False,
     ) -> CallToolResult:
         """Schedule a maintenance window. At its start all 14 API services answer 503 until it
-        ends. Creates a new window on every call. Check maintenance_list first to avoid a duplicate."""
+        ends; its description is public (status page, 503 bodies). Creates a new window on every
+        call: check maintenance_list first to avoid a duplicate. The operator confirms it in this
+        client."""
         return gated(
             lambda secret: ops.maintenance.schedule(secret, description, duration, start, auto_end=auto_end)
         )
 
     @tool(annotations=_write("Start a maintenance window now", idempotent=True))
-    @confirmed(MAINTENANCE_START)
+    @confirmed(MAINTENANCE_START, lookup=window_named)
     def maintenance_start(maintenance_id: MaintenanceId) -> CallToolResult:
         """Start a scheduled window now (before its start time): the API services answer 503 from
         now on (within their 20 s cache). Fails if another window is active."""
         return gated(lambda secret: ops.maintenance.start(secret, maintenance_id))
 
     @tool(annotations=_write("Post a maintenance update", idempotent=False))
+    @confirmed(MAINTENANCE_UPDATE, lookup=window_active)
     def maintenance_update(
         text: Annotated[str, Field(description="The update, as API callers will read it.")],
     ) -> CallToolResult:
-        """Post a progress update on the ACTIVE window; the 503 answers carry the latest one."""
+        """Post a progress update on the ACTIVE window: public at once (the status page; the 503
+        answers carry the latest one). The operator confirms the text in this client."""
         return gated(lambda secret: ops.maintenance.update(secret, text))
 
     @tool(annotations=_write("End the active maintenance window", idempotent=False))
-    @confirmed(MAINTENANCE_END)
+    @confirmed(MAINTENANCE_END, lookup=window_active)
     def maintenance_end(
-        end_message: Annotated[str, Field(description="Closing note recorded in the window's history.")],
+        end_message: Annotated[
+            str, Field(description="Closing note, public on the status page and kept in the history.")
+        ],
     ) -> CallToolResult:
         """End the ACTIVE window: the API services recover within their 20 s cache."""
         return gated(lambda secret: ops.maintenance.end(secret, end_message))
 
     @tool(annotations=_write("Cancel a scheduled maintenance window", idempotent=True))
+    @confirmed(MAINTENANCE_CANCEL, lookup=window_named)
     def maintenance_cancel(maintenance_id: MaintenanceId) -> CallToolResult:
         """Cancel a window that has not started yet (an active one is ended with maintenance_end)."""
         return gated(lambda secret: ops.maintenance.cancel(secret, maintenance_id))
@@ -513,10 +644,10 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         )
 
     @tool(annotations=_write("Cancel a pending or running vacuum", idempotent=True))
-    @confirmed(VACUUM_CANCEL)
-    def vacuum_cancel(vacuum_id: VacuumId) -> CallToolResult:
+    def vacuum_cancel(vacuum_id: VacuumId) -> CallToolResult:  # in UNCONFIRMED_WRITES: never asks
         """Cancel a vacuum: in its pending window nothing is deleted; a running one stops at its
-        next checkpoint (within seconds), its stats exactly what was deleted until then."""
+        next checkpoint (within seconds), its stats exactly what was deleted until then. It only
+        stops deletion, so the operator is not asked to confirm it."""
         return gated(lambda secret: ops.vacuum.cancel(secret, vacuum_id))
 
     @tool(annotations=_write("Resume a failed vacuum", idempotent=False, destructive=True))
@@ -524,7 +655,8 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
     def vacuum_resume(vacuum_id: VacuumId) -> CallToolResult:
         """Continue a FAILED vacuum (same record and plan, each unit from where it stopped): it
         deletes what the run had still to delete. Only when the operator asks for it; check the
-        failure (vacuum_status) first. Only one vacuum runs at a time."""
+        failure (vacuum_status) first. The operator confirms by typing the run's id into this
+        client. Only one vacuum runs at a time."""
         return gated(lambda secret: ops.vacuum.resume(secret, vacuum_id))
 
     return server

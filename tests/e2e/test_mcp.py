@@ -16,7 +16,8 @@ from mcp_types import ElicitResult
 
 from g3n_ops.settings import settings
 from g3n_ops_client.client import ClientConfig, OpsClient
-from g3n_ops_client.mcp_server import build_server
+from g3n_ops_client.mcp_server import UNCONFIRMED_WRITES, build_server
+from tests.maintenance_support import soon, stop_running_executions
 from tests.support import SECRET
 from tests.vacuum_support import PHRASE, ops_items, registry, snapshot
 
@@ -42,8 +43,9 @@ MAINTENANCE_WRITES = {
 DESTRUCTIVE = {"vacuum_all", "vacuum_org", "vacuum_resume"}
 TOOLS = READS | MAINTENANCE_WRITES | DESTRUCTIVE | {"vacuum_cancel"}
 CROSS_ORG = {"uas", "usm"}  # vacuum-org skips them
-# Tools that ask the operator first (a vacuum_org dry-run does not).
-CONFIRMED = {"vacuum_all", "vacuum_org", "vacuum_cancel", "maintenance_start", "maintenance_end"}
+# Tools that ask the operator first: every write but vacuum_cancel (a vacuum_org dry-run does not).
+CONFIRMED = TOOLS - READS - UNCONFIRMED_WRITES
+assert {"vacuum_cancel"} == UNCONFIRMED_WRITES  # cancelling only stops deletion
 
 
 class Operator:
@@ -52,12 +54,14 @@ class Operator:
     def __init__(self, action: str = "accept", *, typed: str | None = None, confirm: bool = True):
         self.action, self.typed, self.confirm = action, typed, confirm
         self.asked: list[str] = []
+        self.forms: list[set[str]] = []  # the fields of each question's form
 
     async def __call__(self, context, params) -> ElicitResult:
         self.asked.append(params.message)
+        fields = params.requested_schema["properties"]
+        self.forms.append(set(fields))
         if self.action != "accept":
             return ElicitResult(action=self.action)
-        fields = params.requested_schema["properties"]
         content = {"typed": self.typed} if "typed" in fields else {"confirm": self.confirm}
         return ElicitResult(action="accept", content=content)
 
@@ -140,16 +144,18 @@ async def test_g3n_ops_mcp_serves_over_stdio(local_stack):
     async with Client(command) as session:
         assert {tool.name for tool in (await session.list_tools()).tools} == TOOLS
         assert (await call(session, "ping"))["status"] == "ok"
-        # No secret in this server's environment: refused before any request is made.
-        assert await call_error(session, "maintenance_cancel", maintenance_id="m-1") == "secret-code-required"
-        # This client cannot elicit: a destructive tool is refused, with the command to run instead.
-        result = await session.call_tool("vacuum_cancel", {"vacuum_id": "20261201-020000-abcdef"})
+        # No secret in this server's environment: refused before any request is made (vacuum_cancel
+        # is the one write that asks nobody).
+        vacuum_id = "20261201-020000-abcdef"
+        assert await call_error(session, "vacuum_cancel", vacuum_id=vacuum_id) == "secret-code-required"
+        # This client cannot elicit: a write is refused, with the command to run instead.
+        result = await session.call_tool("maintenance_cancel", {"maintenance_id": "mw-20261201-3f2a9c1d"})
         assert result.structured_content["error"]["code"] == "confirmation-unavailable"
-        assert "g3n ops vacuum-cancel --vacuum-id 20261201-020000-abcdef" in result.content[0].text
+        assert "g3n ops maintenance-cancel --maintenance-id mw-20261201-3f2a9c1d" in result.content[0].text
 
 
 async def test_gated_tools_need_the_right_secret_in_the_environment(mcp_env, monkeypatch):
-    async with Client(build_server()) as session:
+    async with Client(build_server(), elicitation_callback=Operator(confirm=True)) as session:
         monkeypatch.delenv("G3N_OPS_SECRET_CODE")
         assert await call_error(session, "maintenance_cancel", maintenance_id="m-1") == "secret-code-required"
         monkeypatch.setenv("G3N_OPS_SECRET_CODE", "not-the-secret")
@@ -202,8 +208,14 @@ async def test_maintenance_lifecycle(seeded, mcp_env):
 
     assert record["status"] == "ended"
     assert [entry["to"] for entry in record["history"]] == ["scheduled", "active", "ended"]
-    # start (twice) and end asked the operator; schedule, update and the reads did not.
-    assert len(operator.asked) == 3 and "503" in operator.asked[0]
+    # Every write asked the operator (schedule, start twice, update, end), showing what will happen
+    # and what becomes public; the reads did not ask.
+    asked_schedule, asked_start, _, asked_update, asked_end = operator.asked
+    assert all(text in asked_schedule for text in ("MCP lifecycle test", "503", start, "public"))
+    assert all(text in asked_start for text in (maintenance_id, "MCP lifecycle test", "503"))
+    assert "halfway there" in asked_update and "public" in asked_update
+    assert all(text in asked_end for text in ("all done", "public", maintenance_id))
+    assert not any(SECRET in message for message in operator.asked)
     assert maintenance_id in {item["maintenanceId"] for item in listed["items"]}
 
 
@@ -299,9 +311,9 @@ async def test_the_operator_confirms_and_the_vacuum_proceeds(seeded, mcp_env):
         real = await call(session, "vacuum_org", orgcode="TESTORG", reason="MCP confirmed", dry_run=False)
         assert (real["status"], real["dryRun"], real["orgcode"]) == ("pending", False, "TESTORG")
         assert len(operator.asked) == 1
-        # Cancelling asks too (a yes/no), and then stops the run inside its pending window.
+        # Cancelling only stops deletion: it asks nobody, and stops the run inside its pending window.
         cancelled = await call(session, "vacuum_cancel", vacuum_id=real["vacuumId"])
-        assert cancelled["status"] == "cancelled" and len(operator.asked) == 2
+        assert cancelled["status"] == "cancelled" and len(operator.asked) == 1
 
     phrase = Operator(typed=PHRASE)
     async with Client(build_server(), elicitation_callback=phrase) as session:
@@ -318,12 +330,30 @@ async def test_a_client_without_elicitation_gets_the_cli_command(seeded, mcp_env
                 "g3n ops vacuum-org --orgcode TESTORG --reason 'tidy up'",
             ),
             "vacuum_all": ({"reason": "reset", "dry_run": True}, "g3n ops vacuum-all --reason reset"),
-            "vacuum_cancel": ({"vacuum_id": "20261201-020000-abcdef"}, "g3n ops vacuum-cancel --vacuum-id"),
+            "vacuum_resume": (
+                {"vacuum_id": "20261201-020000-abcdef"},
+                "g3n ops vacuum-resume --vacuum-id 20261201-020000-abcdef",
+            ),
+            "maintenance_schedule": (
+                {
+                    "description": "DB upgrade",
+                    "duration": 600,
+                    "start": "2026-12-01T02:00:00Z",
+                    "auto_end": True,
+                },
+                "g3n ops maintenance-schedule --description 'DB upgrade' --duration 600 "
+                "--start 2026-12-01T02:00:00Z --auto-end",
+            ),
             "maintenance_start": (
                 {"maintenance_id": "mw-20261201-3f2a9c1d"},
                 "g3n ops maintenance-start --maintenance-id mw-20261201-3f2a9c1d",
             ),
+            "maintenance_update": ({"text": "half done"}, "g3n ops maintenance-update --text 'half done'"),
             "maintenance_end": ({"end_message": "done"}, "g3n ops maintenance-end --end-message done"),
+            "maintenance_cancel": (
+                {"maintenance_id": "mw-20261201-3f2a9c1d"},
+                "g3n ops maintenance-cancel --maintenance-id mw-20261201-3f2a9c1d",
+            ),
         }
         assert set(refusals) == CONFIRMED
         for tool, (arguments, command) in refusals.items():
@@ -335,3 +365,72 @@ async def test_a_client_without_elicitation_gets_the_cli_command(seeded, mcp_env
         dry = await call(session, "vacuum_org", orgcode="TESTORG", reason="count", dry_run=True)
         assert dry["dryRun"] is True and dry["status"] in {"pending", "running", "completed"}
     assert [execution["name"] for execution in vacuum_executions()] == [f"vacuum-{dry['vacuumId']}"]
+
+
+async def test_every_write_tool_asks_and_declined_does_nothing(seeded, mcp_env, client):
+    """Every write the server registers (not read-only), but the exempt vacuum_cancel, asks the
+    operator, showing what will happen; declined, nothing reaches OPS. A new write tool fails here
+    until it is given arguments below, and then unless it asks."""
+    later = client.maintenance.schedule(SECRET, "Scheduled for later", 600, soon(3600))["maintenanceId"]
+    active = client.maintenance.schedule(SECRET, "Running now", 600, soon(3600))["maintenanceId"]
+    client.maintenance.start(SECRET, active)
+    vacuums = client.vacuum.list()["items"]
+    failed_run = "20261201-020000-abcdef"
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Each write's arguments, and what its question must show the operator.
+    writes = {
+        "maintenance_schedule": (
+            {"description": "Unasked window", "duration": 600, "start": now},
+            ["Unasked window", "NOW", "503", "public"],
+        ),
+        "maintenance_start": ({"maintenance_id": later}, [later, "Scheduled for later", "NOW", "503"]),
+        "maintenance_update": (
+            {"text": "Unasked update"},
+            ["Unasked update", active, "Running now", "public"],
+        ),
+        "maintenance_end": ({"end_message": "Unasked end"}, ["Unasked end", active, "public"]),
+        "maintenance_cancel": ({"maintenance_id": later}, [later, "Scheduled for later"]),
+        "vacuum_all": (
+            {"reason": "unasked", "dry_run": False, "with_maintenance": True},
+            ["PERMANENTLY", "503"],
+        ),
+        "vacuum_org": ({"orgcode": "TESTORG", "reason": "unasked", "dry_run": False}, ["PERMANENTLY"]),
+        "vacuum_resume": ({"vacuum_id": failed_run}, ["RESUME"]),
+    }
+    operator = Operator("decline")
+    try:
+        async with Client(build_server(), elicitation_callback=operator) as session:
+            listed = (await session.list_tools()).tools
+            registered = {tool.name for tool in listed if not tool.annotations.read_only_hint}
+            assert registered >= UNCONFIRMED_WRITES
+            assert set(writes) == registered - UNCONFIRMED_WRITES
+            for tool, (arguments, shown) in writes.items():
+                asked = len(operator.asked)
+                assert await call_error(session, tool, **arguments) == "confirmation-declined", tool
+                assert len(operator.asked) == asked + 1, f"{tool} did not ask the operator"
+                question = operator.asked[-1]
+                assert all(text in question for text in shown), (tool, question)
+                assert SECRET not in question and PHRASE.lower() not in question.lower(), tool
+
+        # Resume is the typed-id confirmation: the form asks to type, the prompt does not give the id,
+        # and a wrong id runs nothing either.
+        resume = list(writes).index("vacuum_resume")
+        assert operator.forms[resume] == {"typed"} and failed_run not in operator.asked[resume]
+        async with Client(build_server(), elicitation_callback=Operator(typed=failed_run[:-1])) as session:
+            assert await call_error(session, "vacuum_resume", vacuum_id=failed_run) == "confirmation-mismatch"
+
+        # Nothing reached OPS: no new window, none started, updated, ended or cancelled; no vacuum.
+        assert {item["maintenanceId"] for item in client.maintenance.list()["items"]} == {later, active}
+        assert client.maintenance.get(later)["status"] == "scheduled"
+        window = client.maintenance.get(active)
+        assert (window["status"], window["updates"], window["endMessage"]) == ("active", [], None)
+        assert client.ping()["maintenance"]["maintenanceId"] == active
+        assert client.vacuum.list()["items"] == vacuums and vacuum_executions() == []
+    finally:  # never leave a window active (or due) for the next test on this stack
+        for maintenance_id in (later, active):
+            status = client.maintenance.get(maintenance_id)["status"]
+            if status == "active":
+                client.maintenance.end(SECRET, "test over")
+            elif status == "scheduled":
+                client.maintenance.cancel(SECRET, maintenance_id)
+        stop_running_executions()

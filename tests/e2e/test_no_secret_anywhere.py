@@ -19,6 +19,7 @@ import anyio
 import boto3
 import pytest
 from mcp import Client
+from mcp_types import ElicitResult
 
 from g3n_ops.observability import logger
 from g3n_ops_client.mcp_server import build_server
@@ -115,9 +116,13 @@ def test_the_code_appears_nowhere_after_every_surface_used_it(
     real = cli("vacuum-org", "--orgcode", "TESTORG", "--reason", "no-secret test")
     assert cli("vacuum-cancel", "--vacuum-id", real["vacuumId"])["status"] == "cancelled"
 
-    # MCP: the server's environment holds the code; the tools' output is captured.
+    # MCP: the server's environment holds the code; the tools' output is captured. The operator
+    # confirms each write when asked (yes/no).
+    async def operator_confirms(context, params) -> ElicitResult:
+        return ElicitResult(action="accept", content={"confirm": True})
+
     async def through_mcp() -> list[str]:
-        async with Client(build_server()) as session:
+        async with Client(build_server(), elicitation_callback=operator_confirms) as session:
             scheduled = await session.call_tool(
                 "maintenance_schedule", {"description": "mcp", "duration": 60, "start": soon(60)}
             )

@@ -10,8 +10,13 @@ writing (the guard answers 503) while their data goes.
   is left as it is; a failure to end it is logged, counted (``VacuumMaintenanceNotEnded``) and
   audited, and never fails the run's own finalisation.
 
-The window is the maintenance domain's own (schedule, start, end): its history names the vacuum,
-the vacuum record names it (``maintenanceId``).
+The window is the maintenance domain's own (schedule, start, end). Its description and end
+message are public (the unauthenticated status page, every guarded service's 503 body), so they
+are fixed texts written for the platform's customers: never the vacuum's id, its reason (operator
+free text) or how the run ended. Those stay where only operators look: the vacuum record names the
+window (``maintenanceId``) and its audit trail says how the window closed (``maintenance-ended``
+with the outcome); the window's ``source``/``actor`` and history name the vacuum
+(``vacuum:<vacuumId>``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
 
 SOURCE = "vacuum"
+# What the public sees of a window OPS opens for a vacuum (status page, 503 bodies): fixed texts.
+PUBLIC_DESCRIPTION = "Scheduled maintenance: data maintenance in progress"
+PUBLIC_END_MESSAGE = "Maintenance is over."
 
 
 def _actor(record: dict) -> maintenance.Actor:
@@ -46,9 +54,7 @@ def open_window(record: dict) -> str:
     auto-ended: the run ends it (past its duration it is flagged overrunning, which alarms)."""
     by = _actor(record)
     window = maintenance.schedule(
-        description=f"vacuum-all {record['vacuumId']} (--with-maintenance): {record.get('reason') or ''}"[
-            : maintenance.MAX_DESCRIPTION_LENGTH
-        ],
+        description=PUBLIC_DESCRIPTION,
         duration=settings().vacuum_maintenance_seconds,
         start=maintenance.iso(maintenance.now()),
         auto_end=False,
@@ -74,7 +80,7 @@ def _discard(maintenance_id: str, by: maintenance.Actor) -> None:
         if maintenance.get(maintenance_id)["status"] == "scheduled":
             maintenance.cancel(maintenance_id, by, message="cancelled: the vacuum it was for did not start")
         else:
-            maintenance.end_window(maintenance_id, "ended: the vacuum it was for did not start", by)
+            maintenance.end_window(maintenance_id, PUBLIC_END_MESSAGE, by)
     except (OpsError, ClientError, BotoCoreError) as error:
         logger.warning(
             "vacuum maintenance window not discarded",
@@ -83,8 +89,10 @@ def _discard(maintenance_id: str, by: maintenance.Actor) -> None:
 
 
 def close_window(record: dict, outcome: str) -> str | None:
-    """End the run's window, saying how the run ended. Returns what happened to the window
-    (``ended``, ``already-<status>``, ``not-ended``) or None if the run has none."""
+    """End the run's window with the fixed public end message; how the run ended goes to the run's
+    audit (``maintenance-ended``), a cancel's message to the window's history (neither is public).
+    Returns what happened to the window (``ended``, ``cancelled``, ``already-<status>``,
+    ``not-ended``) or None if the run has none."""
     maintenance_id = record.get("maintenanceId")
     if not maintenance_id:
         return None
@@ -97,7 +105,7 @@ def close_window(record: dict, outcome: str) -> str | None:
             )
             result = "cancelled"
         elif current["status"] == "active":
-            maintenance.end_window(maintenance_id, f"vacuum {record['vacuumId']} {outcome}", by)
+            maintenance.end_window(maintenance_id, PUBLIC_END_MESSAGE, by)
             result = "ended"
         else:
             return f"already-{current['status']}"  # ended or cancelled by an operator: fine
