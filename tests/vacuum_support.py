@@ -14,7 +14,9 @@ import boto3
 import pytest
 
 from g3n_ops import discovery
-from g3n_ops.registry import Registry, forget_cached_registry
+from g3n_ops.domain import purge
+from g3n_ops.domain.vacuum import plan as plans
+from g3n_ops.registry import Registry, forget_cached_registry, load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import table as ops_table
 from g3n_ops.store import vacuum as vacuum_store
@@ -220,5 +222,9 @@ def plant_dry_run(orgcode: str | None = None) -> str:
         "finishedAt": at,
         "stats": {"services": {}, "totals": {}},
     }
+    # The plan it counted: the real run's must touch the same (dry-run binding).
+    scope = "org" if orgcode else "all"
+    plan = plans.build_plan(load_registry(), scope, orgcode, purge.Limits.from_environment())
+    record["plan"] = plans.plan_attribute(plans.bound_plan(plan, scope=scope, orgcode=orgcode, dry_run=True))
     assert vacuum_store.create_record(record)
     return vacuum_id

@@ -11,13 +11,16 @@ import pytest
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as vacuum_store
 from g3n_ops_client.errors import OpsClientError
-from tests.support import SECRET, run_cli, run_cli_json, wait_for_execution
+from tests.support import SECRET, run_cli, run_cli_json, wait_for_execution, wait_until
 from tests.vacuum_support import (
     PHRASE,
     dry_run_first,
     mutex,
     plant_dry_run,
+    put_registry,
+    registry,
     service_counters,
+    snapshot,
     stop_vacuum_executions,
     wait_done,
 )
@@ -115,23 +118,26 @@ def test_dry_run_then_run_shows_both_columns_and_the_trail(stack, client, capsys
     assert sum(line.count("dry-") for line in header) == 4, text  # beside items, objects, bytes, uploads
     assert "deleted per service" in text
 
-    # A console start names its dry-run in the input.
+    # The dry-run backed that run: it backs no other, from the CLI or the console.
+    assert vacuum_store.get_record(dry["vacuumId"])["consumedBy"] == final["vacuumId"]
+    again = _refused(lambda: client.vacuum.org(SECRET, "TESTORG", "again", dry_run_id=dry["vacuumId"]))
+    assert again.code == "dry-run-stale" and f"already backed run {final['vacuumId']}" in again.message
+    assert _refused(lambda: client.vacuum.org(SECRET, "TESTORG", "again")).code == "dry-run-stale"
     sfn = boto3.client("stepfunctions")
     console = sfn.start_execution(
         stateMachineArn=settings().vacuum_state_machine_arn,
         name="console-bound",
         input=json.dumps({"scope": "org", "orgcode": "TESTORG", "dryRunId": dry["vacuumId"]}),
     )
-    wait_for_execution(console["executionArn"], timeout=60)
-    from_console = vacuum_store.newest_records(1)[0]
-    assert from_console["source"] == "console" and from_console["dryRunId"] == dry["vacuumId"]
+    assert wait_for_execution(console["executionArn"], timeout=60, expect="FAILED")["error"] == "DryRunStale"
+    assert mutex() is None
 
     # History: newest first, paginated, filtered.
-    page = client.vacuum.list(limit=2)
-    assert [run["vacuumId"] for run in page["items"]] == [from_console["vacuumId"], final["vacuumId"]]
-    rest = client.vacuum.list(limit=2, next_token=page["nextToken"])
+    page = client.vacuum.list(limit=1)
+    assert [run["vacuumId"] for run in page["items"]] == [final["vacuumId"]]
+    rest = client.vacuum.list(limit=5, next_token=page["nextToken"])
     assert [run["vacuumId"] for run in rest["items"]] == [dry["vacuumId"]] and rest["nextToken"] is None
-    assert page["items"][1]["totals"] == final["stats"]["totals"]
+    assert page["items"][0]["totals"] == final["stats"]["totals"]
     assert client.vacuum.list(status="failed")["items"] == []
     assert _refused(lambda: client.vacuum.list(next_token="bm90LWEta2V5")).code == "invalid-input"
     code, text, _ = run_cli(capsys, "ops", "vacuum-list", "--limit", "1")
@@ -147,3 +153,53 @@ def test_dry_run_then_run_shows_both_columns_and_the_trail(stack, client, capsys
     assert code == 0 and "requested" in text and "completed" in text and "totals=" in text
     assert _refused(lambda: client.vacuum.events("20260101-000000-abcdef")).code == "vacuum-not-found"
     assert SECRET not in json.dumps(trail)
+
+
+def test_a_dry_run_backs_one_run_recently_and_for_the_same_plan(stack, client, monkeypatch):
+    reg = registry()
+    before = snapshot(reg)
+    # Named but older than 24 h: stale.
+    old = plant_dry_run("TESTORG")
+    vacuum_store.update_record(old, set_fields={"createdAt": "2026-01-01T00:00:00.000Z"})
+    refused = _refused(lambda: client.vacuum.org(SECRET, "TESTORG", "old", dry_run_id=old))
+    assert refused.code == "dry-run-stale" and "older than 24 h" in refused.message
+
+    # A run cancelled while pending does not use its dry-run up: the next run binds to it.
+    monkeypatch.setenv("VACUUM_PENDING_SECONDS", "60")
+    settings.cache_clear()
+    try:
+        dry = plant_dry_run("TESTORG")
+        cancelled = client.vacuum.org(SECRET, "TESTORG", "cancelled while pending", dry_run_id=dry)
+        assert client.vacuum.cancel(SECRET, cancelled["vacuumId"])["status"] == "cancelled"
+    finally:
+        monkeypatch.delenv("VACUUM_PENDING_SECONDS")
+        settings.cache_clear()
+    assert "consumedBy" not in vacuum_store.get_record(dry)
+
+    # The registry changes between the dry-run and the run: the run is refused as it leaves its
+    # pending window, before it deletes anything, and the dry-run stays unused.
+    changed = reg.to_document()
+    next(s for s in changed["services"] if s["code"] == "cat")["tables"].pop()
+    put_registry(changed)
+    try:
+        requested = client.vacuum.org(SECRET, "TESTORG", "the plan moved", dry_run_id=dry)
+        final = wait_done(client, requested)
+    finally:
+        put_registry(reg.to_document())
+    assert final["status"] == "failed" and final["error"]["code"] == "dry-run-stale", final["error"]
+    assert "the plan changed since dry-run" in final["error"]["message"]
+    assert final.get("startedAt") is None and snapshot(reg) == before and mutex() is None
+    assert "consumedBy" not in vacuum_store.get_record(dry)
+
+    # Same plan: the run starts and the dry-run is its, once (a second claim by another run loses).
+    requested = client.vacuum.org(SECRET, "TESTORG", "the plan held", dry_run_id=dry)
+    running = wait_until(
+        lambda: vacuum_store.get_record(dry).get("consumedBy"),
+        timeout=30,
+        message="the run claims its dry-run",
+    )
+    assert running == requested["vacuumId"]
+    assert not vacuum_store.claim_dry_run(dry, "20260101-000000-other", at="2026-12-06T00:00:00.000Z")
+    assert vacuum_store.claim_dry_run(dry, requested["vacuumId"], at="2026-12-06T00:00:00.000Z"), "a retry"
+    final = wait_done(client, requested, timeout=120)
+    assert final["status"] == "completed", final.get("error")

@@ -147,8 +147,8 @@ def test_a_failure_mid_run_marks_it_failed_keeps_partial_stats_and_frees_the_mut
     # then, so the run fails half-way with real deletions behind it.
     first_with_buckets = next(s for s in broken["services"] if s["buckets"])
     first_with_buckets["buckets"].insert(0, "g3n-local-123456789012-missing-bucket")
-    plant_dry_run("TESTORG")
     put_registry(broken)
+    plant_dry_run("TESTORG")  # counted over the broken registry: the run's plan is the dry-run's
     try:
         requested = client.vacuum.org(SECRET, "TESTORG", "doomed")
         final = wait_done(client, requested)

@@ -8,13 +8,25 @@ is exactly what the playbooks' "dry-run, then run" does. Otherwise the request i
 
 The real run's record then carries ``dryRunId`` and ``dryRunStats`` (the dry-run's per-service
 counts and totals), so vacuum-status shows what was counted beside what was deleted.
+
+A dry-run backs exactly one real run, recently, for the same plan (``dry-run-stale`` otherwise):
+
+- a named dry-run older than the maximum age is refused, as is one that backed a run already
+  (the newest matching dry-run, when none is named, likewise: the operator dry-runs again);
+- when the real run leaves its pending window (its ``start`` step), the dry-run is claimed for it
+  with a conditional write, so two runs racing for one dry-run cannot both start; a run cancelled
+  while pending never reached that point and leaves its dry-run free;
+- at that moment the real run's plan must touch exactly what the dry-run's did
+  (``plan.touched_digest``: the same resources and lookups, whatever the scan segments); if the
+  registry changed in between, the run is refused before it deletes anything.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from g3n_ops.errors import DryRunRequired
+from g3n_ops.domain.vacuum import plan as plans
+from g3n_ops.errors import DryRunRequired, DryRunStale
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as store
 
@@ -46,13 +58,33 @@ def named(dry_run_id: str, scope: str, orgcode: str | None) -> dict:
             f"dry-run {dry_run_id} is a {record.get('status')} {was} dry-run; a real {what} needs a "
             f"completed dry-run of {what}"
         )
+    if record["createdAt"] < _cutoff(None):
+        hours = settings().dry_run_max_age_seconds / 3600
+        raise DryRunStale(
+            f"dry-run {dry_run_id} is older than {hours:g} h; run {what} --dry-run again and review "
+            "its counts"
+        )
+    return _unused(record, what)
+
+
+def _unused(record: dict, what: str) -> dict:
+    if record.get("consumedBy"):
+        raise DryRunStale(
+            f"dry-run {record['vacuumId']} already backed run {record['consumedBy']}; each dry-run backs "
+            f"one real run: run {what} --dry-run again and review its counts"
+        )
     return record
+
+
+def _cutoff(now: datetime | None) -> str:
+    max_age = settings().dry_run_max_age_seconds
+    return ((now or datetime.now(UTC)) - timedelta(seconds=max_age)).isoformat().replace("+00:00", "Z")
 
 
 def newest(scope: str, orgcode: str | None, *, now: datetime | None = None) -> dict:
     """The newest completed matching dry-run created within the maximum age."""
     max_age = settings().dry_run_max_age_seconds
-    cutoff = ((now or datetime.now(UTC)) - timedelta(seconds=max_age)).isoformat().replace("+00:00", "Z")
+    cutoff = _cutoff(now)
     start_key = None
     while True:
         records, start_key = store.records_page(limit=PAGE, start_key=start_key)
@@ -61,7 +93,7 @@ def newest(scope: str, orgcode: str | None, *, now: datetime | None = None) -> d
                 start_key = None
                 break
             if _matches(record, scope, orgcode):
-                return record
+                return _unused(record, _describe(scope, orgcode))
         if not start_key:
             hours = max_age / 3600
             what = _describe(scope, orgcode)
@@ -88,3 +120,30 @@ def bind(*, scope: str, orgcode: str | None, dry_run: bool, dry_run_id: str | No
             "totals": {name: value for name, value in (stats.get("totals") or {}).items() if name in COUNTED},
         },
     }
+
+
+def consume(record: dict, bound: dict, *, at: str) -> None:
+    """A real run leaves its pending window: its dry-run must have counted the same plan, and it
+    becomes this run's (a retried start claims it again). Raises ``dry-run-stale`` otherwise."""
+    dry_run_id = record.get("dryRunId")
+    if not dry_run_id:
+        raise DryRunRequired(f"vacuum {record['vacuumId']} is a real run bound to no dry-run")
+    dry = store.get_record(dry_run_id)
+    counted = plans.stored_plan(dry) if dry else None
+    if counted is None or plans.touched_digest(counted["units"]) != plans.touched_digest(bound["units"]):
+        raise DryRunStale(
+            f"the plan changed since dry-run {dry_run_id} counted it (the registry's tables, buckets or "
+            "log groups differ); nothing was deleted: run the dry-run again and review its counts"
+        )
+    if not store.claim_dry_run(dry_run_id, record["vacuumId"], at=at):
+        taken_by = (store.get_record(dry_run_id) or {}).get("consumedBy", "another run")
+        raise DryRunStale(
+            f"dry-run {dry_run_id} already backed run {taken_by}; each dry-run backs one real run: "
+            "nothing was deleted; run the dry-run again and review its counts"
+        )
+
+
+def release(record: dict) -> None:
+    """The run did not leave its pending window after all (cancel won): its dry-run is free again."""
+    if record.get("dryRunId"):
+        store.release_dry_run(record["dryRunId"], record["vacuumId"])

@@ -100,12 +100,15 @@ def describe(execution_arn: str) -> Execution | None:
     )
 
 
-def running_execution(lifecycle: Lifecycle, execution_arn: str, *, claimed: dict) -> Execution:
-    """The RUNNING execution of ``lifecycle``'s state machine named ``execution_arn``, or refuse."""
+def running_execution(
+    lifecycle: Lifecycle, execution_arn: str, *, claimed: dict, fresh: bool = False
+) -> Execution:
+    """The RUNNING execution of ``lifecycle``'s state machine named ``execution_arn``, or refuse.
+    ``fresh``: ask Step Functions even if this container confirmed it lately."""
     now = time.monotonic()
     with _lock:
         cached = _confirmed.get(execution_arn)
-    if cached and cached[0] > now:
+    if cached and cached[0] > now and not fresh:
         return cached[1]
     execution = describe(execution_arn)
     if execution is None:
@@ -137,7 +140,8 @@ def confirm(
     this run: ``record_id`` (the event's id) for a run step, ``admit_input`` for an admit. An
     execution started without an id (console, schedule) names no run in its input: then the
     record must name it, among ``owners()`` (the executions the record says it belongs to)."""
-    execution = running_execution(lifecycle, execution_arn, claimed=claimed)
+    # An admit comes once per execution: always asked afresh (it compares the whole input).
+    execution = running_execution(lifecycle, execution_arn, claimed=claimed, fresh=admit_input is not None)
     if admit_input is not None:
         if execution.input != admit_input:
             refuse(lifecycle, "its input is not the input of the execution it names", claimed)

@@ -201,6 +201,40 @@ def commit_progress(
     return True, response["Attributes"]["status"]["S"]
 
 
+def claim_dry_run(dry_run_id: str, vacuum_id: str, *, at: str) -> bool:
+    """Mark a completed dry-run as backing ``vacuum_id``: only if it backs no other run (a retry
+    of the same run claims it again). True if it is now this run's."""
+    response = _conditional(
+        table.dynamodb().update_item,
+        Key={"pk": {"S": record_pk(dry_run_id)}},
+        UpdateExpression="SET #by = :by, #at = :at",
+        ConditionExpression=(
+            "attribute_exists(pk) AND #dryRun = :true AND #status = :completed "
+            "AND (attribute_not_exists(#by) OR #by = :by)"
+        ),
+        ExpressionAttributeNames=_names("dryRun", "status") | {"#by": "consumedBy", "#at": "consumedAt"},
+        ExpressionAttributeValues={
+            ":by": {"S": vacuum_id},
+            ":at": {"S": at},
+            ":true": {"BOOL": True},
+            ":completed": {"S": "completed"},
+        },
+    )
+    return response is not None
+
+
+def release_dry_run(dry_run_id: str, vacuum_id: str) -> None:
+    """Give a dry-run back (its run was cancelled before it left its pending window)."""
+    _conditional(
+        table.dynamodb().update_item,
+        Key={"pk": {"S": record_pk(dry_run_id)}},
+        UpdateExpression="REMOVE #by, #at",
+        ConditionExpression="#by = :by",
+        ExpressionAttributeNames={"#by": "consumedBy", "#at": "consumedAt"},
+        ExpressionAttributeValues={":by": {"S": vacuum_id}},
+    )
+
+
 def newest_records(limit: int) -> list[dict]:
     items, _ = table.query_kind(KIND, limit=limit, newest_first=True)
     return items

@@ -19,6 +19,7 @@ from g3n_ops.registry import Registry, load_registry
 
 COUNTERS = ("items", "objects", "bytes", "uploads")  # uploads: aborted S3 multipart uploads
 LOG_COUNTERS = ("logStreams",)
+SEGMENT_FIELDS = ("segment", "totalSegments")
 
 
 def build_plan(registry: Registry, scope: Scope, orgcode: str | None, limits: purge.Limits) -> dict:
@@ -62,6 +63,19 @@ def bound_plan(plan: dict, *, scope: Scope, orgcode: str | None, dry_run: bool) 
 def digest(units: list[dict], *, scope: str, orgcode: str | None, dry_run: bool) -> str:
     document = {"units": units, "scope": scope, "orgcode": orgcode, "dryRun": bool(dry_run)}
     return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def touched_digest(units: list[dict]) -> str:
+    """What a plan touches, however it is cut: the units' resources and lookups, without their ids
+    or scan segments (a table's item count, and so its segments, may change between a dry-run and
+    its real run; what the run may touch may not)."""
+    touched = sorted(
+        {
+            json.dumps({k: v for k, v in entry["unit"].items() if k not in SEGMENT_FIELDS}, sort_keys=True)
+            for entry in units
+        }
+    )
+    return hashlib.sha256(json.dumps(touched).encode()).hexdigest()
 
 
 def stored_plan(record: dict) -> dict | None:

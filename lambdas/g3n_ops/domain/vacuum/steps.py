@@ -149,10 +149,12 @@ def start(vacuum_id: str, execution_arn: str) -> dict:
     have won: then stop quietly)."""
     current = get(vacuum_id)
     scope, orgcode, dry_run = current["scope"], current.get("orgcode"), bool(current["dryRun"])
-    if current["status"] == "pending" and not dry_run:
-        _refuse_before_window_end(current, execution_arn)
     plan = plans.build_plan(load_registry(), scope, orgcode, purge.Limits.from_environment())
     bound = plans.bound_plan(plan, scope=scope, orgcode=orgcode, dry_run=dry_run)
+    leaves_window = current["status"] == "pending" and not dry_run
+    if leaves_window:
+        _refuse_before_window_end(current, execution_arn)
+        dry_run_binding.consume(current, bound, at=iso(utc_now()))
     record = store.update_record(
         vacuum_id,
         set_fields={
@@ -168,6 +170,8 @@ def start(vacuum_id: str, execution_arn: str) -> dict:
     if record is None:
         current = get(vacuum_id)
         if current["status"] == "cancelled":
+            if leaves_window:
+                dry_run_binding.release(current)  # a run cancelled while pending uses no dry-run
             return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": False}
         if _runs_in(current, execution_arn) and current.get("plan"):
             # A retry after a lost result: this execution's first attempt started the run (plan,
