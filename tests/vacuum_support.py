@@ -3,11 +3,14 @@ from the seed manifest, and a tidy-up so no vacuum execution outlives its test."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import boto3
@@ -228,3 +231,20 @@ def plant_dry_run(orgcode: str | None = None) -> str:
     record["plan"] = plans.plan_attribute(plans.bound_plan(plan, scope=scope, orgcode=orgcode, dry_run=True))
     assert vacuum_store.create_record(record)
     return vacuum_id
+
+
+@contextlib.contextmanager
+def pending_window(seconds: int) -> Iterator[None]:
+    """A longer pending window for a while (the execution's Wait and the domain's check both read
+    it), so a test can meddle inside it without a race; the local stack's own comes back after."""
+    previous = os.environ.get("VACUUM_PENDING_SECONDS")
+    os.environ["VACUUM_PENDING_SECONDS"] = str(seconds)
+    settings.cache_clear()
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["VACUUM_PENDING_SECONDS"]
+        else:
+            os.environ["VACUUM_PENDING_SECONDS"] = previous
+        settings.cache_clear()

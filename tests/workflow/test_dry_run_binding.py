@@ -16,6 +16,7 @@ from tests.vacuum_support import (
     PHRASE,
     dry_run_first,
     mutex,
+    pending_window,
     plant_dry_run,
     put_registry,
     registry,
@@ -155,7 +156,7 @@ def test_dry_run_then_run_shows_both_columns_and_the_trail(stack, client, capsys
     assert SECRET not in json.dumps(trail)
 
 
-def test_a_dry_run_backs_one_run_recently_and_for_the_same_plan(stack, client, monkeypatch):
+def test_a_dry_run_backs_one_run_recently_and_for_the_same_plan(stack, client):
     reg = registry()
     before = snapshot(reg)
     # Named but older than 24 h: stale.
@@ -165,15 +166,10 @@ def test_a_dry_run_backs_one_run_recently_and_for_the_same_plan(stack, client, m
     assert refused.code == "dry-run-stale" and "older than 24 h" in refused.message
 
     # A run cancelled while pending does not use its dry-run up: the next run binds to it.
-    monkeypatch.setenv("VACUUM_PENDING_SECONDS", "60")
-    settings.cache_clear()
-    try:
+    with pending_window(60):
         dry = plant_dry_run("TESTORG")
         cancelled = client.vacuum.org(SECRET, "TESTORG", "cancelled while pending", dry_run_id=dry)
         assert client.vacuum.cancel(SECRET, cancelled["vacuumId"])["status"] == "cancelled"
-    finally:
-        monkeypatch.delenv("VACUUM_PENDING_SECONDS")
-        settings.cache_clear()
     assert "consumedBy" not in vacuum_store.get_record(dry)
 
     # The registry changes between the dry-run and the run: the run is refused as it leaves its

@@ -6,7 +6,6 @@ never the event itself."""
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +20,7 @@ from tests.maintenance_support import audit_lines, soon, stop_running_executions
 from tests.support import SECRET, wait_until
 from tests.vacuum_support import (
     mutex,
+    pending_window,
     plant_dry_run,
     registry,
     snapshot,
@@ -67,16 +67,8 @@ def stack(seeded):
 
 @pytest.fixture
 def long_pending(stack):
-    """A 60 s pending window (both the execution's Wait and the domain read it), so a test can
-    meddle inside it without a race; the run is cancelled by the test."""
-    previous = os.environ.get("VACUUM_PENDING_SECONDS")
-    os.environ["VACUUM_PENDING_SECONDS"] = "60"
-    settings.cache_clear()
-    yield
-    os.environ["VACUUM_PENDING_SECONDS"] = previous or ""
-    if previous is None:
-        del os.environ["VACUUM_PENDING_SECONDS"]
-    settings.cache_clear()
+    with pending_window(60):
+        yield
 
 
 def pending_run(client) -> dict:
