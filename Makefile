@@ -1,12 +1,17 @@
 # Two commands do everything on a fresh machine (each installs what it needs first):
 #   make demo   every playbook end to end on the embedded local stack (no AWS account)
 #   make test   the test suite (what CI runs)
+# Deploying (README.md, "Deploying to AWS"): make synth, make bootstrap, make deploy STAGE=dev.
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
+# The CDK CLI (npm package aws-cdk), run through npx: the README's commands pin the same version.
+CDK_VERSION := 2.1148.1
+CDK     := npx --yes aws-cdk@$(CDK_VERSION)
+STAGE   ?= dev
 
-.PHONY: demo test lint synth local clean
+.PHONY: demo test lint synth bootstrap deploy local clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +35,16 @@ lint: $(STAMP)
 local: $(STAMP)
 	$(BIN)/g3n ops local up --seed
 
+# Offline (no AWS account, no CDK CLI): writes cdk.out/.
 synth: $(STAMP)
 	$(BIN)/python app.py
+
+# Once per account and region. The CLI runs the app with cdk.json's .venv/bin/python.
+bootstrap: $(STAMP)
+	$(CDK) bootstrap
+
+deploy: $(STAMP)
+	$(CDK) deploy -c stage=$(STAGE)
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache

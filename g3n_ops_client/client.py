@@ -1,6 +1,7 @@
 """The client library the CLI and the MCP server share.
 
-It discovers OPS from the SSM parameters under ``/g3nretailstack/ops/``, calls direct operations
+It discovers OPS from the SSM parameters under ``/g3nretailstack/ops/`` (a stage other than the
+default's under ``/g3nretailstack/ops/stages/<stage>/``: ``--stage``), calls direct operations
 by invoking their Lambda functions, and reads through the HTTP API (SigV4-signed for its IAM auth).
 """
 
@@ -90,10 +91,16 @@ class OpsClient:
     @cached_property
     def session(self) -> boto3.session.Session:
         if self.config.endpoint_url:
-            # The local stack needs no credentials; never pick up a real profile by accident.
+            # The local stack needs no credentials; never pick up a real profile by accident. Only
+            # the keys of a local identity (``g3n ops local credentials NAME``) are taken from the
+            # environment: the client then acts as that identity; any other key acts as the admin.
+            from g3n_ops_client.local.iam.identities import is_identity_key
+
+            key = os.environ.get("AWS_ACCESS_KEY_ID")
+            local_identity = is_identity_key(key)
             return boto3.session.Session(
-                aws_access_key_id="local",
-                aws_secret_access_key="local",
+                aws_access_key_id=key if local_identity else "local",
+                aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") if local_identity else "local",
                 region_name=self.config.region or DEFAULT_REGION,
             )
         return boto3.session.Session(profile_name=self.config.profile, region_name=self.config.region)
@@ -103,27 +110,63 @@ class OpsClient:
 
     @cached_property
     def parameters(self) -> dict[str, str]:
-        """Every discovery parameter, in one paginated call."""
+        """The stage's discovery parameters, under their unscoped names (``discovery.API_URL``, …)
+        whatever the stage. ``--stage`` chooses: the default and local stages write the unscoped
+        names, every other stage its own under ``/g3nretailstack/ops/stages/<stage>/``
+        (``discovery.prefix``). Without ``--stage``, the stage of the unscoped names. A stage
+        deployed before names were scoped (unscoped names that say its stage) is found too."""
+        stage = self.config.stage
+        scoped_prefix = discovery.prefix(stage)
+        if scoped_prefix != discovery.PREFIX:
+            found = self._read_parameters(scoped_prefix)
+            if discovery.scoped(discovery.STAGE, stage) in found:
+                return {discovery.unscoped(name, stage): value for name, value in found.items()}
+        everything = self._read_parameters(discovery.PREFIX)
+        found = {
+            name: value
+            for name, value in everything.items()
+            if not name.startswith(discovery.STAGES_PREFIX + "/")  # other stages' own names
+        }
+        deployed = found.get(discovery.STAGE)
+        if deployed is not None and (stage is None or deployed == stage):
+            return found
+        stages = sorted(
+            {value for name, value in everything.items() if name == discovery.STAGE}
+            | {
+                value
+                for name, value in everything.items()
+                if name.startswith(discovery.STAGES_PREFIX + "/")
+                and name.removeprefix(discovery.STAGES_PREFIX + "/").count("/") == 1
+                and name.endswith("/stage")
+            }
+        )
+        where = self.config.endpoint_url or f"region {self.session.region_name}"
+        if not stages:
+            raise OpsClientError(
+                "ops-not-deployed", f"no OPS parameters under {discovery.PREFIX}/ at {where}"
+            )
+        if stage is None:
+            raise OpsClientError(
+                "ops-not-deployed",
+                f"no OPS stage under {discovery.PREFIX}/ at {where}; the stages here are "
+                f"{', '.join(stages)}: choose one with --stage",
+            )
+        raise OpsClientError(
+            "stage-mismatch",
+            f"asked for stage {stage}, but the stages at {where} are {', '.join(stages)}",
+        )
+
+    def _read_parameters(self, path: str) -> dict[str, str]:
+        """Every parameter under ``path``, in one paginated call."""
         try:
             pages = self.aws("ssm").get_paginator("get_parameters_by_path")
-            found = {
+            return {
                 parameter["Name"]: parameter["Value"]
-                for page in pages.paginate(Path=discovery.PREFIX, Recursive=True)
+                for page in pages.paginate(Path=path, Recursive=True)
                 for parameter in page["Parameters"]
             }
         except (BotoCoreError, ClientError) as error:
             raise translate_aws_error(error) from None
-        if discovery.STAGE not in found:
-            where = self.config.endpoint_url or f"region {self.session.region_name}"
-            raise OpsClientError(
-                "ops-not-deployed", f"no OPS parameters under {discovery.PREFIX}/ at {where}"
-            )
-        deployed = found[discovery.STAGE]
-        if self.config.stage and deployed != self.config.stage:
-            raise OpsClientError(
-                "stage-mismatch", f"asked for stage {self.config.stage}, but this stack is stage {deployed}"
-            )
-        return found
 
     def parameter(self, name: str) -> str:
         try:

@@ -17,9 +17,8 @@ class FunctionSpec:
     memory_mb: int = 512
     # Deployed only where vacuum is turned on (deny by default: see OpsConfig.vacuum_allowed).
     vacuum_only: bool = False
-    # Functions that verify the secret code: a cap on parallel guesses, which the lockout counts
-    # (each in-flight guess was admitted before the counter could lock).
-    reserved_concurrency: int | None = None
+    # (No reserved concurrency here: it is deploy-time context, cdk.json "reservedConcurrency",
+    # empty by default so that a new account's quota of 10 can deploy the stack.)
 
 
 @dataclass(frozen=True)
@@ -37,13 +36,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "admin",
         "g3n_ops.handlers.admin.handler",
         "OPS administration: set and rotate the secret code",
-        reserved_concurrency=2,
     ),
     FunctionSpec(
         "maintenance",
         "g3n_ops.handlers.maintenance_ops.handler",
         "Maintenance operations: schedule, start, update, end, cancel",
-        reserved_concurrency=3,
     ),
     FunctionSpec(
         "maintenance-steps",
@@ -54,7 +51,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "vacuum",
         "g3n_ops.handlers.vacuum_ops.handler",
         "Vacuum requests: all, org, cancel, status",
-        reserved_concurrency=3,
     ),
     FunctionSpec(
         "vacuum-steps",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,10 @@ class OpsConfig:
     # Why vacuum is off, for the synth's annotation (empty when it is on).
     vacuum_denied_because: str = ""
     protected_accounts: tuple[str, ...] = ()
+    # cdk.json "reservedConcurrency": function key → reserved concurrent executions. Empty by
+    # default: a new account's concurrency quota is 10 and Lambda keeps 10 unreserved, so any
+    # reservation at all fails the deploy there.
+    reserved_concurrency: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_context(cls, node: Node) -> OpsConfig:
@@ -100,6 +104,7 @@ class OpsConfig:
             vacuum_concurrency=_positive(tuning.get("concurrency", 8), "vacuumTuning.concurrency"),
             vacuum_retry_seconds=_positive(tuning.get("retrySeconds", 300), "vacuumTuning.retrySeconds"),
             vacuum_chunk_items=_positive(tuning.get("chunkItems", 10_000_000), "vacuumTuning.chunkItems"),
+            reserved_concurrency=_reserved_concurrency(node.try_get_context("reservedConcurrency")),
         )
 
 
@@ -136,7 +141,7 @@ class OpsStack(Stack):
         self.data = OpsData(self, "Data", stage=stage)
         table = self.data.table
         self.registry = ServiceRegistry(self, "Registry", stage=stage, registry_file=config.registry_file)
-        self.audit = MaintenanceAudit(self, "Audit")
+        self.audit = MaintenanceAudit(self, "Audit", stage=stage)
         self.events = EventsTopic(self, "Events", stage=stage)
 
         self.functions = OpsFunctions(
@@ -146,6 +151,7 @@ class OpsStack(Stack):
             asset_root=PROJECT_ROOT / "lambdas",
             environment=self._function_environment(),
             vacuum=config.vacuum_allowed,
+            reserved_concurrency=config.reserved_concurrency,
         )
         grant_function_access(
             self,
@@ -196,6 +202,8 @@ class OpsStack(Stack):
             state_machine=self.state_machines["maintenance"],
         )
         self._outputs()
+        # Last: the OPS table's deletion protection, once everything else exists (data.py).
+        self.table_protection = self.initial_items.protect_table()
 
     def _monitoring(self) -> None:
         """Every function may publish lifecycle events; the rule, alarms and dashboard."""
@@ -222,7 +230,7 @@ class OpsStack(Stack):
         ssm.StringParameter(
             self,
             "EventsTopicArnParameter",
-            parameter_name=discovery.EVENTS_TOPIC_ARN,
+            parameter_name=discovery.scoped(discovery.EVENTS_TOPIC_ARN, stage),
             string_value=self.events.topic.topic_arn,
         )
 
@@ -265,7 +273,6 @@ class OpsStack(Stack):
         outputs = {
             "ApiUrl": self.api.url,
             "OpsTableName": self.data.table.table_name,
-            "GuardLayerArn": self.guard.layer.layer_version_arn,
             "GuardReadPolicyArn": self.guard.read_policy.managed_policy_arn,
             "MaintenanceStateMachineArn": self.state_machines["maintenance"].state_machine_arn,
         }
@@ -273,6 +280,16 @@ class OpsStack(Stack):
             outputs["VacuumStateMachineArn"] = self.state_machines["vacuum"].state_machine_arn
         for name, value in outputs.items():
             CfnOutput(self, name, value=value, export_name=f"g3n-{self.config.stage}-ops-{name}")
+        # Not an export: the layer's ARN changes with every guard edit, and an export another
+        # stack imports cannot change ("export in use"). Services read the SSM parameter
+        # (discovery.GUARD_LAYER_ARN, scoped to the stage) when they deploy.
+        CfnOutput(
+            self,
+            "GuardLayerArn",
+            value=self.guard.layer.layer_version_arn,
+            # (A description must be a literal: the parameter's name, not its token.)
+            description=f"also in SSM: {discovery.scoped(discovery.GUARD_LAYER_ARN, self.config.stage)}",
+        )
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -320,8 +337,28 @@ def _target_account(node: Node) -> str | None:
     return str(account) if account else None
 
 
+def _reserved_concurrency(value: Any) -> dict[str, int]:
+    """``{"admin": 2, "maintenance": 3}`` (or the same as a JSON string, from ``-c``): only
+    functions of the catalogue, each a positive count."""
+    value = _json_value(value) or {}
+    if not isinstance(value, dict):
+        raise ValueError(
+            f'reservedConcurrency: a map of function key to count, e.g. {{"admin": 2}}; got {value!r}'
+        )
+    known = {spec.key for spec in catalogue.FUNCTIONS}
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ValueError(
+            f"reservedConcurrency: unknown function(s) {unknown}; the functions are {sorted(known)}"
+        )
+    return {str(key): _positive(count, f"reservedConcurrency.{key}") for key, count in value.items()}
+
+
 def _positive(value: Any, name: str) -> int:
-    number = int(value)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
     if number < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return number

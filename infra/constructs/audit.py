@@ -8,17 +8,20 @@ from constructs import Construct
 
 from g3n_ops import discovery
 
-AUDIT_LOG_GROUP = f"{discovery.PREFIX}/maintenance-audit"  # the name settings.py defaults to
+# The default stage's name (the one settings.py defaults to); other stages: discovery.audit_log_group.
+AUDIT_LOG_GROUP = discovery.MAINTENANCE_AUDIT_LOG_GROUP
 
 
 class MaintenanceAudit(Construct):
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, stage: str) -> None:
         super().__init__(scope, construct_id)
+        self.log_group_name = discovery.audit_log_group(stage)  # one per stage in an account
         self.log_group = logs.LogGroup(
             self,
             "LogGroup",
-            log_group_name=AUDIT_LOG_GROUP,
+            log_group_name=self.log_group_name,
             retention=logs.RetentionDays.ONE_YEAR,
-            removal_policy=RemovalPolicy.RETAIN,
+            # Kept when the stack is deleted or the group replaced, but removed when the stack's
+            # first create rolls back, so that a retried first deploy can create it again.
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
-        self.log_group_name = AUDIT_LOG_GROUP

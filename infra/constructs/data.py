@@ -1,4 +1,11 @@
-"""The OPS table: single-table design, never vacuumed, never deleted with the stack."""
+"""The OPS table: single-table design, never vacuumed, never deleted with the stack.
+
+It holds the secret hash, the maintenance history and the vacuum audit, so a stack delete (or a
+replacement) keeps it. A failed first deploy must be retriable, though: its rollback deletes the
+table it created (``RETAIN_ON_UPDATE_OR_DELETE``, CloudFormation's ``RetainExceptOnCreate``), and
+DynamoDB refuses to delete a table with deletion protection on. So the template creates the table
+without it, and the stack turns it on as its very last step (``InitialItems.protect_table``).
+"""
 
 from __future__ import annotations
 
@@ -25,10 +32,11 @@ class OpsData(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            deletion_protection=True,
+            # Turned on by the stack's last step, not here: see the module's docstring.
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            # The secret hash, maintenance history and vacuum audit must outlive the stack.
-            removal_policy=RemovalPolicy.RETAIN,
+            # The secret hash, maintenance history and vacuum audit outlive the stack; only the
+            # rollback of the create that made the table removes it.
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.table.add_global_secondary_index(
             index_name=ops_table.KIND_INDEX,

@@ -1,6 +1,7 @@
 """SSM parameters under ``/g3nretailstack/ops/`` from which the CLI, the MCP server and the
-services find OPS (names from ``g3n_ops.discovery``; the local stack writes the same ones).
-The registry parameter belongs to ``ServiceRegistry``."""
+services find OPS (names from ``g3n_ops.discovery``, scoped to the stage: see its docstring; the
+local stack writes the same ones). The registry parameter belongs to ``ServiceRegistry``, the
+guard's to ``MaintenanceGuard``."""
 
 from __future__ import annotations
 
@@ -26,15 +27,18 @@ class DiscoveryParameters(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         values: dict[str, tuple[str, str]] = {
-            "Stage": (discovery.STAGE, stage),
-            "ApiUrl": (discovery.API_URL, api_url),
-            "TableName": (discovery.TABLE_NAME, table_name),
+            "Stage": (discovery.scoped(discovery.STAGE, stage), stage),
+            "ApiUrl": (discovery.scoped(discovery.API_URL, stage), api_url),
+            "TableName": (discovery.scoped(discovery.TABLE_NAME, stage), table_name),
         }
         for key, function in functions.by_key.items():
-            values[f"Function{pascal(key)}"] = (discovery.function_parameter(key), function.function_name)
+            values[f"Function{pascal(key)}"] = (
+                discovery.function_parameter(key, stage),
+                function.function_name,
+            )
         for key, machine in state_machines.by_key.items():
             values[f"StateMachine{pascal(key)}"] = (
-                discovery.state_machine_parameter(key),
+                discovery.state_machine_parameter(key, stage),
                 machine.state_machine_arn,
             )
         self.parameters: dict[str, ssm.StringParameter] = {

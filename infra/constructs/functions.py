@@ -4,6 +4,7 @@ with Powertools (public layer), active tracing, an explicit log group and the en
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -44,7 +45,10 @@ class OpsFunctions(Construct):
         asset_root: Path,
         environment: dict[str, str],
         vacuum: bool,
+        reserved_concurrency: Mapping[str, int] | None = None,
     ) -> None:
+        """``reserved_concurrency``: function key → reserved concurrent executions (cdk.json's
+        ``reservedConcurrency``); a function not listed reserves none."""
         super().__init__(scope, construct_id)
         powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
@@ -89,7 +93,7 @@ class OpsFunctions(Construct):
                 log_group=log_group,
                 role=role,
                 environment=dict(environment),
-                reserved_concurrent_executions=spec.reserved_concurrency,
+                reserved_concurrent_executions=(reserved_concurrency or {}).get(spec.key),
             )
             suppress(
                 role,

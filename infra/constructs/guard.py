@@ -1,5 +1,11 @@
 """What the 14 platform services adopt: the maintenance guard as a Lambda layer, and a managed
-policy that lets them read the one maintenance state item (and nothing else) in the OPS table."""
+policy that lets them read the one maintenance state item (and nothing else) in the OPS table.
+
+Both ARNs are published as SSM parameters (``/g3nretailstack/ops/guard/layer-arn`` and
+``…/guard/read-policy-arn``, scoped to the stage like every discovery name), not as
+CloudFormation exports: the layer's ARN changes with every guard edit, and an export that another
+stack imports cannot change (``export in use``), which would block OPS's next update. A service
+resolves the parameter when it deploys and picks up the new version on its next deploy."""
 
 from __future__ import annotations
 
@@ -10,8 +16,10 @@ from aws_cdk import Stage
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from g3n_ops import discovery
 from g3n_ops.store import maintenance_state
 from infra.constructs.functions import RUNTIME
 
@@ -75,4 +83,18 @@ class MaintenanceGuard(Construct):
                     },
                 )
             ],
+        )
+        self.layer_arn_parameter = ssm.StringParameter(
+            self,
+            "LayerArnParameter",
+            parameter_name=discovery.scoped(discovery.GUARD_LAYER_ARN, stage),
+            description="g3n maintenance guard: the current layer version's ARN (for the services)",
+            string_value=self.layer.layer_version_arn,
+        )
+        self.read_policy_arn_parameter = ssm.StringParameter(
+            self,
+            "ReadPolicyArnParameter",
+            parameter_name=discovery.scoped(discovery.GUARD_READ_POLICY_ARN, stage),
+            description="g3n maintenance guard: the managed policy a guarded function needs",
+            string_value=self.read_policy.managed_policy_arn,
         )

@@ -1,5 +1,6 @@
 """Items the OPS table needs from the first deploy on, each written only if absent: the inactive
-maintenance state.
+maintenance state. And the table's deletion protection, turned on as the stack's last step
+(:meth:`InitialItems.protect_table`; why not in the table's template: ``infra/constructs/data.py``).
 
 The secret code is deliberately not one of them: neither the code nor its hash may enter the
 template (anyone who can read a template could attack a hash offline). A new stack answers
@@ -9,7 +10,7 @@ admin function; a conditional put that works only while no secret exists).
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -50,6 +51,36 @@ class InitialItems(Construct):
         self.maintenance_state = self._put_if_absent(
             "MaintenanceState", maintenance_state.item(maintenance_state.INACTIVE)
         )
+
+    def protect_table(self) -> cr.AwsCustomResource:
+        """Turn on the table's deletion protection after every other resource of the stack exists:
+        on a first deploy it is then on only once nothing else can fail and roll the create back
+        (the rollback could not delete a protected table, and a retry would meet it). Call it
+        last. Later deploys call it again only if the call itself changes; a later update that
+        fails leaves the table alone anyway (only the rollback of its own create removes it)."""
+        enable = cr.AwsSdkCall(
+            service="DynamoDB",
+            action="updateTable",
+            parameters={"TableName": self._table.table_name, "DeletionProtectionEnabled": True},
+            physical_resource_id=cr.PhysicalResourceId.of("g3n-ops-table-deletion-protection"),
+        )
+        protection = cr.AwsCustomResource(
+            self,
+            "TableDeletionProtection",
+            on_create=enable,
+            on_update=enable,
+            install_latest_aws_sdk=False,
+            role=self._role,
+            log_group=self._log_group,
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [iam.PolicyStatement(actions=["dynamodb:UpdateTable"], resources=[self._table.table_arn])]
+            ),
+        )
+        own = protection.node.path + "/"
+        for construct in Stack.of(self).node.find_all():
+            if isinstance(construct, CfnResource) and not construct.node.path.startswith(own):
+                protection.node.add_dependency(construct)
+        return protection
 
     def _put_if_absent(self, construct_id: str, item: dict) -> cr.AwsCustomResource:
         key = item["pk"]

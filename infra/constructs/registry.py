@@ -30,7 +30,7 @@ class ServiceRegistry(Construct):
         self.parameter = ssm.StringParameter(
             self,
             "Parameter",
-            parameter_name=discovery.REGISTRY,
+            parameter_name=discovery.scoped(discovery.REGISTRY, stage),
             description="g3n OPS service registry: tables, buckets and log groups per service",
             string_value=document,
             tier=ssm.ParameterTier.ADVANCED if advanced else ssm.ParameterTier.STANDARD,

@@ -27,6 +27,7 @@ from g3n_ops.registry import Registry
 from g3n_ops.store import maintenance_state
 from g3n_ops.store import table as ops_table
 from infra import catalogue
+from infra.constructs.functions import powertools_layer_parameter
 from infra.stack import PROJECT_ROOT, OpsConfig, build_app, cdk_json_context
 from infra.table_access import FUNCTION_TABLE_ACCESS, LOCKOUT_KEY, SECRET_KEY
 from tests.infra.template import Template, render
@@ -316,13 +317,14 @@ def test_only_the_functions_that_verify_the_secret_can_touch_it(template, ops_ta
     # The guard's managed policy reads the state item only (see test_guard_read_policy…).
 
 
-def test_the_functions_that_verify_the_secret_have_reserved_concurrency(template):
+def test_no_function_reserves_concurrency_by_default(template):
+    # A new account's quota is 10 and Lambda keeps 10 unreserved: any reservation fails its deploy.
+    # (cdk.json "reservedConcurrency" sets some: test_a_second_stage_…; the lockout does not
+    # depend on it: tests/unit/test_secret_lockout.py.)
+    assert cdk_json_context()["reservedConcurrency"] == {}
     for spec in catalogue.FUNCTIONS:
         _, props = template.function(catalogue.function_name(STAGE, spec.key))
-        if SECRET_KEY in FUNCTION_TABLE_ACCESS[spec.key].read:
-            assert 1 <= props["ReservedConcurrentExecutions"] <= 5, spec.key
-        else:
-            assert "ReservedConcurrentExecutions" not in props, spec.key
+        assert "ReservedConcurrentExecutions" not in props, spec.key
 
 
 def test_lockout_alarm_fires_on_the_first_lockout(template):
@@ -445,9 +447,12 @@ def test_ops_table_is_protected_and_retained(template, ops_table_id):
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert props["DeletionProtectionEnabled"] is True
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
-    assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+    # Kept on a stack delete or a replacement (the secret hash lives here), removed only by the
+    # rollback of the create that made it, so that a failed first deploy can be retried ...
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
+    # ... which DynamoDB would refuse for a protected table: protection is the stack's last step.
+    assert "DeletionProtectionEnabled" not in props
     (index,) = props["GlobalSecondaryIndexes"]
     assert index["IndexName"] == ops_table.KIND_INDEX
     assert index["KeySchema"] == [
@@ -462,7 +467,8 @@ def test_maintenance_audit_log_group_is_retained(template):
         "AWS::Logs::LogGroup", LogGroupName="/g3nretailstack/ops/maintenance-audit"
     )
     assert props["RetentionInDays"] >= 365
-    assert template.resources[logical_id]["DeletionPolicy"] == "Retain"
+    resource = template.resources[logical_id]
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
 
 
 def test_discovery_parameters_point_at_the_deployed_resources(template, ops_table_id):
@@ -480,6 +486,15 @@ def test_discovery_parameters_point_at_the_deployed_resources(template, ops_tabl
             "AWS::StepFunctions::StateMachine", StateMachineName=catalogue.state_machine_name(STAGE, spec.key)
         )
         expected[discovery.state_machine_parameter(spec.key)] = f"${{{machine_id}}}"
+    guard = {
+        discovery.GUARD_LAYER_ARN: "${" + template.one("AWS::Lambda::LayerVersion")[0] + "}",
+        discovery.GUARD_READ_POLICY_ARN: "${"
+        + template.one(
+            "AWS::IAM::ManagedPolicy", ManagedPolicyName=f"g3n-{STAGE}-ops-maintenance-guard-read"
+        )[0]
+        + "}",
+    }
+    expected.update(guard)
     assert set(parameters) == {*expected, discovery.REGISTRY}
     for name, value in expected.items():
         assert render(parameters[name]["Value"]) == value, name
@@ -497,11 +512,15 @@ def test_registry_parameter_is_the_registry_file_expanded_for_the_stage(template
 
 def test_outputs_are_exported_under_stable_names(template):
     outputs = template.document["Outputs"]
-    names = ["ApiUrl", "OpsTableName", "GuardLayerArn", "GuardReadPolicyArn"]
+    names = ["ApiUrl", "OpsTableName", "GuardReadPolicyArn"]
     names += ["MaintenanceStateMachineArn", "VacuumStateMachineArn"]
-    assert set(outputs) == set(names)
+    assert set(outputs) == {*names, "GuardLayerArn"}
     for name in names:
         assert outputs[name]["Export"]["Name"] == f"g3n-{STAGE}-ops-{name}"
+    # The layer's ARN changes with every guard edit: an export of it, once imported, would block
+    # OPS's next update ("export in use"). Services read it from SSM (test_discovery_parameters…).
+    assert "Export" not in outputs["GuardLayerArn"]
+    assert discovery.GUARD_LAYER_ARN in outputs["GuardLayerArn"]["Description"]
 
 
 # -- initial items: the secret and the maintenance state ------------------------------------------------
@@ -510,8 +529,10 @@ def test_outputs_are_exported_under_stable_names(template):
 def _initial_item_calls(template) -> dict[str, dict]:
     calls = {}
     for _, props in _props(template, "Custom::AWS"):
-        assert "Update" not in props and "Delete" not in props  # written on create only
         call = json.loads(render(props["Create"]))
+        if call["action"] != "putItem":
+            continue  # the table's deletion protection (test_table_deletion_protection_…)
+        assert "Update" not in props and "Delete" not in props  # written on create only
         calls[call["parameters"]["Item"]["pk"]["S"]] = call
     return calls
 
@@ -521,8 +542,8 @@ def test_no_secret_code_nor_any_hash_of_it_is_in_the_template(template):
     assert secret.SECRET_PK not in _initial_item_calls(template)
     assert '"salt"' not in template.text and "scrypt" not in template.text.lower()
     for _, props in _props(template, "Custom::AWS"):
-        item = json.loads(render(props["Create"]))["parameters"]["Item"]
-        assert not {"hash", "salt", "n"} & set(item), item
+        parameters = json.loads(render(props["Create"]))["parameters"]
+        assert not {"hash", "salt", "n"} & set(parameters.get("Item", {})), parameters
 
 
 def test_inactive_maintenance_state_is_written_if_absent(template):
@@ -532,7 +553,7 @@ def test_inactive_maintenance_state_is_written_if_absent(template):
     assert item == maintenance_state.item(maintenance_state.INACTIVE)
 
 
-def test_initial_item_writer_may_only_put_those_two_items(template, ops_table_id):
+def test_initial_item_writer_may_only_put_those_two_items_and_protect_the_table(template, ops_table_id):
     (_, provider) = next(
         (lid, props)
         for lid, props in _props(template, "AWS::Lambda::Function")
@@ -547,11 +568,43 @@ def test_initial_item_writer_may_only_put_those_two_items(template, ops_table_id
         ("logs:PutLogEvents", f"${{{log_group}.Arn}}"),
     }
     keys = set()
-    for statement in (s for s in statements if not s["Action"][0].startswith("logs:")):
+    protect = {
+        "Effect": "Allow",
+        "Action": ["dynamodb:UpdateTable"],
+        "Resource": [f"${{{ops_table_id}.Arn}}"],
+    }
+    assert protect in statements
+    for statement in (s for s in statements if not s["Action"][0].startswith("logs:") and s != protect):
         assert statement["Action"] == ["dynamodb:PutItem"]
         assert statement["Resource"] == [f"${{{ops_table_id}.Arn}}"]
         keys.update(statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"])
     assert keys == {maintenance_state.STATE_PK}
+
+
+def test_table_deletion_protection_is_turned_on_after_everything_else(template, ops_table_id):
+    (logical_id, call) = next(
+        (lid, json.loads(render(props["Create"])))
+        for lid, props in _props(template, "Custom::AWS")
+        if json.loads(render(props["Create"]))["action"] == "updateTable"
+    )
+    assert call["parameters"] == {"TableName": f"${{{ops_table_id}}}", "DeletionProtectionEnabled": True}
+    assert json.loads(render(template.properties(logical_id)["Update"])) == call
+    # Every other resource exists first: a create that fails before it rolls back cleanly, the
+    # unprotected table included (and a retried deploy does not meet an "already exists").
+    before = set(template.resources[logical_id]["DependsOn"]) | _implicit_dependencies(template, logical_id)
+    own = {lid for lid in template.resources if lid.startswith("InitialItemsTableDeletionProtection")}
+    assert logical_id in own and len(own) == 2  # the call and its policy
+    assert set(template.resources) - own <= before
+    # Nothing waits on it (so no cycle): it is the last thing CloudFormation creates.
+    for other in set(template.resources) - own:
+        assert not own & set(template.resources[other].get("DependsOn", [])), other
+        assert not own & _implicit_dependencies(template, other), other
+
+
+def _implicit_dependencies(template: Template, logical_id: str) -> set[str]:
+    """What a resource depends on through Ref / GetAtt in its properties."""
+    text = json.dumps(template.resources[logical_id]["Properties"])
+    return {lid for lid in template.resources if f'"Ref": "{lid}"' in text or f'["{lid}", ' in text}
 
 
 # -- guard ----------------------------------------------------------------------------------------------
@@ -581,6 +634,41 @@ def test_guard_read_policy_reaches_only_the_maintenance_state_item(template, ops
     assert statement["Condition"] == {
         "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [maintenance_state.STATE_PK]}
     }
+
+
+def test_guard_readme_states_what_the_guard_needs(template):
+    """The layer, Powertools (the runtime has none) at the stack's version, the read policy and
+    the two variables, under the names this stack publishes (tests/e2e/test_guard_adoption.py
+    builds a service from exactly those)."""
+    import g3n_maintenance_guard as guard
+
+    readme = (PROJECT_ROOT / "lambdas" / "g3n_maintenance_guard" / "README.md").read_text()
+    assert "runtime layer you already use" not in readme
+    for name in (guard.TABLE_ENV, guard.STATUS_URL_ENV, POWERTOOLS_VERSION, powertools_layer_parameter()):
+        assert name in readme, name
+    published = {props["Name"] for _, props in _props(template, "AWS::SSM::Parameter")}
+    for name in (
+        discovery.GUARD_LAYER_ARN,
+        discovery.GUARD_READ_POLICY_ARN,
+        discovery.TABLE_NAME,
+        discovery.API_URL,
+    ):
+        assert name in published and name in readme, name
+    for leaf in ("guard/layer-arn", "guard/read-policy-arn", "table-name", "api-url"):
+        assert (
+            f'ops("{leaf}")' in readme and discovery.scoped(f"{discovery.PREFIX}/{leaf}", STAGE) in published
+        )
+    # The inline statement it offers is the managed policy's.
+    block = re.search(r"```json\n(.*?)```", readme, re.DOTALL).group(1)
+    documented = json.loads(block)
+    (_, props) = template.one(
+        "AWS::IAM::ManagedPolicy", ManagedPolicyName=f"g3n-{STAGE}-ops-maintenance-guard-read"
+    )
+    (statement,) = props["PolicyDocument"]["Statement"]
+    assert {key: documented[key] for key in ("Effect", "Action", "Condition")} == {
+        key: statement[key] for key in ("Effect", "Action", "Condition")
+    }
+    assert documented["Resource"].endswith(":table/g3n-<stage>-ops")
 
 
 # -- schedules --------------------------------------------------------------------------------------------
@@ -715,14 +803,120 @@ def test_where_vacuum_is_off_neither_the_machine_nor_any_purge_permission_is_dep
     test_cdk_nag_aws_solutions_has_no_unsuppressed_findings(stack)
 
 
-def test_app_py_synthesises_with_plain_python(tmp_path):
-    env = {**os.environ, "CDK_OUTDIR": str(tmp_path)}
-    env.pop("G3N_OPS_SECRET_CODE", None)
+# -- a second stage in the same account: its own names; reserved concurrency from the context ---------------
+
+OTHER_STAGE = "qa"
+RESERVED = {"admin": 2, "maintenance": 3, "vacuum": 3}
+# The properties that give a resource its name in the account (and region), where two stages collide.
+NAME_PROPERTIES = frozenset(
+    {
+        "FunctionName",
+        "TableName",
+        "LogGroupName",
+        "AlarmName",
+        "TopicName",
+        "StateMachineName",
+        "DashboardName",
+        "RoleName",
+        "ManagedPolicyName",
+        "LayerName",
+        "Name",
+        "GroupName",
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def other_stage(tmp_path_factory) -> Template:
+    """Stage ``qa`` of the same app (from ``-c``, so the context arrives as strings), with
+    reserved concurrency set."""
+    outdir = tmp_path_factory.mktemp("cdk.out.qa")
+    _, template = _synth(
+        outdir, {"stage": OTHER_STAGE, "reservedConcurrency": json.dumps(RESERVED)}, nag=False
+    )
+    return template
+
+
+def physical_names(template: Template) -> set[str]:
+    """Every literal name a resource takes in the account (generated ones are unique anyway)."""
+    return {
+        render(value)
+        for res in template.resources.values()
+        for key, value in res.get("Properties", {}).items()
+        if key in NAME_PROPERTIES and isinstance(render(value), str) and "${" not in render(value)
+    }
+
+
+def test_the_default_stage_is_the_one_with_the_unscoped_names():
+    assert cdk_json_context()["stage"] == discovery.DEFAULT_STAGE == STAGE
+    assert discovery.audit_log_group(STAGE) == AUDIT_LOG_GROUP == discovery.MAINTENANCE_AUDIT_LOG_GROUP
+    assert discovery.prefix("local") == discovery.PREFIX  # the embedded stack, alone in its account
+    assert discovery.prefix(OTHER_STAGE) == f"{discovery.PREFIX}/stages/{OTHER_STAGE}"
+
+
+def test_a_second_stage_in_the_same_account_names_nothing_the_default_stage_names(template, other_stage):
+    dev, qa = physical_names(template), physical_names(other_stage)
+    assert AUDIT_LOG_GROUP in dev and discovery.STAGE in dev  # the seed's names, unchanged
+    assert dev & qa == set()
+    scoped = discovery.prefix(OTHER_STAGE)
+    parameters = {props["Name"]: props for _, props in _props(other_stage, "AWS::SSM::Parameter")}
+    assert parameters and all(name.startswith(scoped + "/") for name in parameters), sorted(parameters)
+    assert {discovery.unscoped(name, OTHER_STAGE) for name in parameters} >= {
+        discovery.STAGE,
+        discovery.API_URL,
+        discovery.TABLE_NAME,
+        discovery.REGISTRY,
+        discovery.EVENTS_TOPIC_ARN,
+        discovery.GUARD_LAYER_ARN,
+        discovery.function_parameter("maintenance"),
+        discovery.state_machine_parameter("maintenance"),
+    }
+    assert parameters[f"{scoped}/stage"]["Value"] == OTHER_STAGE
+    audit_id, _ = other_stage.one("AWS::Logs::LogGroup", LogGroupName=f"{scoped}/maintenance-audit")
+    # The functions read and write the stage's own audit log group and registry parameter.
+    _, props = other_stage.function(catalogue.function_name(OTHER_STAGE, "maintenance"))
+    environment = props["Environment"]["Variables"]
+    assert environment["MAINTENANCE_AUDIT_LOG_GROUP"] == f"{scoped}/maintenance-audit"
+    registry_id = other_stage.one("AWS::SSM::Parameter", Name=f"{scoped}/registry")[0]
+    assert render(environment["OPS_REGISTRY_PARAMETER"]) == f"${{{registry_id}}}"
+    role_id = other_stage.role_of(
+        other_stage.function(catalogue.function_name(OTHER_STAGE, "maintenance"))[0]
+    )
+    assert any(f"${{{audit_id}.Arn}}" in resource for _, resource in other_stage.allowed(role_id))
+
+
+def test_reserved_concurrency_comes_from_the_context(other_stage):
+    for spec in catalogue.deployed_functions(vacuum=False):
+        _, props = other_stage.function(catalogue.function_name(OTHER_STAGE, spec.key))
+        assert props.get("ReservedConcurrentExecutions") == RESERVED.get(spec.key), spec.key
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"nope": 2}, {"admin": 0}, {"admin": "two"}, [2]],
+    ids=["unknown-function", "zero", "not-a-number", "not-a-map"],
+)
+def test_invalid_reserved_concurrency_fails_the_synth(bad):
+    with pytest.raises(ValueError, match="reservedConcurrency"):
+        _config(reservedConcurrency=json.dumps(bad))
+
+
+def test_app_py_synthesises_with_plain_python_into_cdk_out(tmp_path):
+    """``make synth`` (``python app.py``, no CDK CLI) writes ``cdk.out/`` in the current
+    directory, as the CLI would; the CLI's ``CDK_OUTDIR`` still wins (tests/infra/test_cdk_cli.py)."""
+    env = {
+        key: value for key, value in os.environ.items() if key not in {"CDK_OUTDIR", "G3N_OPS_SECRET_CODE"}
+    }
     result = subprocess.run(
-        [sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, str(PROJECT_ROOT / "app.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "OpsStack.template.json").is_file()
+    assert (tmp_path / "cdk.out" / "OpsStack.template.json").is_file()
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
