@@ -248,3 +248,16 @@ def pending_window(seconds: int) -> Iterator[None]:
         else:
             os.environ["VACUUM_PENDING_SECONDS"] = previous
         settings.cache_clear()
+
+
+# The run's lifecycle in its trail (vacuum-events): without the per-unit, per-verify and
+# per-continuation entries between them.
+MILESTONES = frozenset(
+    {"requested", "resumed", "started", "cancel-requested", "failing", "completed", "cancelled", "failed"}
+)
+
+
+def milestones(vacuum_id: str) -> list[str]:
+    return [
+        entry["action"] for entry in vacuum_store.audit_entries(vacuum_id) if entry["action"] in MILESTONES
+    ]

@@ -21,7 +21,7 @@ COUNTER_COLUMNS = (
     ("uploads", "uploads", str),
     ("logStreams", "log streams", str),
 )
-STATUSES = ("pending", "running", "completed", "cancelled", "failed")
+STATUSES = ("pending", "running", "cancelling", "failing", "completed", "cancelled", "failed")
 _TIMES = (("createdAt", "created"), ("startedAt", "started"), ("finishedAt", "finished"))
 
 

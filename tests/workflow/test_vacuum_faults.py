@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from g3n_ops_client.errors import OpsClientError
-from tests.support import SECRET, wait_for_execution, wait_until
+from tests.support import SECRET, wait_until
 from tests.vacuum_support import (
     PHRASE,
     deleted_by_org,
@@ -80,11 +80,15 @@ def test_vacuum_all_is_exact_under_faults(faulty, local_stack, client, monkeypat
     assert mutex() is None
 
 
-def test_an_abort_mid_run_under_faults_leaves_exact_partial_stats(faulty, local_stack, client, monkeypatch):
-    """vacuum-cancel of a running run while calls are throttled, fail and lose their results: the
-    run stops within a chunk and its stats are exactly what is gone (retried chunks never count
-    twice, chunks in flight commit what they deleted)."""
+@pytest.mark.parametrize("spec", [FAULTS, "latency=300"], ids=["faults", "latency"])
+def test_an_abort_mid_run_is_exact_from_its_first_cancelled_read(
+    faulty, local_stack, client, monkeypatch, spec
+):
+    """vacuum-cancel of a running run while calls are throttled, fail and lose their results, or
+    are slow: the run reads cancelling while its chunks in flight finish, and from the first read
+    that says cancelled, its stats are exactly what is gone (no wait on the execution first)."""
     monkeypatch.setenv("VACUUM_CHUNK_ITEMS", "5")  # many chunks: the run is still going when cancelled
+    local_stack.set_faults(spec, seed=20261130)
     reg = registry()
     before = snapshot(reg)
     plant_dry_run(ORG)
@@ -99,19 +103,25 @@ def test_an_abort_mid_run_under_faults_leaves_exact_partial_stats(faulty, local_
         _insisting(lambda: client.vacuum.cancel(SECRET, requested["vacuumId"]))
     except OpsClientError as error:  # an earlier attempt cancelled it, then met a fault
         assert error.code == "vacuum-not-cancellable", error
-    cancelled = _insisting(lambda: client.vacuum.status(requested["vacuumId"]))
-    assert (cancelled["status"], cancelled["cancelledWhile"]) == ("cancelled", "running")
-    wait_for_execution(cancelled["executionArn"], timeout=60, expect="SUCCEEDED")
-    wait_until(lambda: local_stack.invocations_in_flight("vacuum-steps") == 0, timeout=30)
-    assert local_stack.fault_counts()["throttle"] > 0
-    local_stack.set_faults(None)
+    seen: list[str] = []
 
-    final = client.vacuum.status(requested["vacuumId"])
-    assert final["status"] == "cancelled"
-    assert service_counters(final, ("items", "objects")) == deleted_by_org(reg, before, snapshot(reg), ORG)
+    def cancelled():
+        record = _insisting(lambda: client.vacuum.status(requested["vacuumId"]))
+        seen.append(record["status"])
+        return record["status"] == "cancelled" and record
+
+    final = wait_until(cancelled, timeout=120, interval=0.05, message="the cancel settles")
+    gone = deleted_by_org(reg, before, snapshot(reg), ORG)
+    assert set(seen) <= {"cancelling", "cancelled"} and final["cancelledWhile"] == "running", seen
+    assert service_counters(final, ("items", "objects")) == gone
+    assert mutex() is None
     expected = expected_org_stats(faulty, reg, ORG)
     assert final["stats"]["totals"]["items"] < sum(e["items"] for e in expected.values()), "it stopped early"
-    assert mutex() is None
+    injected = local_stack.fault_counts()
+    assert injected.get("throttle" if spec == FAULTS else "latency", 0) > 0, injected
+    local_stack.set_faults(None)
+    wait_until(lambda: local_stack.invocations_in_flight("vacuum-steps") == 0, timeout=60)
+    assert client.vacuum.status(requested["vacuumId"])["stats"] == final["stats"], "final means final"
 
 
 def _insisting(call, attempts: int = 5):

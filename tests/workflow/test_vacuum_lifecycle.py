@@ -20,11 +20,14 @@ from g3n_ops_client.errors import OpsClientError
 from tests.support import SECRET, wait_for_execution, wait_until
 from tests.vacuum_support import (
     PHRASE,
+    deleted_by_org,
     execution,
+    milestones,
     mutex,
     plant_dry_run,
     put_registry,
     registry,
+    service_counters,
     snapshot,
     stop_vacuum_executions,
     table_keys,
@@ -39,7 +42,7 @@ def stack(seeded):
 
 
 def _audit_actions(vacuum_id: str) -> list[str]:
-    return [entry["action"] for entry in vacuum_store.audit_entries(vacuum_id)]
+    return milestones(vacuum_id)
 
 
 def test_cancel_during_the_pending_window_deletes_nothing_and_frees_the_mutex(stack, client):
@@ -147,13 +150,16 @@ def test_a_failure_mid_run_marks_it_failed_keeps_partial_stats_and_frees_the_mut
     # then, so the run fails half-way with real deletions behind it.
     first_with_buckets = next(s for s in broken["services"] if s["buckets"])
     first_with_buckets["buckets"].insert(0, "g3n-local-123456789012-missing-bucket")
+    before = snapshot(reg)
     put_registry(broken)
     plant_dry_run("TESTORG")  # counted over the broken registry: the run's plan is the dry-run's
     try:
         requested = client.vacuum.org(SECRET, "TESTORG", "doomed")
-        final = wait_done(client, requested)
+        final = wait_done(client, requested)  # the first read that says it has ended
+        gone = deleted_by_org(reg, before, snapshot(reg), "TESTORG")
     finally:
         put_registry(original)
+    assert service_counters(final, ("items", "objects")) == gone, "failed means final"
 
     assert final["status"] == "failed"
     assert final["error"]["code"] == "vacuum-step-failed", final["error"]
@@ -161,7 +167,7 @@ def test_a_failure_mid_run_marks_it_failed_keeps_partial_stats_and_frees_the_mut
     described = wait_for_execution(final["executionArn"], timeout=20, expect="FAILED")
     assert described["error"] == "NoSuchBucket"
     assert mutex() is None
-    assert _audit_actions(final["vacuumId"]) == ["requested", "started", "failed"]
+    assert _audit_actions(final["vacuumId"]) == ["requested", "started", "failing", "failed"]
 
     def stats_match_what_was_deleted():
         record = client.vacuum.status(final["vacuumId"])

@@ -14,6 +14,7 @@ from tests.vacuum_support import (
     execution,
     expected_org_stats,
     log_events,
+    milestones,
     mutex,
     plant_dry_run,
     registry,
@@ -107,6 +108,18 @@ def test_the_run_is_recorded_audited_and_never_carries_the_secret(stack, client)
     assert len(chunks) > table_units, "tables over the chunk size loop through several chunks"
 
     entries = vacuum_store.audit_entries(final["vacuumId"])
-    assert [e["action"] for e in entries] == ["requested", "started", "completed"]
+    assert milestones(final["vacuumId"]) == ["requested", "started", "completed"]
     assert entries[-1]["totals"] == final["stats"]["totals"]
+    # The trail shows every unit: its end with its own counts and time, its verify, in time order.
+    actions = [e["action"] for e in entries]
+    assert actions[:4] == ["requested", "admitted", "window-over", "started"], actions
+    [started] = [e for e in entries if e["action"] == "started"]
+    done = {e["unitId"]: e for e in entries if e["action"] == "unit-done"}
+    assert set(done) == {unit["unitId"] for unit in started["units"]}, "one entry per unit, not per chunk"
+    assert all(e["elapsedSeconds"] >= 0 and e["unit"] for e in done.values())
+    for counter in ("items", "objects"):
+        assert sum(e["counts"].get(counter, 0) for e in done.values()) == final["stats"]["totals"][counter]
+    verified = [e for e in entries if e["action"] == "unit-verified"]
+    assert verified and actions.index("verified") > max(i for i, a in enumerate(actions) if a == "unit-done")
+    assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
     assert all(SECRET not in json.dumps(e) for e in entries)

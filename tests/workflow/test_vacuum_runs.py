@@ -17,6 +17,7 @@ from tests.support import SECRET, wait_for_execution, wait_until
 from tests.vacuum_support import (
     deleted_by_org,
     expected_org_stats,
+    milestones,
     mutex,
     plant_dry_run,
     put_registry,
@@ -125,8 +126,7 @@ def test_a_start_whose_result_was_lost_is_retried_without_harm(seeded, local_sta
         stop_vacuum_executions()
     assert final["status"] == "completed", final.get("error")
     assert service_counters(final) == expected_org_stats(seeded, reg, ORG)
-    actions = [e["action"] for e in vacuum_store.audit_entries(requested["vacuumId"])]
-    assert actions == ["requested", "started", "completed"]
+    assert milestones(requested["vacuumId"]) == ["requested", "started", "completed"]
 
 
 def test_cancel_while_running_stops_within_a_chunk_with_exact_partial_stats(stack, client):
@@ -140,27 +140,40 @@ def test_cancel_while_running_stops_within_a_chunk_with_exact_partial_stats(stac
         return record["status"] == "running" and record["stats"]["totals"].get("items", 0) > 0 and record
 
     wait_until(deleting, timeout=30, interval=0.05, message="the run deletes")
-    cancelled = client.vacuum.cancel(SECRET, requested["vacuumId"])
-    assert (cancelled["status"], cancelled["cancelledWhile"]) == ("cancelled", "running")
+    cancelling = client.vacuum.cancel(SECRET, requested["vacuumId"])
+    assert (cancelling["status"], cancelling["cancelledWhile"]) == ("cancelling", "running")
+    assert cancelling["cancelledBy"] and cancelling["finishedAt"] is None
 
-    wait_for_execution(cancelled["executionArn"], timeout=30, expect="SUCCEEDED")
+    # What the operator reads: cancelling until nothing is in flight, then cancelled, final from
+    # that first read (no wait on the execution in between).
+    seen = []
+
+    def settled():
+        record = client.vacuum.status(requested["vacuumId"])
+        seen.append(record["status"])
+        return record["status"] == "cancelled" and record
+
+    final = wait_until(settled, timeout=60, interval=0.05, message="the cancel settles")
+    after = snapshot(reg)
+    assert set(seen) <= {"cancelling", "cancelled"}
+    assert service_counters(final, ("items", "objects")) == deleted_by_org(reg, before, after, ORG)
+    assert mutex() is None
+    expected = expected_org_stats(stack, reg, ORG)
+    assert final["stats"]["totals"]["items"] < sum(e["items"] for e in expected.values()), "it stopped early"
+    wait_for_execution(cancelling["executionArn"], timeout=30, expect="SUCCEEDED")
     history = boto3.client("stepfunctions").get_execution_history(
-        executionArn=cancelled["executionArn"], maxResults=1000
+        executionArn=cancelling["executionArn"], maxResults=1000
     )
     names = {e.get("stateEnteredEventDetails", {}).get("name") for e in history["events"]}
     assert "Cancelled while running" in names and "Finalise" not in names
-    assert mutex() is None
-    after = snapshot(reg)
-    final = client.vacuum.status(requested["vacuumId"])
-    assert final["status"] == "cancelled"
-    assert service_counters(final, ("items", "objects")) == deleted_by_org(reg, before, after, ORG)
-    expected = expected_org_stats(stack, reg, ORG)
-    assert final["stats"]["totals"]["items"] < sum(e["items"] for e in expected.values()), "it stopped early"
-    assert [e["action"] for e in vacuum_store.audit_entries(final["vacuumId"])] == [
-        "requested",
-        "started",
-        "cancelled",
-    ]
+    assert client.vacuum.status(requested["vacuumId"])["stats"] == final["stats"], "final means final"
+    trail = vacuum_store.audit_entries(final["vacuumId"])
+    actions = [e["action"] for e in trail]
+    assert actions[:3] == ["requested", "admitted", "window-over"] and actions[3] == "started"
+    assert actions[-2:] == ["cancel-requested", "cancelled"] or actions[-1] == "cancelled", actions
+    assert trail[-1]["totals"] == final["stats"]["totals"] and trail[-1]["by"] == cancelling["cancelledBy"]
+    done = [e for e in trail if e["action"] == "unit-done"]
+    assert sum(e["counts"].get("items", 0) for e in done) <= final["stats"]["totals"]["items"]
 
 
 def test_a_failed_run_resumes_from_its_cursors_and_completes_exactly(stack, client, monkeypatch):
@@ -205,8 +218,9 @@ def test_a_failed_run_resumes_from_its_cursors_and_completes_exactly(stack, clie
             org: k for org, k in keys.items() if org != ORG or name not in _org_tables(reg)
         }, name
     assert mutex() is None
-    actions = [e["action"] for e in vacuum_store.audit_entries(requested["vacuumId"])]
-    assert actions == ["requested", "started", "failed", "resumed", "completed"]
+    assert milestones(requested["vacuumId"]) == [
+        "requested", "started", "failing", "failed", "resumed", "completed"
+    ]  # fmt: skip
 
     with pytest.raises(Exception) as again:
         client.vacuum.resume(SECRET, requested["vacuumId"])
@@ -261,3 +275,31 @@ def test_a_run_failed_by_an_s3_outage_resumes_exactly_when_it_ends(
     for bucket, versions in before["buckets"].items():
         assert after["buckets"][bucket] == {o: v for o, v in versions.items() if o != ORG}, bucket
     assert mutex() is None
+
+
+def test_a_cancelling_run_whose_execution_is_stopped_outside_settles_and_frees_the_mutex(stack, client):
+    """Cancelled while running, then its execution stopped from the console before it wound down:
+    the execution-status path settles it (no status read involved), so the mutex does not wait for
+    its 15-minute lease."""
+    plant_dry_run(ORG)
+    requested = client.vacuum.org(SECRET, ORG, "cancelled, then stopped from the console")
+
+    def deleting():
+        record = vacuum_store.get_record(requested["vacuumId"])
+        return record["status"] == "running" and record["stats"]["totals"].get("items", 0) > 0 and record
+
+    running = wait_until(deleting, timeout=30, interval=0.05, message="the run deletes")
+    assert client.vacuum.cancel(SECRET, requested["vacuumId"])["status"] == "cancelling"
+    boto3.client("stepfunctions").stop_execution(
+        executionArn=running["executionArn"], cause="from the console"
+    )
+    settled = wait_until(
+        lambda: (
+            (record := vacuum_store.get_record(requested["vacuumId"]))["status"] == "cancelled" and record
+        ),
+        timeout=30,
+        interval=0.1,
+        message="execution-status settles the run",
+    )
+    assert mutex() is None and "inFlight" not in settled
+    assert milestones(requested["vacuumId"])[-2:] == ["cancel-requested", "cancelled"]

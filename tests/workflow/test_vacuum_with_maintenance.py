@@ -153,8 +153,9 @@ def test_a_run_cancelled_while_running_ends_its_window_when_it_has_wound_down(st
     plant_dry_run()
     requested = client.vacuum.all(SECRET, "cancelled mid-run", PHRASE, with_maintenance=True)
     wait_status(client, requested, {"running"}, timeout=15)
-    cancelled = client.vacuum.cancel(SECRET, requested["vacuumId"])
-    assert (cancelled["status"], cancelled["cancelledWhile"]) == ("cancelled", "running")
+    cancelling = client.vacuum.cancel(SECRET, requested["vacuumId"])
+    assert (cancelling["status"], cancelling["cancelledWhile"]) == ("cancelling", "running")
+    wait_status(client, requested, {"cancelled"}, timeout=60)
     ended_window(client, requested, "cancelled while running")
     wait_until(lambda: mutex() is None, timeout=10, message="the mutex to be freed")
 

@@ -37,6 +37,7 @@ ENDED_OUTSIDE = ("FAILED", "TIMED_OUT", "ABORTED")
 SOURCE = "execution-status"
 # A console start has no vacuum id in its name or input: its record is among the newest.
 CONSOLE_LOOKBACK = 50
+DRAIN_SECONDS = 20.0  # of the function's 30 s; a run left cancelling/failing settles on a read
 
 
 class ExecutionEnded(BaseModel):
@@ -130,7 +131,8 @@ def _vacuum_id(ended: ExecutionEnded) -> str | None:
 
 
 def close_vacuum(ended: ExecutionEnded) -> str | None:
-    """pending|running → failed with the reason, mutex freed; None if nothing was left open."""
+    """pending → failed, running → failing with the reason; a cancelling or failing run then
+    settles (cancelled / failed, mutex freed) once no chunk is in flight. None if nothing changed."""
     vacuum_id = _vacuum_id(ended)
     if vacuum_id is None:
         return None
@@ -141,15 +143,19 @@ def close_vacuum(ended: ExecutionEnded) -> str | None:
     }
     # Conditional on pending|running AND this execution: a cancelled, finished or resumed
     # (another execution's) run is left alone.
-    closed = vacuum.mark_failed(vacuum_id, error, execution_arn=ended.execution_arn)
-    if closed:
-        return f"vacuum {vacuum_id}"
-    # A run cancelled while running ends with its execution: if that ended here (aborted, say)
-    # rather than in its own failure step, its maintenance window ends now (a no-op if ended).
+    changed = vacuum.mark_failed(vacuum_id, error, execution_arn=ended.execution_arn)
     record = vacuum_store.get_record(vacuum_id)
-    if record and record["status"] == "cancelled" and record.get("executionArn") == ended.execution_arn:
+    if not record or record.get("executionArn") != ended.execution_arn:
+        return f"vacuum {vacuum_id}" if changed else None
+    if record["status"] in vacuum.FINAL_OF:
+        # The execution has ended; its last chunks may still be finishing (a stopped execution's
+        # invocations run on): wait a little for them, within this function's own timeout.
+        settled = vacuum.drain_and_settle(vacuum_id, budget=DRAIN_SECONDS) or record
+        return f"vacuum {vacuum_id} {settled['status']}"
+    if record["status"] == "cancelled":
+        # An older record cancelled before runs settled: its window ends now (a no-op if ended).
         vacuum.close_window(record, "was cancelled while running")
-    return None
+    return f"vacuum {vacuum_id}" if changed else None
 
 
 # -- maintenance ---------------------------------------------------------------------------------

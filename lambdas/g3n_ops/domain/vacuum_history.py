@@ -12,7 +12,7 @@ from g3n_ops.domain import paging, vacuum
 from g3n_ops.errors import InvalidInput
 from g3n_ops.store import vacuum as store
 
-STATUSES = ("pending", "running", "completed", "cancelled", "failed")
+STATUSES = ("pending", "running", "cancelling", "failing", "completed", "cancelled", "failed")
 # Written on every entry (the run's context) or only for storage: not part of an event.
 RUN_CONTEXT = ("vacuumId", "scope", "orgcode", "dryRun", "reason", "source", "actor", "executionArn")
 STORAGE = ("pk", "kind", "sortKey")

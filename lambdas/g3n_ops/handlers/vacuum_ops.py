@@ -105,7 +105,9 @@ def vacuum_status(request: VacuumStatusRequest) -> dict:
 
 class VacuumListRequest(Request):
     operation: Literal["vacuum-list"]
-    status: Literal["pending", "running", "completed", "cancelled", "failed"] | None = None
+    status: (
+        Literal["pending", "running", "cancelling", "failing", "completed", "cancelled", "failed"] | None
+    ) = None
     limit: int = Field(default=20, ge=1, le=100)
     next_token: str | None = Field(default=None, alias="nextToken", max_length=2048)
 

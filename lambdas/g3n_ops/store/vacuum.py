@@ -7,7 +7,8 @@ Items:
                                     run's trail is one keyed query on the kind index, in time order)
 
 A running record also holds its bound plan and, per unit, ``progress.<unitId>`` = {seq, cursor,
-done}: a chunk's checkpoint commits that progress and its counts in one conditional update.
+done, startedAt, counts}: a chunk's checkpoint commits that progress and its counts in one
+conditional update; ``inFlight`` = {token: lease end} names the chunks running now.
 
 Every state change is a conditional write, so two writers (a cancel and the state machine, two
 requests, a retried step) can never both win. Functions answer ``None``/``False`` when their
@@ -143,9 +144,11 @@ def commit_progress(
     cursor: str | None,
     done: bool,
     counts: dict[str, int],
+    unit_fields: dict[str, Any] | None = None,
 ) -> tuple[bool, str | None]:
-    """One checkpoint of one unit, atomically: its progress (seq + 1, cursor, done) and its counts
-    ADDed to its service and the totals, if the unit's stored ``seq`` is still ``seq``.
+    """One checkpoint of one unit, atomically: its progress (seq + 1, cursor, done, and
+    ``unit_fields``: its own counts so far and when it began) and its counts ADDed to its service
+    and the totals, if the unit's stored ``seq`` is still ``seq``.
 
     Returns (committed, the record's status). Not committed means another invocation already
     committed this checkpoint (a retried chunk whose result was lost): nothing is added twice.
@@ -161,7 +164,9 @@ def commit_progress(
     }
     values = {
         ":seq": {"N": str(seq)},
-        ":progress": table.serialize_value({"seq": seq + 1, "cursor": cursor, "done": done}),
+        ":progress": table.serialize_value(
+            {**(unit_fields or {}), "seq": seq + 1, "cursor": cursor, "done": done}
+        ),
     }
     additions = []
     for name, value in counts.items():
@@ -199,6 +204,34 @@ def commit_progress(
     if response is None:
         return False, None
     return True, response["Attributes"]["status"]["S"]
+
+
+def enter_chunk(vacuum_id: str, token: str, *, execution_arn: str, expires_at: int) -> bool:
+    """Announce a chunk in flight (``inFlight.<token>`` = when its lease ends), only while the run
+    is running in ``execution_arn``: a run that is cancelling or failing starts no chunk, and
+    settles only once every announced chunk has left (or its lease has ended: a crashed one)."""
+    response = _conditional(
+        table.dynamodb().update_item,
+        Key={"pk": {"S": record_pk(vacuum_id)}},
+        UpdateExpression="SET #inFlight.#token = :expires",
+        ConditionExpression="#status = :running AND #executionArn = :arn AND attribute_exists(#inFlight)",
+        ExpressionAttributeNames={
+            "#inFlight": "inFlight", "#token": token, "#status": "status", "#executionArn": "executionArn"
+        },
+        ExpressionAttributeValues={
+            ":expires": {"N": str(expires_at)}, ":running": {"S": "running"}, ":arn": {"S": execution_arn}
+        },
+    )  # fmt: skip
+    return response is not None
+
+
+def leave_chunk(vacuum_id: str, token: str) -> None:
+    table.dynamodb().update_item(
+        TableName=table.table_name(),
+        Key={"pk": {"S": record_pk(vacuum_id)}},
+        UpdateExpression="REMOVE #inFlight.#token",
+        ExpressionAttributeNames={"#inFlight": "inFlight", "#token": token},
+    )
 
 
 def claim_dry_run(dry_run_id: str, vacuum_id: str, *, at: str) -> bool:

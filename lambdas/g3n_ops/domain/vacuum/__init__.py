@@ -6,8 +6,9 @@
 - ``plan``: what a run may touch, bound to the record; ``rounds``: the history budget;
 - ``steps``: the state machine's tasks.
 
-Lifecycle of a record (``status``): pending → running → completed | failed | cancelled, or
-pending → cancelled; failed → running again by ``resume``.
+Lifecycle of a record (``status``): pending → running → completed, or running → cancelling →
+cancelled, running → failing → failed (``settle``: final once no chunk is in flight), or
+pending → cancelled | failed; failed → running again by ``resume``.
 """
 
 from g3n_ops.domain.vacuum.checks import (
@@ -21,9 +22,11 @@ from g3n_ops.domain.vacuum.maintenance_bracket import close_window
 from g3n_ops.domain.vacuum.plan import build_plan, totals, zero_stats
 from g3n_ops.domain.vacuum.records import get, public
 from g3n_ops.domain.vacuum.requests import cancel, mark_failed, request, resume, status
+from g3n_ops.domain.vacuum.settle import FINAL_OF, drain_and_settle, settle
 
 __all__ = [
     "CONFIRMATION_PHRASE",
+    "FINAL_OF",
     "build_plan",
     "cancel",
     "check_allowed",
@@ -31,11 +34,13 @@ __all__ = [
     "check_orgcode",
     "check_request",
     "close_window",
+    "drain_and_settle",
     "get",
     "mark_failed",
     "public",
     "request",
     "resume",
+    "settle",
     "status",
     "totals",
     "zero_stats",

@@ -10,21 +10,37 @@ from g3n_ops.domain.vacuum.records import iso, utc_now
 from g3n_ops.observability import logger
 from g3n_ops.store import vacuum as store
 
-# Entry order within an attempt (part of the entry's key, so a retried step writes it once).
-AUDIT_SEQUENCE = {"requested": 1, "resumed": 1, "started": 2, "completed": 3, "cancelled": 3, "failed": 3}
+# The run's trail, in the order a run goes (part of the entry's key, so a retried step writes it
+# once). Entries that happen once per unit, continuation or verify name it (``once_per``).
+AUDIT_SEQUENCE = {
+    "requested": 1,
+    "resumed": 1,
+    "admitted": 1,
+    "window-over": 2,
+    "started": 2,
+    "unit-done": 2,
+    "continued": 2,
+    "unit-verified": 2,
+    "verified": 2,
+    "cancel-requested": 3,
+    "failing": 3,
+    "completed": 4,
+    "cancelled": 4,
+    "failed": 4,
+}
 
 
-def audit_key(record: dict, action: str) -> str:
-    """``<n>-<action>`` for the first attempt, ``a<attempt>-<n>-<action>`` after a resume (they
-    sort after it); a refused step event gets a unique key (it can happen any number of times)."""
+def audit_key(record: dict, action: str, once_per: str | None = None) -> str:
+    """``<n>-<action>[-<once_per>]`` for the first attempt, ``a<attempt>-…`` after a resume; any
+    other action (a refused step event, which can happen any number of times) gets a unique key."""
     if action not in AUDIT_SEQUENCE:
         return f"x-{iso(utc_now())}-{secrets.token_hex(3)}-{action}"
     attempt = int(record.get("attempt") or 1)
-    key = f"{AUDIT_SEQUENCE[action]}-{action}"
+    key = f"{AUDIT_SEQUENCE[action]}-{action}" + (f"-{once_per}" if once_per else "")
     return key if attempt == 1 else f"a{attempt:03d}-{key}"
 
 
-def audit(record: dict, action: str, **details: Any) -> None:
+def audit(record: dict, action: str, *, once_per: str | None = None, **details: Any) -> None:
     entry = {
         "vacuumId": record["vacuumId"],
         "action": action,
@@ -40,6 +56,6 @@ def audit(record: dict, action: str, **details: Any) -> None:
         **({"attempt": record["attempt"]} if record.get("attempt") else {}),
         **details,
     }
-    store.put_audit(entry, key=audit_key(record, action))
+    store.put_audit(entry, key=audit_key(record, action, once_per))
     logger.info("vacuum audit", extra={"audit": entry})
     notify.vacuum_event(entry)

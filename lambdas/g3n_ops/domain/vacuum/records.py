@@ -12,7 +12,7 @@ from g3n_ops.store import vacuum as store
 Scope = Literal["all", "org"]
 
 # Kept on the record for the steps, not shown: the bound plan and each unit's progress.
-INTERNAL_FIELDS = ("pk", "kind", "sortKey", "plan", "progress", "continuation")
+INTERNAL_FIELDS = ("pk", "kind", "sortKey", "plan", "progress", "continuation", "inFlight")
 # The record document's fields in reading order. startedAt, finishedAt and executionArn are written
 # when they happen (absent until then, so conditions can test for them) and shown as null before.
 FIELD_ORDER = (
@@ -40,7 +40,10 @@ def public(record: dict) -> dict:
     """The record as the CLI contract shows it."""
     document = {field: record.get(field) for field in FIELD_ORDER if field in record or field in ALWAYS_SHOWN}
     hidden = (*document, *INTERNAL_FIELDS)
-    return document | {key: value for key, value in record.items() if key not in hidden}
+    shown = document | {key: value for key, value in record.items() if key not in hidden}
+    if record.get("inFlight"):  # what a cancelling or failing run still waits for
+        shown["chunksInFlight"] = len(record["inFlight"])
+    return shown
 
 
 def new_record(

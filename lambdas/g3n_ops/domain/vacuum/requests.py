@@ -24,6 +24,7 @@ from g3n_ops.domain.vacuum.records import (
     public,
     utc_now,
 )
+from g3n_ops.domain.vacuum.settle import FINAL_OF, settle
 from g3n_ops.errors import (
     AwsServerError,
     AwsThrottled,
@@ -164,9 +165,8 @@ def _run_of_request(request_id: str | None) -> dict | None:
 
 # An execution can end without reaching its own "Record failure" step: stopped from the console,
 # or timed out. Its record would stay pending/running (and --watch would wait for ever), so a
-# status read closes such a record as failed; the mutex is released with it. A run cancelled
-# while running frees the mutex when its execution winds down; if that execution is gone, the
-# status read frees it.
+# status read fails such a record; a run that is cancelling or failing settles on a read once its
+# execution has ended and no chunk is in flight (settle.py): the mutex is released with it.
 ENDED_WITHOUT_OUTCOME = ("FAILED", "ABORTED", "TIMED_OUT")
 
 
@@ -182,9 +182,12 @@ def status(vacuum_id: str) -> dict:
                 "message": f"the execution ended {ended} without recording an outcome",
             }
             if mark_failed(vacuum_id, error, execution_arn=arn):
+                settle(vacuum_id)
                 record = get(vacuum_id)
+    elif record["status"] in FINAL_OF and arn and _ended(arn):
+        record = settle(vacuum_id) or get(vacuum_id)
     elif record["status"] == "cancelled" and arn and _holds_mutex(vacuum_id) and _ended(arn):
-        store.release_mutex(vacuum_id)
+        store.release_mutex(vacuum_id)  # a run cancelled before runs settled (older records)
         close_window(record, "was cancelled while running")
     return public(record)
 
@@ -207,34 +210,38 @@ def _execution_status(arn: str) -> str | None:
 
 
 def cancel(vacuum_id: str, *, actor: str | None, source: str) -> dict:
-    """Pending → cancelled: stop the execution, free the mutex. Running → cancelled: the run's
-    chunks stop at their next checkpoint (within one flush interval, counts committed), and its
-    execution frees the mutex as it winds down."""
+    """Pending → cancelled: stop the execution, free the mutex. Running → cancelling: the run's
+    chunks stop at their next checkpoint (counts committed) and start no more; the run settles to
+    ``cancelled`` once its execution has wound down and no chunk is in flight (settle.py)."""
     now = iso(utc_now())
-
-    def cancel_while(status: str) -> dict | None:
-        return store.update_record(
+    record = store.update_record(
+        vacuum_id,
+        set_fields={
+            "status": "cancelled",
+            "finishedAt": now,
+            "cancelledBy": actor,
+            "cancelledWhile": "pending",
+        },
+        from_statuses=("pending",),
+    )
+    if record is None:
+        record = store.update_record(
             vacuum_id,
             set_fields={
-                "status": "cancelled",
-                "finishedAt": now,
+                "status": "cancelling",
+                "cancelRequestedAt": now,
                 "cancelledBy": actor,
-                "cancelledWhile": status,
+                "cancelledWhile": "running",
             },
-            from_statuses=(status,),
+            from_statuses=("running",),
         )
-
-    record = cancel_while("pending")
-    if record is None:
-        record = cancel_while("running")
         if record is None:
             current = get(vacuum_id)
             raise VacuumNotCancellable(
                 f"vacuum {vacuum_id} is {current['status']}; only a pending or running vacuum can be "
                 "cancelled"
             )
-        audit(record, "cancelled", by=actor, via=source, cancelledWhile="running")
-        metrics.add_metric(name="VacuumCancelled", unit="Count", value=1)
+        audit(record, "cancel-requested", by=actor, via=source, cancelledWhile="running")
         return public(record)
     if record.get("executionArn"):
         try:
@@ -276,6 +283,7 @@ def resume(vacuum_id: str, *, actor: str | None, source: str) -> dict:
             "continuation": 0,
             "resumedAt": iso(utc_now()),
             "resumedBy": actor,
+            "inFlight": {},
         },
         remove_fields=("error", "finishedAt"),
         from_statuses=("failed",),
@@ -308,19 +316,27 @@ def _start_execution(vacuum_id: str, name: str, execution_input: dict, *, failed
 
 
 def mark_failed(vacuum_id: str, error: dict, *, execution_arn: str | None) -> bool:
-    """pending|running → failed, keeping the partial stats; then free the mutex and audit.
-    Only the execution the record belongs to may fail it (``None``: the request handler, before
-    any execution existed)."""
+    """pending → failed (nothing ran: free the mutex, audit, at once), running → failing (chunks
+    may be in flight: the run settles to failed once they are gone, settle.py), keeping the
+    partial stats. Only the execution the record belongs to may fail it (``None``: the request
+    handler, before any execution existed). True if the record changed."""
+    finished = {"status": "failed", "finishedAt": iso(utc_now()), "error": error}
+    record = store.update_record(
+        vacuum_id, set_fields=finished, from_statuses=("pending",), execution_arn=execution_arn
+    )
+    if record is not None:
+        store.release_mutex(vacuum_id)
+        audit(record, "failed", error=error, totals=record.get("stats", {}).get("totals"))
+        close_window(record, f"failed ({error.get('code')})")
+        metrics.add_metric(name="VacuumFailed", unit="Count", value=1)
+        return True
     record = store.update_record(
         vacuum_id,
-        set_fields={"status": "failed", "finishedAt": iso(utc_now()), "error": error},
-        from_statuses=("pending", "running"),
+        set_fields={"status": "failing", "error": error, "failingAt": iso(utc_now())},
+        from_statuses=("running",),
         execution_arn=execution_arn,
     )
     if record is None:
         return False
-    store.release_mutex(vacuum_id)
-    audit(record, "failed", error=error, totals=record.get("stats", {}).get("totals"))
-    close_window(record, f"failed ({error.get('code')})")
-    metrics.add_metric(name="VacuumFailed", unit="Count", value=1)
+    audit(record, "failing", error=error)
     return True

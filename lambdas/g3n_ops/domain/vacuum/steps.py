@@ -6,7 +6,10 @@ started, the dry-run flag, the execution the run belongs to. A step event names 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +40,7 @@ from g3n_ops.domain.vacuum.records import (
     execution_arn as execution_arn_of,
 )
 from g3n_ops.domain.vacuum.requests import mark_failed, open_record
+from g3n_ops.domain.vacuum.settle import CHUNK_LEASE_SECONDS, drain_and_settle
 from g3n_ops.errors import (
     CODE_BY_CLASS_NAME,
     InvalidInput,
@@ -113,6 +117,7 @@ def admit(execution_input: dict, execution_arn: str) -> dict:
         state = current["status"] if current else "missing"
         raise VacuumNotAdmitted(f"vacuum {vacuum_id} is not a pending run of this execution ({state})")
     renew_mutex(vacuum_id, extra_seconds=settings().vacuum_pending_seconds)
+    audit(record, "admitted", execution=execution_arn.rsplit(":", 1)[-1])
     return _run(record, admitted=True)
 
 
@@ -141,6 +146,7 @@ def _admit_console_start(execution_input: dict, execution_arn: str) -> dict:
     )
     open_record(record)
     audit(record, "requested")
+    audit(record, "admitted", execution=execution_arn.rsplit(":", 1)[-1])
     return _run(record, admitted=True)
 
 
@@ -163,6 +169,7 @@ def start(vacuum_id: str, execution_arn: str) -> dict:
             "stats": plans.zero_stats(plan, scope),
             "plan": plans.plan_attribute(bound),
             "progress": plans.initial_progress(bound),
+            "inFlight": {},
         },
         from_statuses=("pending",),
         execution_arn=execution_arn,
@@ -180,7 +187,13 @@ def start(vacuum_id: str, execution_arn: str) -> dict:
             return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": True}
         raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {current['status']}, not pending; not starting it")
     renew_mutex(vacuum_id)
-    audit(record, "started", units=len(bound["units"]), planDigest=bound["digest"])
+    if leaves_window:
+        audit(record, "window-over", pendingSeconds=settings().vacuum_pending_seconds)
+    units = [
+        {"unitId": entry["id"], "unit": purge.describe(purge.UNIT.validate_python(entry["unit"]))}
+        for entry in bound["units"]
+    ]
+    audit(record, "started", units=units, planDigest=bound["digest"])
     return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": True}
 
 
@@ -294,6 +307,14 @@ def continue_run(vacuum_id: str, execution_arn: str) -> dict:
         raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {record['status']}, not running in this execution")
     renew_mutex(vacuum_id)
     successor = record["executionArn"]
+    audit(
+        record,
+        "continued",
+        once_per=f"c{int(record['continuation'])}",
+        execution=successor.rsplit(":", 1)[-1],
+        continuedFrom=execution_arn.rsplit(":", 1)[-1],
+        reason=f"this execution's history neared its budget of {rounds.history_budget()} events",
+    )
     try:
         retry.call(
             client("stepfunctions").start_execution,
@@ -342,28 +363,44 @@ def purge_chunk(
     answer = {"vacuumId": vacuum_id, "unitId": unit_id, "turnsLeft": max(0, turns_left - 1)}
     if progress["done"]:
         return answer | {"done": True, "more": False}
-    seq = {"value": int(progress["seq"])}
+    # The unit's own counts and first start travel with its progress (one write a checkpoint).
+    unit_state = {
+        "seq": int(progress["seq"]),
+        "startedAt": progress.get("startedAt") or iso(utc_now()),
+        "counts": dict(progress.get("counts") or {}),
+        "finished": False,
+    }
 
     def checkpoint(delta: purge.Counts, cursor: purge.Cursor, done: bool) -> None:
         counts = delta.as_dict() | ({"unitsDone": 1} if done else {})
+        unit_counts = dict(unit_state["counts"])
+        for name, value in delta.as_dict().items():
+            unit_counts[name] = int(unit_counts.get(name, 0)) + int(value)
         committed, status = retry.call(
             store.commit_progress,
             vacuum_id,
             unit_id,
             unit.service,
-            seq=seq["value"],
+            seq=unit_state["seq"],
             cursor=None if cursor is None else json.dumps(cursor),
             done=done,
             counts=counts,
+            unit_fields={"startedAt": unit_state["startedAt"], "counts": unit_counts},
             doing="record a vacuum checkpoint",
         )
         if not committed:
             raise _Superseded()
-        seq["value"] += 1
+        unit_state["seq"] += 1
+        unit_state["counts"] = unit_counts
+        unit_state["finished"] = done
         if status != "running":
             raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {status}, no longer running; stopping")
 
     cursor = json.loads(progress["cursor"]) if progress.get("cursor") else None
+    token = secrets.token_hex(8)
+    lease_ends = int(time.time()) + CHUNK_LEASE_SECONDS
+    if not store.enter_chunk(vacuum_id, token, execution_arn=execution_arn, expires_at=lease_ends):
+        raise VacuumNotAdmitted(f"vacuum {vacuum_id} is no longer running; stopping")
     try:
         result = purge.run_chunk(
             unit,
@@ -374,7 +411,28 @@ def purge_chunk(
         )
     except _Superseded:
         return answer | {"done": False, "more": turns_left > 1}  # go on from what is stored
+    finally:
+        if unit_state["finished"]:
+            _unit_done(record, str(unit_id), unit, unit_state)
+        retry.call(store.leave_chunk, vacuum_id, token, doing="record that a vacuum chunk ended")
     return answer | {"done": result.done, "more": not result.done and turns_left > 1}
+
+
+def _unit_done(record: dict, unit_id: str, unit: purge.WorkUnit, state: dict) -> None:
+    """One trail entry per unit, from the chunk whose checkpoint finished it (written once)."""
+    started = datetime.fromisoformat(state["startedAt"].replace("Z", "+00:00"))
+    elapsed = round((utc_now() - started).total_seconds(), 3)
+    audit(
+        record,
+        "unit-done",
+        once_per=unit_id,
+        unitId=unit_id,
+        service=unit.service,
+        unit=purge.describe(unit),
+        counts=state["counts"],
+        startedAt=state["startedAt"],
+        elapsedSeconds=elapsed,
+    )
 
 
 # -- verify, finalise, fail ----------------------------------------------------------------------
@@ -420,11 +478,20 @@ def verify(vacuum_id: str, execution_arn: str) -> dict:
     )
     if stored is None:
         _running(vacuum_id, execution_arn)  # raises: cancelled (or taken over) meanwhile
+    for name, result in results.items():
+        if result.done:
+            audit(stored or record, "unit-verified", once_per=_verify_key(name), unit=name, left=0)
     answer = {"vacuumId": vacuum_id, "dryRun": False, "checked": len(results)}
     if all(checked.get(name, {}).get("done") for name in planned):
+        audit(stored or record, "verified", units=len(planned), left=0)
         return answer | {"verified": True, "next": "finalise"}
     fits = rounds.verify_turn_fits(history_length(execution_arn), budget=rounds.history_budget())
     return answer | {"verified": False, "next": "verify" if fits else "continue"}
+
+
+def _verify_key(name: str) -> str:
+    """A verify unit's name as part of an audit key (names hold ``/`` and ``:``)."""
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
 def _verify_units(record: dict) -> dict[str, purge.WorkUnit]:
@@ -492,11 +559,16 @@ def fail(state: dict, execution_arn: str) -> dict:
     error = {"code": code, "type": name, "message": _error_message(caught)[:2000]}
     vacuum_id = state.get("vacuumId")
     record = store.get_record(vacuum_id) if vacuum_id else None
+    if record and record["status"] == "cancelling" and record.get("executionArn") == execution_arn:
+        drain_and_settle(vacuum_id)  # cancelled once the chunks in flight are done
+        return {"vacuumId": vacuum_id, "outcome": "cancelled"}
     if record and record["status"] == "cancelled" and record.get("executionArn") == execution_arn:
-        store.release_mutex(vacuum_id)
+        store.release_mutex(vacuum_id)  # cancelled before runs settled (an older record)
         close_window(record, "was cancelled while running")
         return {"vacuumId": vacuum_id, "outcome": "cancelled"}
     recorded = bool(record) and mark_failed(vacuum_id, error, execution_arn=execution_arn)
+    if recorded:
+        drain_and_settle(vacuum_id)  # failing → failed once the chunks in flight are done
     return {
         "vacuumId": vacuum_id,
         "outcome": "failed",

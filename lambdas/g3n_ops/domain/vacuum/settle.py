@@ -1,0 +1,79 @@
+"""A run that stops while chunks may still be in flight says so until its numbers are final.
+
+``cancelling`` (a cancel while running) and ``failing`` (an error while running) are not terminal:
+chunks already running finish their checkpoint, and their counts still land on the record. The
+run becomes ``cancelled`` / ``failed`` only once its execution has ended (or is in its last step,
+``Record failure``, after the Map has ended) and no chunk is in flight: every chunk announces
+itself in ``inFlight`` before it touches anything and leaves when done; a crashed one's lease
+runs out. From the first terminal read, the stats are exactly what is gone. Settling is one
+conditional write, so the final audit entry, its event (``vacuum.cancelled`` / ``vacuum.failed``,
+with the final totals), the mutex release and the window's end happen once, whoever settles:
+the run's own failure step, the execution-status function, or a status read.
+"""
+
+from __future__ import annotations
+
+import time
+
+from g3n_ops.domain.vacuum.audit import audit
+from g3n_ops.domain.vacuum.maintenance_bracket import close_window
+from g3n_ops.domain.vacuum.records import get, iso, utc_now
+from g3n_ops.observability import metrics
+from g3n_ops.store import vacuum as store
+
+FINAL_OF = {"cancelling": "cancelled", "failing": "failed"}
+# A chunk's lease: the steps function's timeout (a chunk cannot outlive its invocation).
+CHUNK_LEASE_SECONDS = 900
+# How long the run's own failure step waits for its chunks in flight before leaving the run to
+# be settled by the execution-status function or the next status read.
+DRAIN_SECONDS = 120.0
+DRAIN_POLL_SECONDS = 0.2
+
+
+def in_flight(record: dict, *, now: float | None = None) -> list[str]:
+    """The chunks still running (announced and within their lease)."""
+    moment = time.time() if now is None else now
+    return [token for token, until in (record.get("inFlight") or {}).items() if float(until) > moment]
+
+
+def settle(vacuum_id: str) -> dict | None:
+    """cancelling → cancelled / failing → failed if no chunk is in flight; the caller knows the
+    execution has ended. Returns the settled record, or None (not settling, or not yet)."""
+    record = get(vacuum_id)
+    final = FINAL_OF.get(record["status"])
+    if final is None or in_flight(record):
+        return None
+    settled = store.update_record(
+        vacuum_id,
+        set_fields={"status": final, "finishedAt": iso(utc_now())},
+        remove_fields=("inFlight",),
+        from_statuses=(record["status"],),
+    )
+    if settled is None:
+        return None  # settled by someone else meanwhile
+    store.release_mutex(vacuum_id)
+    totals = (settled.get("stats") or {}).get("totals")
+    if final == "cancelled":
+        audit(settled, "cancelled", by=settled.get("cancelledBy"), cancelledWhile="running", totals=totals)
+        close_window(settled, "was cancelled while running")
+        metrics.add_metric(name="VacuumCancelled", unit="Count", value=1)
+    else:
+        error = settled.get("error") or {}
+        audit(settled, "failed", error=error, totals=totals)
+        close_window(settled, f"failed ({error.get('code')})")
+        metrics.add_metric(name="VacuumFailed", unit="Count", value=1)
+    return settled
+
+
+def drain_and_settle(vacuum_id: str, *, budget: float = DRAIN_SECONDS) -> dict | None:
+    """From the run's own failure step (its Map has ended): wait for the chunks in flight, then
+    settle. None if they outlast ``budget``: the run stays cancelling/failing for the
+    execution-status function or a status read to settle once they are gone."""
+    deadline = time.monotonic() + budget
+    while True:
+        settled = settle(vacuum_id)
+        if settled is not None or get(vacuum_id)["status"] not in FINAL_OF:
+            return settled
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(DRAIN_POLL_SECONDS)
