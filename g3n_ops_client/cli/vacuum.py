@@ -7,6 +7,7 @@ import json
 import sys
 
 import click
+from rich import box
 from rich.filesize import decimal
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
@@ -95,6 +96,39 @@ def print_record(record: dict) -> None:
         stdout.print(f"  error: {error.get('code')}: {error.get('message')}", markup=False)
     if record.get("stats", {}).get("services"):
         stdout.print(stats_table(record))
+    if record.get("slowestUnits"):
+        stdout.print(slowest_table(record["slowestUnits"]))
+
+
+def duration(seconds: float) -> str:
+    """A unit's elapsed time, short: 0.8s, 42.0s, 3m07s, 2h05m."""
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def compact_counts(counts: dict | None) -> str:
+    """``items=12 objects=3 bytes=4096``: the counters first, in the stats' order; zeros left out."""
+    order = [field for field, _, _ in COUNTER_COLUMNS]
+    shown = [(name, value) for name, value in (counts or {}).items() if value not in (0, None)]
+    shown.sort(key=lambda pair: (order.index(pair[0]) if pair[0] in order else len(order), pair[0]))
+    return " ".join(f"{name}={value}" for name, value in shown) or "-"
+
+
+def slowest_table(units: list[dict]) -> Table:
+    """The units that took longest (from their unit-done entries), slowest first."""
+    table = Table("unit", "service", "elapsed", "counts", title="slowest units")
+    for unit in units:
+        table.add_row(
+            Text(str(unit.get("unit") or unit.get("unitId"))),
+            Text(str(unit.get("service") or "")),
+            duration(unit.get("elapsedSeconds") or 0),
+            Text(compact_counts(unit.get("counts"))),
+        )
+    return table
 
 
 def print_requested(record: dict) -> None:
@@ -164,25 +198,83 @@ def print_page(page: dict) -> None:
         stdout.print(f"more: --next-token {page['nextToken']}", markup=False)
 
 
+# An event's own columns; anything else it carries goes to "details".
+_EVENT_COLUMNS = ("at", "action", "status", "service", "unit", "unitId", "counts", "totals", "elapsedSeconds")
+
+
+def _where(event: dict) -> str:
+    """The service or unit an event is about (unit-done: both)."""
+    parts = [str(event[key]) for key in ("service", "unit") if event.get(key)]
+    return " ".join(parts)
+
+
 def _details(event: dict) -> str:
-    """Whatever the action carries besides when/what/status, as key=value (any action)."""
+    """Whatever the action carries besides its columns, as key=value (any action): a list as its
+    length (``units=22``), an error as ``code: message``, other objects as compact JSON."""
     parts = []
     for key, value in event.items():
-        if key in ("at", "action", "status") or value in (None, "", {}, []):
+        if key in _EVENT_COLUMNS or value in (None, "", {}, []):
             continue
-        shown = json.dumps(value, sort_keys=True, default=str) if isinstance(value, dict | list) else value
+        if key == "startedAt" and event.get("action") == "unit-done":
+            continue  # its elapsed time says it
+        if isinstance(value, list):
+            shown = str(len(value))
+        elif key.endswith("Digest") and isinstance(value, str):
+            shown = value[:12] + "…"  # enough to compare; --output json has it whole
+        elif isinstance(value, dict) and key == "error" and "code" in value:
+            shown = f"{value.get('code')}: {value.get('message')}"
+        elif isinstance(value, dict):
+            shown = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+        else:
+            shown = value
         parts.append(f"{key}={shown}")
     return " ".join(parts)
 
 
 def print_events(document: dict) -> None:
+    """One page of the trail as a table, a row an entry: time, event, status (where it changed),
+    service or unit, counts (a unit's, or the run's totals at its end), elapsed time (unit-done),
+    details. Times are UTC; when the page is all one day, the day is said once above it."""
     stdout.print(_headline(document), markup=False)
-    for event in document["events"]:
-        action, status = str(event.get("action")), event.get("status") or ""
-        line = f"  {event.get('at')}  {action:<12} {status:<10} {_details(event)}"
-        stdout.print(line.rstrip(), markup=False)
-    if not document["events"]:
+    events = document["events"]
+    days = {str(event.get("at") or "")[:10] for event in events}
+    one_day = len(days) == 1 and all(len(str(event.get("at") or "")) > 11 for event in events)
+    if one_day:
+        stdout.print(f"  {days.pop()} (UTC)", markup=False)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for header, fixed, min_width in (
+        ("time", True, None),
+        ("event", True, None),
+        ("status", True, None),
+        ("service / unit", False, 12),
+        ("counts", False, 12),
+        ("elapsed", True, None),
+        ("details", False, 10),
+    ):
+        # A narrow terminal wraps the free columns' cells; it never cuts one short.
+        table.add_column(header, no_wrap=fixed, overflow="fold", min_width=min_width)
+    previous = None
+    for event in events:
+        at = str(event.get("at") or "")
+        status = event.get("status") or ""
+        counts = event.get("counts", event.get("totals"))
+        elapsed = event.get("elapsedSeconds")
+        table.add_row(
+            at[11:].rstrip("Z") if one_day else at,
+            Text(str(event.get("action"))),
+            Text(str(status) if status != previous else ""),  # said where it changes
+            Text(_where(event)),
+            Text(compact_counts(counts) if isinstance(counts, dict) else ""),
+            duration(elapsed) if elapsed is not None else "",
+            Text(_details(event)),
+        )
+        previous = status
+    if events:
+        stdout.print(table)
+    else:
         stdout.print("  (no audit entries)", markup=False)
+    if document.get("nextToken"):
+        stdout.print(f"more: --next-token {document['nextToken']}", markup=False)
 
 
 def register(ops: click.Group) -> None:
@@ -272,8 +364,12 @@ def register(ops: click.Group) -> None:
         help="With --watch: give up after this many seconds.",
     )
     def vacuum_status(run: Run, vacuum_id: str, watch: bool, timeout: float) -> None:
-        """A vacuum run: status and per-service stats (with --watch, live progress until it ends)."""
-        record = follow(run, vacuum_id, timeout) if watch else run.client.vacuum.status(vacuum_id)
+        """A vacuum run: status, per-service stats and its slowest units (with --watch, live
+        progress until it ends)."""
+        if watch:
+            record = follow(run, vacuum_id, timeout)
+        else:  # people see the slowest units so far; JSON has them once the run has ended
+            record = run.client.vacuum.status(vacuum_id, slowest_units=not run.json)
         run.emit(record, print_record)
         if watch and record["status"] == "failed":
             sys.exit(1)
@@ -288,6 +384,12 @@ def register(ops: click.Group) -> None:
 
     @ops_command(ops, "vacuum-events")
     @click.option("--vacuum-id", required=True, help="The run.")
-    def vacuum_events(run: Run, vacuum_id: str) -> None:
-        """A run's trail in time order: every audit entry with its details (counts, reasons, errors)."""
-        run.emit(run.client.vacuum.events(vacuum_id), print_events)
+    @click.option(
+        "--limit", type=click.IntRange(1, 500), default=None, help="At most this many (a page; default 100)."
+    )
+    @click.option("--next-token", default=None, help="Continue from the previous page.")
+    def vacuum_events(run: Run, vacuum_id: str, limit: int | None, next_token: str | None) -> None:
+        """A run's trail in time order, a page at a time: every audit entry with its details
+        (per unit: counts and elapsed time; reasons, errors)."""
+        document = run.client.vacuum.events(vacuum_id, limit=limit, next_token=next_token)
+        run.emit(document, print_events)

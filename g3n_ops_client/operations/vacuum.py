@@ -79,8 +79,12 @@ class VacuumOperations:
         """Continue a failed run from its stored cursors (``vacuum-not-resumable`` otherwise)."""
         return self.client.invoke(FUNCTION, "vacuum-resume", secretCode=secret_code, vacuumId=vacuum_id)
 
-    def status(self, vacuum_id: str) -> dict:
-        return self.client.invoke(FUNCTION, "vacuum-status", vacuumId=vacuum_id)
+    def status(self, vacuum_id: str, slowest_units: bool = False) -> dict:
+        """The record; once the run has ended (or with ``slowest_units``) also ``slowestUnits``:
+        the five units that took longest, slowest first."""
+        return self.client.invoke(
+            FUNCTION, "vacuum-status", vacuumId=vacuum_id, withSlowestUnits=True if slowest_units else None
+        )
 
     def list(
         self, status: str | None = None, limit: int | None = None, next_token: str | None = None
@@ -88,9 +92,12 @@ class VacuumOperations:
         """``{"items": [run summaries, newest first], "nextToken": str | None}``."""
         return self.client.invoke(FUNCTION, "vacuum-list", status=status, limit=limit, nextToken=next_token)
 
-    def events(self, vacuum_id: str) -> dict:
-        """The run's summary and ``events``: its audit trail, oldest first."""
-        return self.client.invoke(FUNCTION, "vacuum-events", vacuumId=vacuum_id)
+    def events(self, vacuum_id: str, limit: int | None = None, next_token: str | None = None) -> dict:
+        """The run's summary, ``events``: one page of its audit trail, oldest first (``limit``
+        1..500, default 100), and ``nextToken`` for the next page (None on the last)."""
+        return self.client.invoke(
+            FUNCTION, "vacuum-events", vacuumId=vacuum_id, limit=limit, nextToken=next_token
+        )
 
     def wait(
         self,

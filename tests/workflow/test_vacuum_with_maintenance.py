@@ -61,7 +61,7 @@ def ended_window(client, record: dict, outcome: str) -> dict:
     ended = wait_until(  # audited right after the window ended
         lambda: [
             event
-            for event in client.vacuum.events(record["vacuumId"])["events"]
+            for event in client.vacuum.events(record["vacuumId"], limit=500)["events"]  # all of it
             if event["action"] == "maintenance-ended"
         ],
         timeout=10,
@@ -130,7 +130,7 @@ def test_the_window_is_active_while_the_run_deletes_and_ends_when_it_completes(s
     assert_public_text_only(local_stack, final, reason)
     assert PUBLIC_END_MESSAGE in public_surfaces(local_stack)["status JSON"]
     assert window["startedAt"] <= final["startedAt"] and window["endedAt"] >= final["finishedAt"]
-    actions = [event["action"] for event in client.vacuum.events(final["vacuumId"])["events"]]
+    actions = [event["action"] for event in client.vacuum.events(final["vacuumId"], limit=500)["events"]]
     assert actions.index("maintenance-ended") > actions.index("completed"), actions
     assert mutex() is None
 

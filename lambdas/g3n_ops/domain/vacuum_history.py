@@ -1,4 +1,5 @@
-"""Run history: the list of vacuum runs (newest first, a page at a time) and one run's trail.
+"""Run history: the list of vacuum runs (newest first, a page at a time), one run's trail (a
+page at a time, oldest first) and its slowest units (from the trail's ``unit-done`` entries).
 
 The trail is the run's audit entries in time order, each shown with what is its own (the action,
 when, the status then, and the action's details: counts, reasons, errors); what every entry
@@ -13,6 +14,11 @@ from g3n_ops.errors import InvalidInput
 from g3n_ops.store import vacuum as store
 
 STATUSES = ("pending", "running", "cancelling", "failing", "completed", "cancelled", "failed")
+# Terminal: the run's numbers are final from the first read that shows one of these (cancelling
+# and failing are not: chunks in flight still add their counts).
+ENDED = ("completed", "cancelled", "failed")
+EVENTS_PAGE = 100  # vacuum-events' default page (at most 500)
+SLOWEST_UNITS = 5
 # Written on every entry (the run's context) or only for storage: not part of an event.
 RUN_CONTEXT = ("vacuumId", "scope", "orgcode", "dryRun", "reason", "source", "actor", "executionArn")
 STORAGE = ("pk", "kind", "sortKey")
@@ -54,7 +60,57 @@ def event(entry: dict) -> dict:
     return {"at": own.pop("at", None), "action": own.pop("action", None), **own}
 
 
-def events(vacuum_id: str) -> dict:
-    """The run (as vacuum-list shows it) and its trail, oldest first."""
+def _events_start_key(vacuum_id: str, next_token: str) -> dict:
+    """The token's key, only if it is inside this run's trail (its own kind, or the shared kind
+    of entries written before runs had one)."""
+    prefix = store.audit_pk_prefix(vacuum_id)
+    try:
+        return paging.decode_token(next_token, kind=store.audit_kind(vacuum_id), pk_prefix=prefix)
+    except InvalidInput:
+        return paging.decode_token(next_token, kind=store.AUDIT_KIND, pk_prefix=prefix)
+
+
+def events(vacuum_id: str, *, limit: int = EVENTS_PAGE, next_token: str | None = None) -> dict:
+    """The run (as vacuum-list shows it) and one page of its trail, oldest first; ``nextToken``
+    continues (null on the last page)."""
     record = vacuum.get(vacuum_id)
-    return {**summary(record), "events": [event(entry) for entry in store.audit_entries(vacuum_id)]}
+    start_key = _events_start_key(vacuum_id, next_token) if next_token else None
+    entries, last_key = store.audit_page(vacuum_id, limit=limit, start_key=start_key)
+    return {
+        **summary(record),
+        "events": [event(entry) for entry in entries],
+        "nextToken": paging.encode_token(last_key) if last_key else None,
+    }
+
+
+def slowest_units(vacuum_id: str, *, top: int = SLOWEST_UNITS) -> list[dict]:
+    """The ``top`` units that took longest, from the run's ``unit-done`` entries (one per unit):
+    ``{unitId, service, unit, elapsedSeconds, counts, startedAt}``, slowest first."""
+    by_unit: dict[str, dict] = {}
+    for entry in store.unit_timings(vacuum_id):
+        if entry.get("elapsedSeconds") is None:
+            continue
+        by_unit[str(entry.get("unitId"))] = entry  # written once per unit; a retry would repeat it
+    ranked = sorted(
+        by_unit.values(), key=lambda entry: (-float(entry["elapsedSeconds"]), str(entry["unitId"]))
+    )
+    return [
+        {
+            "unitId": entry.get("unitId"),
+            "service": entry.get("service"),
+            "unit": entry.get("unit"),
+            "elapsedSeconds": entry["elapsedSeconds"],
+            "counts": entry.get("counts") or {},
+            "startedAt": entry.get("startedAt"),
+        }
+        for entry in ranked[:top]
+    ]
+
+
+def status(vacuum_id: str, *, with_slowest_units: bool = False) -> dict:
+    """vacuum-status: the record, and ``slowestUnits`` once the run has ended (its numbers are
+    final then, so the trail is read once per run a watcher follows) or when asked for."""
+    record = vacuum.status(vacuum_id)
+    if with_slowest_units or record["status"] in ENDED:
+        record["slowestUnits"] = slowest_units(vacuum_id)
+    return record

@@ -56,6 +56,8 @@ class VacuumResumeRequest(SecretRequest):
 class VacuumStatusRequest(Request):
     operation: Literal["vacuum-status"]
     vacuum_id: VacuumId
+    # slowestUnits while the run goes on too (once it has ended they are always there).
+    with_slowest_units: bool = Field(default=False, alias="withSlowestUnits")
 
 
 @operations.route("vacuum-all", VacuumAllRequest)
@@ -100,7 +102,7 @@ def vacuum_resume(request: VacuumResumeRequest) -> dict:
 
 @operations.route("vacuum-status", VacuumStatusRequest)
 def vacuum_status(request: VacuumStatusRequest) -> dict:
-    return vacuum.status(request.vacuum_id)
+    return history.status(request.vacuum_id, with_slowest_units=request.with_slowest_units)
 
 
 class VacuumListRequest(Request):
@@ -115,6 +117,8 @@ class VacuumListRequest(Request):
 class VacuumEventsRequest(Request):
     operation: Literal["vacuum-events"]
     vacuum_id: VacuumId
+    limit: int = Field(default=history.EVENTS_PAGE, ge=1, le=500)
+    next_token: str | None = Field(default=None, alias="nextToken", max_length=2048)
 
 
 @operations.route("vacuum-list", VacuumListRequest)
@@ -124,7 +128,7 @@ def vacuum_list(request: VacuumListRequest) -> dict:
 
 @operations.route("vacuum-events", VacuumEventsRequest)
 def vacuum_events(request: VacuumEventsRequest) -> dict:
-    return history.events(request.vacuum_id)
+    return history.events(request.vacuum_id, limit=request.limit, next_token=request.next_token)
 
 
 @logger.inject_lambda_context(log_event=False)
