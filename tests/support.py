@@ -68,3 +68,16 @@ def asl_states(states: dict) -> dict:
         if state["Type"] == "Map":
             found |= asl_states(state["ItemProcessor"]["States"])
     return found
+
+
+def wait_in_state(execution_arn: str, state: str, *, timeout: float = 15) -> None:
+    """Until the execution has entered ``state``. A test that stops an execution waits for a Wait
+    state first: moto reports an execution stopped in the middle of a task as FAILED, where Step
+    Functions says ABORTED."""
+    sfn = boto3.client("stepfunctions")
+
+    def entered() -> bool:
+        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        return any(event.get("stateEnteredEventDetails", {}).get("name") == state for event in events)
+
+    wait_until(entered, timeout=timeout, interval=0.1, message=f"the execution enters {state!r}")

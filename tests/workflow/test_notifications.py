@@ -14,7 +14,7 @@ from g3n_ops.domain import execution_status
 from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops.store import vacuum as vacuum_store
 from tests.maintenance_support import soon, stop_running_executions
-from tests.support import SECRET, wait_until
+from tests.support import SECRET, wait_in_state, wait_until
 from tests.vacuum_support import dry_run_first, stop_vacuum_executions, wait_done
 
 
@@ -108,6 +108,11 @@ def test_a_vacuum_stopped_from_outside_is_closed_at_once_without_a_read(
 
     record = client.vacuum.org(SECRET, "TESTORG", "stopped behind OPS's back")
     assert record["status"] == "pending" and vacuum_store.read_mutex()["owner"] == record["vacuumId"]
+    vacuum_id = record["vacuumId"]
+    record = wait_until(
+        lambda: (r := vacuum_store.get_record(vacuum_id)).get("executionArn") and r, timeout=10
+    )
+    wait_in_state(record["executionArn"], "Wait pending window")
     boto3.client("stepfunctions").stop_execution(executionArn=record["executionArn"], cause="console")
     began = time.monotonic()
     # The store, not vacuum-status: nothing reads the run through OPS meanwhile.
@@ -144,6 +149,7 @@ def bare(local_stack):
 def test_a_scheduled_window_whose_execution_is_stopped_is_cancelled_with_the_reason(bare, client):
     window = client.maintenance.schedule(SECRET, "timer lost", 600, soon(600))
     arn = maintenance_store.get(window["maintenanceId"])["executionArn"]
+    wait_in_state(arn, "Wait for the scheduled start")
     boto3.client("stepfunctions").stop_execution(executionArn=arn, cause="deleted by mistake")
     record = wait_until(
         lambda: (r := maintenance_store.get(window["maintenanceId"]))["status"] == "cancelled" and r,
