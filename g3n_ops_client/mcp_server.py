@@ -17,6 +17,14 @@ the same request and fail with the same error code. Three rules keep the operato
   this stdio server has no web page for URL-mode elicitation. The human gate is the confirmation.
 - No tool description, schema or elicitation message contains the confirmation phrase or the
   secret: an agent that answers elicitations by itself must not find the answer there.
+- No tool issues or returns an operator bypass token (``--bypass``, ``--rotate-bypass``). The
+  token lets its holder through every affected service's 503, so it is for the human's hands
+  only: a tool result goes to the model (and into its transcript, logs, other tools), and an
+  elicitation message passes through the client just the same, so MCP has no channel that reaches
+  only the human. The operator issues one in a terminal (``g3n ops maintenance-update
+  --rotate-bypass`` once the window is active, or ``--bypass`` on schedule/start), where it is
+  printed once. Tool results say only whether a window has a bypass (``bypass``), and any
+  ``bypassToken`` is dropped from a result before it is sent (``success``).
 """
 
 from __future__ import annotations
@@ -59,9 +67,13 @@ same tool with dry_run=true, show the operator the per-service counts, and only 
 explicitly ask for the real run (it is bound to that dry-run: without a completed dry-run of the same
 scope it is refused with dry-run-required). Every write (maintenance schedule, start, update, end,
 cancel; a real vacuum; resume) asks the operator to confirm through this client; you cannot confirm
-for them, and a client without that support is told the terminal command to run instead. A real
-vacuum waits in a pending window (status `pending`) during which vacuum_cancel (never asked: it
-only stops deletion) stops it. Errors come back as `error: <code>: <message>`."""
+for them, and a client without that support is told the terminal command to run instead. A window
+may cover only some services (services, e.g. ["pay", "ord"]) and let some methods through
+(allow_methods, e.g. ["GET", "HEAD"]: read-only maintenance). An operator bypass token is never
+available here: the operator gets one in a terminal (`g3n ops maintenance-update --rotate-bypass`);
+never ask them for it. A real vacuum waits in a pending window (status `pending`) during which
+vacuum_cancel (never asked: it only stops deletion) stops it. Errors come back as
+`error: <code>: <message>`."""
 
 # Every tool acts on this platform's own OPS stack, a closed set of resources: not open-world.
 _READ = ToolAnnotations(
@@ -94,7 +106,13 @@ def secret_from_environment() -> str:
     return code
 
 
+# Never sent to the model (see the module's docstring): no tool asks for one; this is the backstop.
+WITHHELD = ("bypassToken",)
+
+
 def success(document: dict) -> CallToolResult:
+    if isinstance(document, dict):
+        document = {key: value for key, value in document.items() if key not in WITHHELD}
     return CallToolResult(
         content=[TextContent(type="text", text=json.dumps(document, indent=2, default=str))],
         structured_content=document,
@@ -309,6 +327,42 @@ def _window(arguments: Arguments) -> str:
     return details + ")"
 
 
+def _names(values: object, limit: int = 20) -> str:
+    """A list of codes or methods as the prompt shows them (bounded: the model wrote them)."""
+    items = [str(value)[:32] for value in values] if isinstance(values, list | tuple) else [str(values)[:200]]
+    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _scope(services: object, methods: object) -> str:
+    """Who answers 503 during a window, as the human must read it before agreeing."""
+    text = (
+        f"only the API services {_names(services)} answer 503 (the others keep answering)"
+        if services
+        else SERVICES_DOWN
+    )
+    if methods:
+        text += f", except {_names(methods)} requests, which still pass (read-only maintenance)"
+    return text
+
+
+def _window_scope(arguments: Arguments) -> str:
+    """The looked-up window's scope (a record or the state): who answers 503 while it is active."""
+    window = arguments.get(WINDOW) or {}
+    return _scope(window.get("services"), window.get("allowMethods"))
+
+
+def _ended_scope(arguments: Arguments) -> str:
+    services = (arguments.get(WINDOW) or {}).get("services")
+    return f"the API services {_names(services)}" if services else "the 14 API services"
+
+
+def _list_option(flag: str, values: object) -> str:
+    if not values:
+        return ""
+    joined = ",".join(str(value) for value in values) if isinstance(values, list | tuple) else str(values)
+    return f" {flag} {_quoted(joined)}"
+
+
 VACUUM_ORG = Confirmation(
     needed=lambda a: not a["dry_run"],
     prompt=lambda a: (
@@ -362,7 +416,8 @@ MAINTENANCE_SCHEDULE = Confirmation(
         f"An assistant asks to schedule a maintenance window starting {_when(a['start'])} for "
         f"{_length(a['duration'])}"
         + (", ending by itself" if a.get("auto_end") else ", until someone ends it")
-        + f". From its start {SERVICES_DOWN} until it ends. Its description is public (the status "
+        + f". From its start {_scope(a.get('services'), a.get('allow_methods'))} until it ends. "
+        + "Its description is public (the status "
         "page lists the window from now if it starts within 7 days; every 503 body carries it): "
         + _public(a["description"], MAX_DESCRIPTION_LENGTH)
         + ". Go ahead?"
@@ -371,11 +426,13 @@ MAINTENANCE_SCHEDULE = Confirmation(
         f"g3n ops maintenance-schedule --description {_quoted(a['description'], MAX_DESCRIPTION_LENGTH)} "
         f"--duration {int(a['duration'])} --start {_quoted(a['start'])}"
         + (" --auto-end" if a.get("auto_end") else "")
+        + _list_option("--services", a.get("services"))
+        + _list_option("--allow-methods", a.get("allow_methods"))
     ),
 )
 MAINTENANCE_START = Confirmation(
     prompt=lambda a: (
-        f"An assistant asks to start the maintenance window {_window(a)} NOW: {SERVICES_DOWN} until "
+        f"An assistant asks to start the maintenance window {_window(a)} NOW: {_window_scope(a)} until "
         "it ends; every 503 body and the public status page show its description. Go ahead?"
     ),
     cli=lambda a: f"g3n ops maintenance-start --maintenance-id {_quoted(a['maintenance_id'])}",
@@ -391,8 +448,9 @@ MAINTENANCE_UPDATE = Confirmation(
 )
 MAINTENANCE_END = Confirmation(
     prompt=lambda a: (
-        f"An assistant asks to END the active maintenance window {_window(a)} now: the 14 API "
-        "services answer again (within their 20 s cache). This end message is public on the status "
+        f"An assistant asks to END the active maintenance window {_window(a)} now: "
+        + _ended_scope(a)
+        + " answer again (within their 20 s cache). This end message is public on the status "
         "page: " + _public(a["end_message"], MAX_TEXT_LENGTH) + ". Go ahead?"
     ),
     cli=lambda a: f"g3n ops maintenance-end --end-message {_quoted(a['end_message'], MAX_TEXT_LENGTH)}",
@@ -513,7 +571,7 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
     @tool(annotations=_read("List vacuum runs"))
     def vacuum_list(
         status: Annotated[
-            Literal["pending", "running", "completed", "cancelled", "failed"] | None,
+            Literal["pending", "running", "cancelling", "failing", "completed", "cancelled", "failed"] | None,
             Field(description="Only runs in this status."),
         ] = None,
         limit: Annotated[int | None, Field(ge=1, le=100, description="At most this many (a page).")] = None,
@@ -553,13 +611,38 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
             bool,
             Field(description="End it after the duration (otherwise it is marked overrunning)."),
         ] = False,
+        services: Annotated[
+            list[str] | None,
+            Field(
+                description='Only these API services (registry codes, e.g. ["pay", "ord"]) answer 503; '
+                "default: all 14. An unknown code is refused with the known ones listed.",
+                max_length=64,
+            ),
+        ] = None,
+        allow_methods: Annotated[
+            list[str] | None,
+            Field(
+                description='HTTP methods that still pass during the window, e.g. ["GET", "HEAD"] '
+                "(read-only maintenance); default: none.",
+                max_length=16,
+            ),
+        ] = None,
     ) -> CallToolResult:
-        """Schedule a maintenance window. At its start all 14 API services answer 503 until it
-        ends; its description is public (status page, 503 bodies). Creates a new window on every
-        call: check maintenance_list first to avoid a duplicate. The operator confirms it in this
-        client."""
+        """Schedule a maintenance window. At its start the API services (all 14, or `services`)
+        answer 503 until it ends, except `allow_methods`; its description is public (status page,
+        503 bodies). Creates a new window on every call: check maintenance_list first to avoid a
+        duplicate. The operator confirms it, scope and methods shown, in this client. No operator
+        bypass here: the operator issues one in a terminal (see the server's instructions)."""
         return gated(
-            lambda secret: ops.maintenance.schedule(secret, description, duration, start, auto_end=auto_end)
+            lambda secret: ops.maintenance.schedule(
+                secret,
+                description,
+                duration,
+                start,
+                auto_end=auto_end,
+                services=services,
+                allow_methods=allow_methods,
+            )
         )
 
     @tool(annotations=_write("Start a maintenance window now", idempotent=True))

@@ -1,6 +1,9 @@
 """``g3n ops maintenance-*`` commands: list, get, schedule, start, update, end, cancel.
 
 ``--output json`` prints the record document (``maintenance-list``: the page); text is for people.
+
+``--bypass`` (schedule, start) and ``--rotate-bypass`` (update) print the operator bypass token
+once, in this answer only (``bypassToken`` in JSON): OPS keeps nothing it could show again.
 """
 
 from __future__ import annotations
@@ -25,12 +28,29 @@ def _status_line(record: dict) -> str:
     return status
 
 
+def scope_line(document: dict) -> str:
+    """Which services a window affects and what still passes, in a line."""
+    services = document.get("services")
+    line = ", ".join(services) if services else "all API services"
+    methods = document.get("allowMethods")
+    if methods:
+        line += f"; read-only maintenance ({', '.join(methods)} still answer)"
+    return line
+
+
 def render_record(record: dict) -> None:
     """One window: what, when, where it stands, its updates and its history."""
     _say(f"maintenance {record['maintenanceId']}: {_status_line(record)}")
     _say(f"  description  {record['description']}")
     auto = "auto-end" if record.get("autoEnd") else "no auto-end (flagged overrunning if still active)"
     _say(f"  start        {record['start']} for {record['duration']} s, {auto}")
+    _say(f"  scope        {scope_line(record)}")
+    if "bypassToken" in record:
+        _render_bypass(record["bypassToken"])
+    elif record.get("bypass") and record["status"] in ("scheduled", "active"):
+        _say("  bypass       an operator bypass token exists (shown once, when it was issued)")
+    elif record.get("bypass"):
+        _say("  bypass       an operator bypass was issued; it ended with the window")
     if record.get("startedAt"):
         _say(f"  started      {record['startedAt']} (expected end {record.get('expectedEnd')})")
     if record.get("endedAt"):
@@ -52,6 +72,20 @@ def render_record(record: dict) -> None:
         _say(line)
 
 
+def _render_bypass(token: str | None) -> None:
+    if token is None:
+        _say(
+            "  bypass       issued by the first attempt of this request and not shown again; "
+            "get a new one with maintenance-update --rotate-bypass"
+        )
+        return
+    _say(f"  bypass token {token}")
+    _say(
+        "               shown this once: send it as X-G3N-Maintenance-Bypass to pass the 503 on the "
+        "affected services while the window is active (it ends with the window)"
+    )
+
+
 def _render_effect(record: dict) -> None:
     """What the probes proved: when each API service answered 503 (and recovered), or which never did."""
     for per_service, all_done, missing, verb in (
@@ -67,6 +101,10 @@ def _render_effect(record: dict) -> None:
             _say(f"  {verb:<12} {len(seen)} API services so far")
     if record.get("notEffective"):
         _say("  not effective: those services kept serving during the window (see the playbook)")
+    if record.get("othersUnaffected"):
+        _say(f"  others       every service outside the window kept answering ({record['othersUnaffected']})")
+    elif record.get("collateral"):
+        _say(f"  COLLATERAL   {', '.join(record['collateral'])}: outside the window, yet not answering")
 
 
 def render_page(page: dict) -> None:
@@ -91,6 +129,14 @@ def render_page(page: dict) -> None:
         stdout.print(table)
     if page.get("nextToken"):
         stdout.print("more: pass --next-token " + page["nextToken"], markup=False)
+
+
+bypass_option = click.option(
+    "--bypass",
+    is_flag=True,
+    help="Issue an operator bypass token (printed once): requests with X-G3N-Maintenance-Bypass: "
+    "<token> pass the 503 on the affected services while the window is active.",
+)
 
 
 def register(ops: click.Group) -> None:
@@ -123,29 +169,70 @@ def register(ops: click.Group) -> None:
     @click.option(
         "--auto-end", is_flag=True, help="End it after the duration (otherwise it is flagged overrunning)."
     )
+    @click.option(
+        "--services",
+        default=None,
+        metavar="CODES",
+        help="Only these API services answer 503, e.g. pay,ord (default: all 14).",
+    )
+    @click.option(
+        "--allow-methods",
+        default=None,
+        metavar="METHODS",
+        help="HTTP methods that still pass, e.g. GET,HEAD (read-only maintenance).",
+    )
+    @bypass_option
     def maintenance_schedule(
-        run: Run, secret_code: str | None, description: str, duration: int, start: str, auto_end: bool
+        run: Run,
+        secret_code: str | None,
+        description: str,
+        duration: int,
+        start: str,
+        auto_end: bool,
+        services: str | None,
+        allow_methods: str | None,
+        bypass: bool,
     ) -> None:
-        """Schedule a window: at its start all 14 API services answer 503 until it ends."""
+        """Schedule a window: from its start the API services (all 14, or --services) answer 503."""
         secret = resolve_secret(secret_code)
         run.emit(
-            run.client.maintenance.schedule(secret, description, duration, start, auto_end=auto_end),
+            run.client.maintenance.schedule(
+                secret,
+                description,
+                duration,
+                start,
+                auto_end=auto_end,
+                services=services,
+                allow_methods=allow_methods,
+                bypass=bypass,
+            ),
             render_record,
         )
 
     @ops_command(ops, "maintenance-start")
     @secret_code_option
     @click.option("--maintenance-id", required=True, help="The scheduled window to start now.")
-    def maintenance_start(run: Run, secret_code: str | None, maintenance_id: str) -> None:
+    @bypass_option
+    def maintenance_start(run: Run, secret_code: str | None, maintenance_id: str, bypass: bool) -> None:
         """Start a scheduled window now, before its start time."""
-        run.emit(run.client.maintenance.start(resolve_secret(secret_code), maintenance_id), render_record)
+        secret = resolve_secret(secret_code)
+        run.emit(run.client.maintenance.start(secret, maintenance_id, bypass=bypass), render_record)
 
     @ops_command(ops, "maintenance-update")
     @secret_code_option
-    @click.option("--text", required=True, help="The update, as API callers will read it.")
-    def maintenance_update(run: Run, secret_code: str | None, text: str) -> None:
-        """Post an update on the active window (503 answers and ping carry the latest)."""
-        run.emit(run.client.maintenance.update(resolve_secret(secret_code), text), render_record)
+    @click.option("--text", default=None, help="The update, as API callers will read it.")
+    @click.option(
+        "--rotate-bypass",
+        is_flag=True,
+        help="Issue a new operator bypass token (printed once) and void the old one.",
+    )
+    def maintenance_update(run: Run, secret_code: str | None, text: str | None, rotate_bypass: bool) -> None:
+        """Post an update on the active window (503 answers and ping carry the latest), and/or
+        rotate its operator bypass."""
+        if text is None and not rotate_bypass:
+            raise click.UsageError("give --text, --rotate-bypass, or both")
+        secret = resolve_secret(secret_code)
+        run.emit(run.client.maintenance.update(secret, text, rotate_bypass=rotate_bypass), render_record)
 
     @ops_command(ops, "maintenance-end")
     @secret_code_option

@@ -10,11 +10,18 @@ from g3n_ops_client.cli.common import stdout
 def _maintenance_line(state: dict) -> str:
     if not state.get("active"):
         return "no maintenance window is active"
-    line = f"MAINTENANCE ACTIVE: {state.get('maintenanceId')} — {state.get('description')}"
+    kind = "READ-ONLY MAINTENANCE" if state.get("mode") == "read-only" else "MAINTENANCE"
+    line = f"{kind} ACTIVE: {state.get('maintenanceId')} — {state.get('description')}"
     if state.get("expectedEnd"):
         line += f" (expected end {state['expectedEnd']})"
     if state.get("overrunning"):
         line += " [OVERRUNNING]"
+    services = state.get("services")
+    line += "\n  affects " + (", ".join(services) if services else "all API services")
+    if state.get("allowMethods"):
+        line += f"; read-only maintenance: {', '.join(state['allowMethods'])} still answer"
+    if state.get("bypass"):
+        line += "; operator bypass on"
     latest = state.get("latestUpdate")
     if latest:
         line += f"\n  latest update ({latest.get('at')}): {latest.get('text')}"
@@ -23,9 +30,14 @@ def _maintenance_line(state: dict) -> str:
         services = ", ".join(effect["notEffective"])
         line += f"\n  NOT EFFECTIVE on {services}: still serving requests (see the playbook)"
     elif effect.get("allBlockedAt"):
-        line += f"\n  in effect on every API service since {effect['allBlockedAt']}"
+        which = "affected" if services else "API"
+        line += f"\n  in effect on every {which} service since {effect['allBlockedAt']}"
     elif state.get("active"):
         line += f"\n  taking effect: {len(effect.get('effectiveAt') or {})} API services answer 503 so far"
+    if effect.get("collateral"):
+        line += f"\n  COLLATERAL: {', '.join(effect['collateral'])} outside the window, yet not answering"
+    elif effect.get("othersUnaffected"):
+        line += f"\n  the other services kept answering (proven {effect['othersUnaffected']})"
     return line
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MaintenanceStatus = Literal["scheduled", "active", "ended", "cancelled"]
 Timestamp = str  # ISO 8601, UTC, ``Z``
+WindowMode = Literal["full", "read-only"]
 
 
 class _Open(BaseModel):
@@ -41,7 +42,25 @@ class InactiveState(_Open):
     active: Literal[False]
 
 
-class ActiveState(_Open):
+class _Narrowing(_Open):
+    """What a window covers: which services, which methods still pass, whether an operator bypass
+    exists (never the token, nor its digest)."""
+
+    services: list[str] | None = Field(
+        default=None, description="the service codes the window applies to; null: every API service"
+    )
+    allowMethods: list[str] | None = Field(
+        default=None, description="HTTP methods that still pass (read-only maintenance); null: none"
+    )
+    mode: WindowMode = Field(default="full", description="`read-only` when some methods still pass")
+    bypass: bool = Field(
+        default=False,
+        description="an operator bypass token exists (X-G3N-Maintenance-Bypass); it is shown only "
+        "once, to whoever issued it",
+    )
+
+
+class ActiveState(_Narrowing):
     """The active window, as the maintenance guard of the 14 services reads it."""
 
     active: Literal[True]
@@ -73,7 +92,7 @@ class HistoryEntry(_Open):
     message: str | None
 
 
-class MaintenanceRecord(_Open):
+class MaintenanceRecord(_Narrowing):
     maintenanceId: str = Field(pattern=r"^mw-\d{8}-[0-9a-f]{8}$")
     status: MaintenanceStatus
     description: str
@@ -156,9 +175,23 @@ class PublicEffect(BaseModel):
     effectiveAt: dict[str, Timestamp] | None = None
     allBlockedAt: Timestamp | None = None
     notEffective: list[str] | None = None
+    othersUnaffected: Timestamp | None = Field(
+        default=None, description="a scoped window: when the services outside it were proven still answering"
+    )
+    collateral: list[str] | None = Field(
+        default=None, description="a scoped window: services outside it that did not keep answering"
+    )
 
 
-class PublicActiveWindow(BaseModel):
+class PublicScope(BaseModel):
+    """Which services a window affects (null: all of them) and whether reads go on."""
+
+    services: list[str] | None = Field(default=None, description="affected service codes; null: every one")
+    mode: WindowMode = "full"
+    allowMethods: list[str] | None = Field(default=None, description="methods that still answer (read-only)")
+
+
+class PublicActiveWindow(PublicScope):
     maintenanceId: str
     description: str
     startedAt: Timestamp | None
@@ -168,7 +201,7 @@ class PublicActiveWindow(BaseModel):
     effect: PublicEffect | None = Field(description="null until the window's effect is recorded")
 
 
-class PublicScheduledWindow(BaseModel):
+class PublicScheduledWindow(PublicScope):
     maintenanceId: str
     description: str
     start: Timestamp

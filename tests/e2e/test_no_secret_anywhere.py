@@ -7,13 +7,20 @@ codes, and their encodings (base64 at every alignment, hex, percent-encoding), c
   handlers printed (their stdout is what Lambda ships to CloudWatch Logs), at DEBUG level;
 - every execution's full history, every OPS item, the CLI's and the MCP tools' output;
 - the synthesised CloudFormation template (a separate test: it needs no stack).
+
+The operator bypass tokens (issue 18) go through the same scan: issued by schedule, start and a
+rotation, sent to a stand-in service (right, wrong, in another casing), they must be in the
+CLI's answers that issued them (shown once) and nowhere else: no log, audit entry, execution
+history, OPS item, status page (HTML or JSON), 503 body or MCP tool output.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import anyio
 import boto3
@@ -21,10 +28,11 @@ import pytest
 from mcp import Client
 from mcp_types import ElicitResult
 
+from g3n_maintenance_guard import BYPASS_HEADER
 from g3n_ops.observability import logger
 from g3n_ops_client.mcp_server import build_server
 from tests.maintenance_support import soon
-from tests.support import SECRET, run_cli
+from tests.support import SECRET, run_cli, wait_until
 from tests.vacuum_support import ops_items
 
 NEW_CODE = "rotated-code-9d41c7e2b8"
@@ -94,14 +102,16 @@ def test_the_code_appears_nowhere_after_every_surface_used_it(
         printed.extend((out, err))
         return json.loads(out)
 
-    # Maintenance, through the CLI, code from the flag.
+    # Maintenance, through the CLI, code from the flag; with an operator bypass, issued three times.
     window = cli("maintenance-schedule", "--secret-code", SECRET, "--description", "no-secret test",
-                 "--duration", "60", "--start", soon(30))  # fmt: skip
+                 "--duration", "60", "--start", soon(30), "--bypass")  # fmt: skip
     window_id = window["maintenanceId"]
-    assert (
-        cli("maintenance-start", "--secret-code", SECRET, "--maintenance-id", window_id)["status"] == "active"
-    )
+    started = cli("maintenance-start", "--secret-code", SECRET, "--maintenance-id", window_id, "--bypass")
+    assert started["status"] == "active"
     assert cli("maintenance-update", "--secret-code", SECRET, "--text", "halfway")["status"] == "active"
+    rotated = cli("maintenance-update", "--secret-code", SECRET, "--rotate-bypass")
+    tokens = (window["bypassToken"], started["bypassToken"], rotated["bypassToken"])
+    public = use_the_bypass(local_stack, rotated["bypassToken"], tokens[:2])
     exercise_lockout(cli, local_stack)
     assert cli("maintenance-end", "--secret-code", SECRET, "--end-message", "done")["status"] == "ended"
 
@@ -137,6 +147,7 @@ def test_the_code_appears_nowhere_after_every_surface_used_it(
         return scheduled.structured_content["maintenanceId"]
 
     mcp_window = anyio.run(through_mcp)
+    mcp_output = printed[-3:]  # the three tools' results
 
     # Rotation: to a new code, used once, and back (the session's other tests use SECRET).
     assert cli("rotate-secret", "--secret-code", SECRET, "--new-secret-code", NEW_CODE) == {"rotated": True}
@@ -156,6 +167,39 @@ def test_the_code_appears_nowhere_after_every_surface_used_it(
     assert "secret code mismatch" in found["handler logs"]  # the logs were captured indeed
     assert len(found) > 3 and any(name.startswith("execution") for name in found)
     assert {name: hits for name, text in found.items() if (hits := leaks(text, codes))} == {}
+
+    # The bypass tokens: in the CLI answers that issued them, once each, and nowhere else.
+    cli_output = found.pop("CLI and MCP output")
+    assert all(cli_output.count(token) == 1 for token in tokens)
+    found |= {"MCP output": json.dumps(mcp_output), "status page and 503 bodies": public}
+    assert {name: hits for name, text in found.items() if (hits := leaks(text, tokens))} == {}
+
+
+def use_the_bypass(local_stack, token: str, voided: tuple[str, ...]) -> str:
+    """Requests to the stand-ins with the bypass, a voided one, a wrong one and one in another
+    casing; returns what the public and the refused callers saw (status page, 503 bodies)."""
+    services_url, seen = local_stack.info.services_url, []
+
+    def get(url: str, headers: dict) -> int:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as answer:
+                seen.append(answer.read().decode())
+                return answer.status
+        except urllib.error.HTTPError as error:
+            seen.append(error.read().decode())
+            return error.code
+
+    wait = local_stack.guard_ttl_seconds + 5
+    wait_until(lambda: get(f"{services_url}/ord/orders", {}) == 503, timeout=wait, message="the window")
+    wait_until(lambda: get(f"{services_url}/ord/orders", {BYPASS_HEADER: voided[-1]}) == 503,
+               timeout=wait, message="the rotation")  # fmt: skip
+    assert get(f"{services_url}/ord/orders", {BYPASS_HEADER: token}) == 200
+    for other in (*voided, token.upper(), token[::-1]):
+        assert get(f"{services_url}/pay/orders", {BYPASS_HEADER: other}) == 503
+    api = local_stack.info.api_url
+    get(f"{api}/status", {})
+    get(f"{api}/status", {"Accept": "application/json"})
+    return "\n".join(seen)
 
 
 @pytest.mark.timeout(300)

@@ -112,6 +112,9 @@ def test_the_effect_recorded_on_the_window_is_shown(ops, page_url):
         "effectiveAt": {"cat": "2026-11-29T10:00:05Z", "<b>x</b>": "2026-11-29T10:00:09Z"},
         "allBlockedAt": "2026-11-29T10:00:09Z",
         "notEffective": ["pos"],
+        # A window on every service has no "others" to prove unaffected.
+        "othersUnaffected": None,
+        "collateral": None,
     }
     _, _, html = fetch(page_url)
     assert "All services paused since" in html and "Still answering normally: pos." in html

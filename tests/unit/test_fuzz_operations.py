@@ -148,8 +148,16 @@ FIELD_VALUES = {
     "start": STARTS,
     "duration": NUMBERS,
     "limit": NUMBERS,
+    # A page's token (vacuum-list, vacuum-events): none, a well-formed base64 of another key, junk.
+    "nextToken": st.sampled_from([None, None, "bm90LWEta2V5", "e30"]) | TEXT,
+    "withSlowestUnits": BOOLS,
     "dryRun": BOOLS,
     "autoEnd": BOOLS,
+    # A window's narrowing (issue 18): mostly well-formed, so the requests stay plausible.
+    "bypass": BOOLS,
+    "rotateBypass": BOOLS,
+    "services": st.sampled_from([None, None, "pay,ord", ["pay"], " pay,,pay ", "nope", []]) | TEXT,
+    "allowMethods": st.sampled_from([None, None, "GET,HEAD", ["GET"], "FROB", "get"]) | TEXT,
     "source": st.sampled_from(["cli", "mcp", "console", "schedule", "api"]),
     "actor": st.sampled_from(["arn:aws:iam::123456789012:user/ops", "fuzz"]) | TEXT,
 }

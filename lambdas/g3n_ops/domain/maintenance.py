@@ -12,11 +12,22 @@ The lifecycle state machine times a window (wait for the start → start → wai
 end → auto-end or flag the overrun). Operators may act at any point; each step looks at the
 record first and only does what is still due, so the execution and the record stay consistent
 whatever happened by hand in between.
+
+A window may be narrower than "every API service answers 503" (all of it is on the state item the
+guard already reads, so none of it costs a read):
+
+- ``services``: the registry codes it applies to (None: every API service);
+- ``allowMethods``: HTTP methods that still pass (e.g. GET, HEAD: read-only maintenance);
+- an operator bypass: a random token, returned once by the call that issued it, whose SHA-256
+  alone is kept (``bypassSha256``, on the record and the state item; never shown by any read).
+  It ends with the window (the state goes inactive and the record forgets the digest); rotating
+  issues a new one and voids the old.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import re
@@ -38,6 +49,7 @@ from g3n_ops.errors import (
     MaintenanceStartFailed,
 )
 from g3n_ops.observability import logger, metrics
+from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance as store
 from g3n_ops.store import maintenance_state
@@ -61,6 +73,12 @@ END_TIMER_SLACK = timedelta(seconds=1)
 # How much earlier than its time a step is still believed (Step Functions and Lambda keep their own clocks).
 CLOCK_SLACK = timedelta(seconds=1)
 RACE_ATTEMPTS = 3
+# What a window may let through: a subset of the HTTP methods (never all of them: that blocks nothing).
+HTTP_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
+READ_ONLY_METHODS = ("GET", "HEAD")
+BYPASS_TOKEN_BYTES = 32  # 256 bits, 43 URL-safe characters
+# The record and state fields that are OPS's own, never shown by a read (ping, get, list, MCP).
+PRIVATE_FIELDS = ("bypassSha256",)
 
 # Who acts when nobody typed a command: the lifecycle state machine's own steps.
 STATE_MACHINE_SOURCE = "state-machine"
@@ -158,6 +176,80 @@ def new_id(moment: datetime) -> str:
     return f"mw-{moment:%Y%m%d}-{secrets.token_hex(4)}"
 
 
+def api_service_codes() -> list[str]:
+    """The codes of the API services (those behind the guard), in registry order."""
+    return [service.code for service in load_registry().api_services]
+
+
+def check_services(services: list[str] | str | None) -> list[str] | None:
+    """A window's scope: registry codes of API services, given as a list or ``"pay,ord"``.
+    Blanks are skipped and duplicates collapsed; an unknown code is refused with the known ones
+    listed. None (or every API service named) is the whole platform: None."""
+    if services is None:
+        return None
+    given = services.split(",") if isinstance(services, str) else services
+    if not isinstance(given, list | tuple) or not all(isinstance(code, str) for code in given):
+        raise InvalidInput("services must be service codes, e.g. pay,ord")
+    known = api_service_codes()
+    wanted = {code.strip().lower() for code in given} - {""}
+    if not wanted:
+        raise InvalidInput("name at least one service (or leave services out for all of them)")
+    unknown = sorted(wanted - set(known))
+    if unknown:
+        shown = ", ".join(code[:32] for code in unknown[:5]) + (" …" if len(unknown) > 5 else "")
+        raise InvalidInput(f"unknown service code(s): {shown}; the known ones are {', '.join(known)}")
+    if wanted == set(known):
+        return None
+    return [code for code in known if code in wanted]
+
+
+def check_methods(methods: list[str] | str | None) -> list[str] | None:
+    """The HTTP methods a window lets through, as a list or ``"GET,HEAD"``: a proper subset of
+    HTTP_METHODS (case-insensitive, blanks skipped, duplicates collapsed). None: nothing passes."""
+    if methods is None:
+        return None
+    given = methods.split(",") if isinstance(methods, str) else methods
+    if not isinstance(given, list | tuple) or not all(isinstance(method, str) for method in given):
+        raise InvalidInput("allowMethods must be HTTP methods, e.g. GET,HEAD")
+    wanted = {method.strip().upper() for method in given} - {""}
+    unknown = sorted(wanted - set(HTTP_METHODS))
+    if unknown:
+        shown = ", ".join(method[:16] for method in unknown[:5])
+        raise InvalidInput(f"unknown HTTP method(s): {shown}; use some of {', '.join(HTTP_METHODS)}")
+    if not wanted:
+        return None
+    if wanted == set(HTTP_METHODS):
+        raise InvalidInput("allowing every HTTP method blocks nothing; leave some out (e.g. GET,HEAD)")
+    return [method for method in HTTP_METHODS if method in wanted]
+
+
+def new_bypass_token() -> str:
+    """A fresh operator bypass token (shown once; only its SHA-256 is kept)."""
+    return secrets.token_urlsafe(BYPASS_TOKEN_BYTES)
+
+
+def bypass_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def mode(document: dict) -> str:
+    """``read-only`` when a window lets some methods through, else ``full``."""
+    return "read-only" if document.get("allowMethods") else "full"
+
+
+def shown(document: dict) -> dict:
+    """A record or state as any read shows it: without the bypass digest, saying whether there is
+    a bypass and what kind of window it is."""
+    if not isinstance(document, dict) or not document.get("maintenanceId"):
+        return document
+    visible = {key: value for key, value in document.items() if key not in PRIVATE_FIELDS}
+    visible.setdefault("services", None)
+    visible.setdefault("allowMethods", None)
+    visible["bypass"] = bool(document.get("bypassSha256")) or bool(document.get("bypass"))
+    visible["mode"] = mode(document)
+    return visible
+
+
 # -- records -------------------------------------------------------------------------------------
 def _history(action: str, from_status: str | None, to_status: str, at: str, by: Actor, message: str | None):
     return {
@@ -172,7 +264,16 @@ def _history(action: str, from_status: str | None, to_status: str, at: str, by: 
 
 
 def new_record(
-    *, description: str, duration: int, start: datetime, auto_end: bool, by: Actor, moment: datetime
+    *,
+    description: str,
+    duration: int,
+    start: datetime,
+    auto_end: bool,
+    by: Actor,
+    moment: datetime,
+    services: list[str] | None = None,
+    allow_methods: list[str] | None = None,
+    bypass_token: str | None = None,
 ) -> dict:
     created = iso(moment)
     return {
@@ -182,6 +283,10 @@ def new_record(
         "start": iso_seconds(start),
         "duration": duration,
         "autoEnd": auto_end,
+        "services": services,  # None: every API service
+        "allowMethods": allow_methods,  # None: every method answers 503
+        "bypass": bypass_token is not None,
+        "bypassSha256": bypass_sha256(bypass_token) if bypass_token else None,
         "overrunning": False,
         "createdAt": created,
         "source": by.source,
@@ -216,6 +321,9 @@ def active_state(record: dict) -> dict:
         "startedAt": record["startedAt"],
         "expectedEnd": record["expectedEnd"],
         "overrunning": bool(record.get("overrunning")),
+        "services": record.get("services"),
+        "allowMethods": record.get("allowMethods"),
+        "bypassSha256": record.get("bypassSha256"),
     }
 
 
@@ -269,8 +377,19 @@ def _apply(record: dict, change: store.Change, state: store.StateChange | None =
 
 
 # -- schedule ------------------------------------------------------------------------------------
-def schedule(*, description: str, duration: int, start: str, auto_end: bool, by: Actor) -> dict:
-    """Create a scheduled window and start the execution that times it (named after its id)."""
+def schedule(
+    *,
+    description: str,
+    duration: int,
+    start: str,
+    auto_end: bool,
+    by: Actor,
+    services: list[str] | str | None = None,
+    allow_methods: list[str] | str | None = None,
+    bypass_token: str | None = None,
+) -> dict:
+    """Create a scheduled window and start the execution that times it (named after its id).
+    ``bypass_token``: the operator bypass the caller issued (only its SHA-256 is kept)."""
     moment = now()
     record = new_record(
         description=check_description(description),
@@ -279,6 +398,9 @@ def schedule(*, description: str, duration: int, start: str, auto_end: bool, by:
         auto_end=auto_end,
         by=by,
         moment=moment,
+        services=check_services(services),
+        allow_methods=check_methods(allow_methods),
+        bypass_token=bypass_token,
     )
     store.create(record)
     _audit("schedule", record, record["history"][0])
@@ -303,9 +425,12 @@ def schedule_from_execution(
     auto_end: bool,
     source: str,
     execution_arn: str,
+    services: list[str] | str | None = None,
+    allow_methods: list[str] | str | None = None,
 ) -> dict:
     """A window asked for by an execution itself (console or EventBridge Scheduler): IAM on
-    StartExecution was the gate, the execution is its timer, and the start defaults to now."""
+    StartExecution was the gate, the execution is its timer, and the start defaults to now.
+    No bypass: nobody would see its token (``maintenance-update --rotate-bypass`` adds one)."""
     moment = now()
     by = Actor(source, execution_arn)
     record = new_record(
@@ -315,6 +440,8 @@ def schedule_from_execution(
         auto_end=auto_end,
         by=by,
         moment=moment,
+        services=check_services(services),
+        allow_methods=check_methods(allow_methods),
     )
     record["executionArn"] = execution_arn
     store.create(record)
@@ -342,7 +469,7 @@ def timing(record: dict) -> dict:
 
 
 # -- start ---------------------------------------------------------------------------------------
-def _activate(record: dict, by: Actor, message: str | None) -> dict:
+def _activate(record: dict, by: Actor, message: str | None, bypass_token: str | None = None) -> dict:
     if record["status"] == "active":
         raise MaintenanceAlreadyActive(
             f"maintenance {record['maintenanceId']} is already active (since {record['startedAt']})"
@@ -358,6 +485,8 @@ def _activate(record: dict, by: Actor, message: str | None) -> dict:
         "expectedEnd": iso(moment + timedelta(seconds=record["duration"])),
         "overrunning": False,
     }
+    if bypass_token:  # a start with --bypass: a new token (it replaces one issued at schedule)
+        fields |= {"bypass": True, "bypassSha256": bypass_sha256(bypass_token)}
     entry = _history("start", "scheduled", "active", fields["startedAt"], by, message)
     state = active_state({**record, **fields})
     try:
@@ -375,10 +504,14 @@ def _activate(record: dict, by: Actor, message: str | None) -> dict:
     return {**record, **fields}
 
 
-def start(maintenance_id: str, by: Actor) -> dict:
-    """Start a scheduled window now (before its scheduled time)."""
+def start(maintenance_id: str, by: Actor, *, bypass_token: str | None = None) -> dict:
+    """Start a scheduled window now (before its scheduled time); ``bypass_token``: issue this
+    operator bypass with it (replacing any issued at schedule)."""
     record = _with_fresh_record(
-        maintenance_id, lambda current: _activate(current, by, "started by hand before its scheduled time")
+        maintenance_id,
+        lambda current: _activate(
+            current, by, "started by hand before its scheduled time", bypass_token=bypass_token
+        ),
     )
     _hand_timing_to_new_execution(record)
     return get(maintenance_id)
@@ -434,25 +567,39 @@ def _active_record() -> dict:
     return get(active_id)
 
 
-def update(text: str, by: Actor) -> dict:
-    """Post an update on the active window (the guard's 503 body and ping carry the latest)."""
-    text = check_text(text, "update text")
+def update(text: str | None, by: Actor, *, rotate_bypass_token: str | None = None) -> dict:
+    """Post an update on the active window (the guard's 503 body and ping carry the latest),
+    and/or rotate its operator bypass to ``rotate_bypass_token`` (the old token stops passing
+    within the guard's TTL; a window without a bypass gets one)."""
+    if text is None and rotate_bypass_token is None:
+        raise InvalidInput("give the update text, or rotate the bypass (or both)")
+    text = None if text is None else check_text(text, "update text")
 
     def attempt(record: dict) -> dict:
         if record["status"] != "active":
             raise InvalidTransition(f"maintenance {record['maintenanceId']} is {record['status']}")
-        if len(record.get("updates") or []) >= MAX_UPDATES:
+        if text is not None and len(record.get("updates") or []) >= MAX_UPDATES:
             raise InvalidInput(f"a window takes at most {MAX_UPDATES} updates")
         at = iso(now())
-        latest = {"text": text, "at": at}
-        entry = {**latest, "source": by.source, "actor": by.actor}
-        state = active_state({**record, "latestUpdate": latest})
+        fields: dict = {}
+        entry = history = None
+        if text is not None:
+            fields["latestUpdate"] = {"text": text, "at": at}
+            entry = {**fields["latestUpdate"], "source": by.source, "actor": by.actor}
+        if rotate_bypass_token is not None:
+            fields |= {"bypass": True, "bypassSha256": bypass_sha256(rotate_bypass_token)}
+            message = "operator bypass rotated: the previous token no longer passes"
+            history = _history("rotate-bypass", "active", "active", at, by, message)
+        state = active_state({**record, **fields})
         _apply(
             record,
-            store.Change("active", record["version"], {"latestUpdate": latest}, update_entry=entry),
+            store.Change("active", record["version"], fields, history_entry=history, update_entry=entry),
             store.StateChange(state, "owned", record["maintenanceId"]),
         )
-        _audit("update", record, {**entry, "from": "active", "to": "active"})
+        if entry is not None:
+            _audit("update", record, {**entry, "from": "active", "to": "active"})
+        if history is not None:
+            _audit("rotate-bypass", record, history)
         return record
 
     record = _with_fresh_record(_active_record()["maintenanceId"], attempt)
@@ -464,7 +611,8 @@ def _finish(record: dict, by: Actor, *, action: str, message: str) -> dict:
     if record["status"] != "active":
         raise InvalidTransition(f"maintenance {record['maintenanceId']} is {record['status']}, not active")
     at = iso(now())
-    fields = {"status": "ended", "endedAt": at, "endMessage": message}
+    # The bypass ends with the window: the state goes inactive and the record forgets the digest.
+    fields = {"status": "ended", "endedAt": at, "endMessage": message, "bypassSha256": None}
     entry = _history(action, "active", "ended", at, by, message)
     _apply(
         record,
@@ -563,7 +711,7 @@ def cancel(maintenance_id: str, by: Actor, *, message: str | None = None) -> dic
         if record["status"] != "scheduled":
             raise InvalidTransition(f"maintenance {maintenance_id} is already {record['status']}")
         at = iso(now())
-        fields = {"status": "cancelled", "cancelledAt": at}
+        fields = {"status": "cancelled", "cancelledAt": at, "bypassSha256": None}
         entry = _history("cancel", "scheduled", "cancelled", at, by, message)
         _apply(record, store.Change("scheduled", record["version"], fields, history_entry=entry))
         _audit("cancel", record, entry)

@@ -13,7 +13,18 @@ what it saw on the record:
 - recovered phase (after the end): ``recoveredAt`` {code: when it first answered below 500 and not
   503}; ``allRecoveredAt``; or ``notRecovered`` [codes] and ``MaintenanceNotRecovered``.
 
-A service that errors, hangs or cannot be reached has simply not shown the effect yet. Probing is
+A scoped window (``services``) is proven on both sides. The phases above concern the services it
+affects; in the blocked phase the others are probed too, until the same deadline, since a guard
+that wrongly applies the window shows it only after its TTL: ``othersUnaffected`` (when the
+verdict was reached) if every other service kept answering (below 500, never this window's 503),
+otherwise ``collateral`` [codes] and the metric ``MaintenanceCollateral`` (the count). Until then
+``collateralAt`` {code: when it answered this window's 503} keeps what was seen between calls.
+
+A read-only window (``allowMethods``) lets the probe's usual GET through, so its blocked phase
+probes with the first method the window stops, in the order of ``PROBE_METHODS`` (POST, with an
+empty body, for GET,HEAD): the guard answers it before the service's own code does, and a service
+whose guard missed the window answers it itself (say 405), which is "not effective" as it should
+be. A service that errors, hangs or cannot be reached has simply not shown the effect yet. Probing is
 observation: it never changes the window's status, and a window that moves on (ended, say) while
 it is probed ends the probing.
 """
@@ -41,6 +52,9 @@ STEP_BUDGET_SECONDS = 10  # well inside the steps function's timeout; the state 
 _BODY_LIMIT = 4096
 NOT_EFFECTIVE_METRIC = "MaintenanceNotEffective"
 NOT_RECOVERED_METRIC = "MaintenanceNotRecovered"
+COLLATERAL_METRIC = "MaintenanceCollateral"
+# GET first; HEAD last (a 503 without a body cannot name its window).
+PROBE_METHODS = ("GET", "POST", "OPTIONS", "PUT", "PATCH", "DELETE", "HEAD")
 
 
 @dataclass(frozen=True)
@@ -62,7 +76,12 @@ class Phase:
     def shows(self, answer: Answer, maintenance_id: str) -> bool:
         if self.name == "blocked":
             return answer.status == 503 and answer.maintenance_id == maintenance_id
-        return answer.status is not None and answer.status < 500 and answer.status != 503
+        return answering(answer)
+
+
+def answering(answer: Answer) -> bool:
+    """Serving as usual: an HTTP answer below 500 that is not a 503."""
+    return answer.status is not None and answer.status < 500 and answer.status != 503
 
 
 PHASES = {
@@ -80,13 +99,25 @@ RECORD_FIELDS = (
     "recoveredAt",
     "allRecoveredAt",
     "notRecovered",
+    "othersUnaffected",
+    "collateral",
 )
 
 
-def health(url: str, *, timeout: float = REQUEST_TIMEOUT_SECONDS) -> Answer:
-    """One GET of a health URL; any failure to get an HTTP answer is ``Answer(None)``."""
+def probe_method(record: dict) -> str:
+    """The method that shows whether ``record``'s window blocks a service: GET, unless it lets GET
+    through (read-only maintenance); then the first method in PROBE_METHODS it stops."""
+    allowed = set(record.get("allowMethods") or ())
+    return next((method for method in PROBE_METHODS if method not in allowed), "GET")
+
+
+def health(url: str, *, timeout: float = REQUEST_TIMEOUT_SECONDS, method: str = "GET") -> Answer:
+    """One request (GET by default) to a health URL; any failure to get an HTTP answer is ``Answer(None)``."""
     request = urllib.request.Request(
-        url, headers={"Accept": "application/json", "User-Agent": "g3n-ops-probe"}
+        url,
+        headers={"Accept": "application/json", "User-Agent": "g3n-ops-probe"},
+        method=method,
+        data=b"" if method in ("POST", "PUT", "PATCH") else None,
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -105,9 +136,19 @@ def _maintenance_id(body: bytes) -> str | None:
     return document.get("maintenanceId") if isinstance(document, dict) else None
 
 
-def _probe_all(services: list[Service]) -> list[Answer]:
+def _probe_all(services: list[Service], methods: dict[str, str] | None = None) -> list[Answer]:
+    """Every service's health URL at once; ``methods``: {code: method} other than GET."""
+    methods = methods or {}
     with ThreadPoolExecutor(max_workers=len(services)) as pool:
-        return list(pool.map(lambda service: health(service.health_url), services))
+        return list(pool.map(lambda s: health(s.health_url, method=methods.get(s.code, "GET")), services))
+
+
+def split_scope(record: dict, services: list[Service]) -> tuple[list[Service], list[Service]]:
+    """(the API services the window affects, the others): a window without ``services`` affects all."""
+    scope = record.get("services")
+    if not isinstance(scope, list):
+        return list(services), []
+    return [s for s in services if s.code in scope], [s for s in services if s.code not in scope]
 
 
 def _deadline(record: dict, phase: Phase) -> datetime:
@@ -124,7 +165,12 @@ def probe(maintenance_id: str, phase_name: str, *, until: str | None = None) -> 
     result = {"maintenanceId": maintenance_id, "phase": phase.name, "done": True, "pending": []}
     if record["status"] != phase.record_status or not record.get(phase.since):
         return {**result, "outcome": "window-moved-on"}
-    if record.get(phase.all_done) or record.get(phase.missing):
+    affected, others = split_scope(record, load_registry().api_services)
+    if phase.name != "blocked":
+        others = []  # after the end only the affected services have anything to recover from
+    concluded = bool(record.get(phase.all_done) or record.get(phase.missing))
+    others_concluded = not others or bool(record.get("othersUnaffected") or record.get("collateral"))
+    if concluded and others_concluded:
         return {**result, "outcome": "already-concluded"}
 
     deadline = _deadline(record, phase)
@@ -132,31 +178,55 @@ def probe(maintenance_id: str, phase_name: str, *, until: str | None = None) -> 
     if until:
         stop = min(stop, maintenance.parse_iso(until))
     seen: dict[str, str] = dict(record.get(phase.per_service) or {})
-    pending = [service for service in load_registry().api_services if service.code not in seen]
-    while pending:
-        answers = _probe_all(pending)
+    pending = [] if concluded else [service for service in affected if service.code not in seen]
+    watched = [] if others_concluded else others
+    collateral_at: dict[str, str] = dict(record.get("collateralAt") or {})
+    last: dict[str, Answer] = {}
+    # The affected services, while blocked, with a method the window stops (read-only windows).
+    method = probe_method(record) if phase.name == "blocked" else "GET"
+    while pending or watched:
+        answers = _probe_all(pending + watched, {service.code: method for service in pending})
         at = maintenance.iso(maintenance.now())
-        for service, answer in zip(pending, answers, strict=True):
+        for service, answer in zip(pending, answers, strict=False):
             if phase.shows(answer, maintenance_id):
                 seen[service.code] = at
+        for service, answer in zip(watched, answers[len(pending) :], strict=True):
+            last[service.code] = answer
+            if PHASES["blocked"].shows(answer, maintenance_id):
+                collateral_at.setdefault(service.code, at)
         pending = [service for service in pending if service.code not in seen]
-        if not pending or maintenance.now() + timedelta(seconds=PROBE_INTERVAL_SECONDS) >= stop:
+        # The others are watched until the deadline: only then has every guard read the window.
+        next_round = maintenance.now() + timedelta(seconds=PROBE_INTERVAL_SECONDS)
+        if (not pending and not watched) or next_round >= stop:
             break
         time.sleep(PROBE_INTERVAL_SECONDS)
 
     codes = sorted(service.code for service in pending)
-    fields: dict = {phase.per_service: seen}
+    fields: dict = {}
     moment = maintenance.now()
-    if not pending:
-        fields[phase.all_done] = max(seen.values())
-        outcome = "all-" + phase.name
-    elif moment >= deadline:
-        fields[phase.missing] = codes
-        outcome = "not-" + ("effective" if phase.name == "blocked" else "recovered")
-    elif until and moment >= maintenance.parse_iso(until):
-        outcome = "expected-end-reached"  # a window shorter than TTL + margin: no verdict
-    else:
-        outcome = "probing"
+    outcome = "probing"
+    if concluded:  # in an earlier call; only the others were left to watch
+        outcome = "all-" + phase.name if record.get(phase.all_done) else "not-effective"
+    if not concluded:
+        fields[phase.per_service] = seen
+        if not pending:
+            fields[phase.all_done] = max(seen.values()) if seen else maintenance.iso(moment)
+            outcome = "all-" + phase.name
+        elif moment >= deadline:
+            fields[phase.missing] = codes
+            outcome = "not-" + ("effective" if phase.name == "blocked" else "recovered")
+    collateral: list[str] = []
+    if watched:
+        fields["collateralAt"] = collateral_at
+        if moment >= deadline:
+            silent = {code for code, answer in last.items() if not answering(answer)}
+            collateral = sorted(set(collateral_at) | silent | ({s.code for s in watched} - set(last)))
+            fields["collateral" if collateral else "othersUnaffected"] = collateral or maintenance.iso(moment)
+    affected_done = concluded or phase.all_done in fields or phase.missing in fields
+    others_done = others_concluded or "collateral" in fields or "othersUnaffected" in fields
+    if not (affected_done and others_done):
+        # A window shorter than TTL + margin reaches its expected end first: no verdict.
+        outcome = "expected-end-reached" if until and moment >= maintenance.parse_iso(until) else "probing"
     try:
         store.record_effect(maintenance_id, fields, expected_status=phase.record_status)
     except store.RecordConditionFailed:
@@ -167,7 +237,16 @@ def probe(maintenance_id: str, phase_name: str, *, until: str | None = None) -> 
             extra={"maintenanceId": maintenance_id, phase.missing: codes},
         )
         metrics.add_metric(name=phase.metric, unit="Count", value=len(codes))
-    return {**result, "done": outcome != "probing", "outcome": outcome, "pending": codes}
+    if collateral:
+        logger.error(
+            "maintenance reached services outside its scope",
+            extra={"maintenanceId": maintenance_id, "collateral": collateral},
+        )
+        metrics.add_metric(name=COLLATERAL_METRIC, unit="Count", value=len(collateral))
+    answer = {**result, "done": outcome != "probing", "outcome": outcome, "pending": codes}
+    if watched:
+        answer["others"] = "collateral" if collateral else "unaffected" if others_done else "watching"
+    return answer
 
 
 def summary(record: dict) -> dict:

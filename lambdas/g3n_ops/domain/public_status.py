@@ -1,6 +1,8 @@
 """What the public status page shows: the active window, windows scheduled within a week, the last
 ended ones. It is built field by field from the records, so nothing an operator did not write for
-the public (actors, sources, history, execution ARNs, anything about vacuums) can leak into it.
+the public (actors, sources, history, execution ARNs, anything about vacuums, whether there is
+an operator bypass) can leak into it. A window's scope is public: the services it affects (codes)
+and whether it is read-only (the methods that still answer).
 """
 
 from __future__ import annotations
@@ -44,11 +46,27 @@ def _effect(record: dict) -> PublicEffect | None:
     effect = PublicEffect(
         effectiveAt={str(k): str(v) for k, v in effective.items()} if isinstance(effective, dict) else None,
         allBlockedAt=record.get("allBlockedAt") if isinstance(record.get("allBlockedAt"), str) else None,
-        notEffective=[str(code) for code in record["notEffective"]]
-        if isinstance(record.get("notEffective"), list)
+        notEffective=_codes(record.get("notEffective")),
+        othersUnaffected=record.get("othersUnaffected")
+        if isinstance(record.get("othersUnaffected"), str)
         else None,
+        collateral=_codes(record.get("collateral")),
     )
     return effect if effect.model_dump(exclude_none=True) else None
+
+
+def _codes(value: object) -> list[str] | None:
+    return [str(code) for code in value] if isinstance(value, list) else None
+
+
+def _scope(record: dict) -> dict:
+    """The public fields of a window's scope: affected services and read-only methods."""
+    methods = _codes(record.get("allowMethods"))
+    return {
+        "services": _codes(record.get("services")),
+        "mode": "read-only" if methods else "full",
+        "allowMethods": methods or None,
+    }
 
 
 def _active(record: dict) -> PublicActiveWindow:
@@ -61,6 +79,7 @@ def _active(record: dict) -> PublicActiveWindow:
         overrunning=bool(record.get("overrunning")),
         updates=[PublicUpdate(text=update["text"], at=update["at"]) for update in updates],
         effect=_effect(record),
+        **_scope(record),
     )
 
 
@@ -83,6 +102,7 @@ def _scheduled(record: dict) -> PublicScheduledWindow:
         start=record["start"],
         duration=int(record["duration"]),
         expectedEnd=_iso(end),
+        **_scope(record),
     )
 
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from g3n_ops.aws import client
-from g3n_ops.domain import maintenance_effect
+from g3n_ops.domain import maintenance, maintenance_effect
 from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance as maintenance_store
@@ -24,13 +24,15 @@ def ping() -> dict:
         "service": "ops",
         "stage": settings().stage,
         "time": now_iso(),
-        "maintenance": _maintenance_with_effect(maintenance_state.read()),
+        "maintenance": _maintenance_with_effect(maintenance.shown(maintenance_state.read())),
     }
 
 
 def _maintenance_with_effect(state: dict) -> dict:
     """While a window is active, what the probes have proven so far (``effect``: effectiveAt,
-    allBlockedAt, notEffective), so a service the window does not reach shows at a glance."""
+    allBlockedAt, notEffective; for a scoped window othersUnaffected or collateral), so a service
+    the window does not reach (or one it should not) shows at a glance. ``state`` is as shown:
+    its ``services``, ``mode`` and ``bypass`` (never the digest)."""
     if not state.get("active"):
         return state
     record = maintenance_store.get(state["maintenanceId"])
@@ -75,7 +77,10 @@ def stat() -> dict:
     return {
         "stage": settings().stage,
         "time": now_iso(),
-        "maintenance": {"current": maintenance_state.read(), "byStatus": _count_by_status("maintenance")},
+        "maintenance": {
+            "current": maintenance.shown(maintenance_state.read()),
+            "byStatus": _count_by_status("maintenance"),
+        },
         "vacuum": {"last": _last_vacuum(), "byStatus": _count_by_status("vacuum")},
         "services": services,
     }

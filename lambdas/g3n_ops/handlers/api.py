@@ -167,7 +167,8 @@ def maintenance_list(
         ),
     ] = None,
 ) -> MaintenancePage:
-    return maintenance.list_windows(status=status_filter, limit=limit, next_token=next_token)
+    page = maintenance.list_windows(status=status_filter, limit=limit, next_token=next_token)
+    return {**page, "items": [maintenance.shown(record) for record in page["items"]]}
 
 
 @app.get(
@@ -183,7 +184,7 @@ def maintenance_get(
         Path(alias="id", pattern=MAINTENANCE_ID_PATTERN, description="a maintenance id, mw-YYYYMMDD-<8 hex>"),
     ],
 ) -> MaintenanceRecord:
-    return maintenance.get(maintenance_id)
+    return maintenance.shown(maintenance.get(maintenance_id))
 
 
 @app.get(

@@ -46,6 +46,9 @@ class NewWindow(_Model):
     duration: int
     auto_end: bool = Field(default=False, alias="autoEnd")
     start: str | None = Field(default=None, max_length=64)
+    # Narrowing (recurringMaintenance's ``services`` / ``allowMethods``); the domain checks them.
+    services: list[str] | None = Field(default=None, max_length=64)
+    allow_methods: list[str] | None = Field(default=None, alias="allowMethods", max_length=16)
 
 
 def _parse(model: type[_Model], data: object) -> _Model:
@@ -68,6 +71,8 @@ def admit(event: StepEvent) -> dict:
         auto_end=window.auto_end,
         source=window.source,
         execution_arn=event.execution_arn,
+        services=window.services,
+        allow_methods=window.allow_methods,
     )
     return maintenance.timing(record)
 

@@ -12,7 +12,7 @@ import hashlib
 from datetime import datetime
 from html import escape
 
-from g3n_ops.api_models import PublicActiveWindow, PublicStatus
+from g3n_ops.api_models import PublicActiveWindow, PublicScope, PublicStatus
 
 TITLE = "g3nretailstack status"
 
@@ -63,26 +63,51 @@ def _time(timestamp: str | None) -> str:
     return f'<time datetime="{_e(timestamp)}">{_e(shown)}</time>'
 
 
+def _kind(window: PublicScope) -> str:
+    return "Read-only maintenance" if window.mode == "read-only" else "Maintenance"
+
+
+def _scope_rows(window: PublicScope) -> list[tuple[str, str]]:
+    """Which services a window affects and, when read-only, what still answers."""
+    affected = ", ".join(_e(code) for code in window.services) if window.services else "All services"
+    rows = [("Affected services", affected)]
+    if window.mode == "read-only":
+        methods = ", ".join(_e(method) for method in window.allowMethods or [])
+        rows.append(("Still answering", f"read-only maintenance: {methods} requests go on"))
+    return rows
+
+
+def _rows(rows: list[tuple[str, str]]) -> str:
+    return "<dl>" + "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in rows) + "</dl>"
+
+
 def _active(window: PublicActiveWindow) -> str:
     rows = [("Started", _time(window.startedAt)), ("Expected end", _time(window.expectedEnd))]
+    rows += _scope_rows(window)
     if window.overrunning:
         rows.append(("Note", "Taking longer than planned"))
     parts = [
         '<section class="banner maintenance" aria-labelledby="now">',
-        '<h2 id="now">Maintenance in progress</h2>',
+        f'<h2 id="now">{_kind(window)} in progress</h2>',
         f'<p class="description">{_e(window.description)}</p>',
-        "<dl>" + "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in rows) + "</dl>",
+        _rows(rows),
     ]
     effect = window.effect
     if effect and (effect.allBlockedAt or effect.notEffective or effect.effectiveAt):
         parts.append('<h3 id="effect">Effect</h3>')
+        which = "affected services" if window.services else "services"
         if effect.allBlockedAt:
-            parts.append(f"<p>All services paused since {_time(effect.allBlockedAt)}.</p>")
+            parts.append(f"<p>All {which} paused since {_time(effect.allBlockedAt)}.</p>")
         elif effect.effectiveAt:
             parts.append(f"<p>{len(effect.effectiveAt)} services paused so far.</p>")
         if effect.notEffective:
             codes = ", ".join(_e(code) for code in effect.notEffective)
             parts.append(f"<p>Still answering normally: {codes}.</p>")
+        if effect.othersUnaffected:
+            parts.append(f"<p>Other services confirmed unaffected at {_time(effect.othersUnaffected)}.</p>")
+        if effect.collateral:
+            codes = ", ".join(_e(code) for code in effect.collateral)
+            parts.append(f"<p>Also affected, though outside this maintenance: {codes}.</p>")
     parts.append('<h3 id="updates">Updates</h3>')
     if window.updates:
         items = "".join(
@@ -107,8 +132,16 @@ def _scheduled(status: PublicStatus) -> str:
     if not status.scheduled:
         return head + '<p class="muted">No maintenance scheduled in the next 7 days.</p></section>'
     items = "".join(
-        f"<li><p>{_e(window.description)}</p><dl><dt>Starts</dt><dd>{_time(window.start)}</dd>"
-        f"<dt>Expected end</dt><dd>{_time(window.expectedEnd)}</dd></dl></li>"
+        f"<li><p>{_e(window.description)}</p>"
+        + _rows(
+            [
+                ("Starts", _time(window.start)),
+                ("Expected end", _time(window.expectedEnd)),
+                ("Kind", _kind(window)),
+                *_scope_rows(window),
+            ]
+        )
+        + "</li>"
         for window in status.scheduled
     )
     return head + f"<ul>{items}</ul></section>"
@@ -139,7 +172,7 @@ def render(status: PublicStatus) -> str:
             f"<p>This page reloads itself every {every} while maintenance is in progress or about to "
             "start.</p>"
         )
-    headline = "Maintenance in progress" if status.active else "All services operating normally"
+    headline = f"{_kind(status.active)} in progress" if status.active else "All services operating normally"
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
