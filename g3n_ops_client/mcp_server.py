@@ -564,8 +564,10 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
 
     @tool(annotations=_read("Vacuum status"))
     def vacuum_status(vacuum_id: VacuumId) -> CallToolResult:
-        """A vacuum's record: status (pending, running, completed, cancelled, failed) and its
-        per-service stats and totals. Poll it after vacuum_all / vacuum_org until it is final."""
+        """A vacuum's record: status and its per-service stats and totals. Poll it after
+        vacuum_all / vacuum_org until it is final: completed, cancelled or failed (their numbers are
+        final from the first read that shows them); cancelling and failing are not final (chunks
+        still in flight, `chunksInFlight`): keep polling. An ended run lists its `slowestUnits`."""
         return call(lambda: ops.vacuum.status(vacuum_id))
 
     @tool(annotations=_read("List vacuum runs"))
@@ -585,11 +587,18 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
         return call(lambda: ops.vacuum.list(status=status, limit=limit, next_token=next_token))
 
     @tool(annotations=_read("Vacuum run events"))
-    def vacuum_events(vacuum_id: VacuumId) -> CallToolResult:
-        """A vacuum run's trail in time order (requested, started, progress, completed / cancelled /
-        failed with reasons): every audit entry with its details. Equivalent to
-        `g3n ops vacuum-events`."""
-        return call(lambda: ops.vacuum.events(vacuum_id))
+    def vacuum_events(
+        vacuum_id: VacuumId,
+        limit: Annotated[
+            int | None, Field(ge=1, le=500, description="At most this many entries (a page; default 100).")
+        ] = None,
+        next_token: Annotated[str | None, Field(description="The nextToken of the previous page.")] = None,
+    ) -> CallToolResult:
+        """A vacuum run's trail in time order, one page at a time (`nextToken` continues; null on
+        the last page): requested, admitted, started, unit-done (per unit: counts, elapsedSeconds),
+        continued, verified, cancel-requested, completed / cancelled / failed with reasons and
+        totals. Equivalent to `g3n ops vacuum-events`."""
+        return call(lambda: ops.vacuum.events(vacuum_id, limit=limit, next_token=next_token))
 
     # -- maintenance writes (a human confirms; secret code from the environment) ---------------
     @tool(annotations=_write("Schedule a maintenance window", idempotent=False))
