@@ -267,9 +267,9 @@ class Demo:
         self.vacuum_all()
 
 
-def run_demo(*, pending_seconds: int = 3) -> int:
+def run_demo(*, pending_seconds: int = 3, iam: str = "enforce") -> int:
     began = time.monotonic()
-    stack = LocalStack(port=0, pending_seconds=pending_seconds)
+    stack = LocalStack(port=0, pending_seconds=pending_seconds, iam=iam)
     console.print(f"starting the embedded local stack (vacuum pending window {pending_seconds}s)…")
     stack.start(seed=False)
     try:

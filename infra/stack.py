@@ -36,7 +36,7 @@ from infra.constructs.monitoring import (
     grant_publishing,
 )
 from infra.constructs.registry import ServiceRegistry
-from infra.constructs.schedules import RecurringMaintenance, RecurringWindow
+from infra.constructs.schedules import RecurringMaintenance, RecurringWindow, api_service_codes
 from infra.constructs.security import SecretSecurity
 from infra.constructs.state_machines import OpsStateMachines, execution_arns, state_machine_arn
 
@@ -79,6 +79,7 @@ class OpsConfig:
         if not STAGE_PATTERN.match(stage):
             raise ValueError(f"stage {stage!r}: use 1-12 lowercase letters/digits, starting with a letter")
         windows = _json_value(node.try_get_context("recurringMaintenance")) or []
+        registry_file = PROJECT_ROOT / str(node.try_get_context("registryFile") or "infra/registry.json")
         lockout = _json_value(node.try_get_context("secretLockout")) or {}
         tuning = _json_value(node.try_get_context("vacuumTuning")) or {}
         protected_accounts = _string_list(node.try_get_context("protectedAccounts"))
@@ -95,8 +96,11 @@ class OpsConfig:
             vacuum_allowed=not denied,
             vacuum_denied_because=denied,
             protected_accounts=tuple(protected_accounts),
-            registry_file=PROJECT_ROOT / str(node.try_get_context("registryFile") or "infra/registry.json"),
-            recurring_maintenance=tuple(RecurringWindow.from_context(entry) for entry in windows),
+            registry_file=registry_file,
+            recurring_maintenance=tuple(
+                RecurringWindow.from_context(entry, api_codes=api_service_codes(registry_file))
+                for entry in windows
+            ),
             secret_lockout_threshold=_positive(lockout.get("threshold", 5), "secretLockout.threshold"),
             secret_lockout_window_seconds=_positive(
                 lockout.get("windowSeconds", 900), "secretLockout.windowSeconds"

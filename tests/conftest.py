@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from types import SimpleNamespace
@@ -26,8 +27,15 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def local_stack():
     # A short guard TTL and probe margin: windows take effect (and are proven to) in seconds.
+    # IAM enforced as deployed (a missing grant fails the test that needs it, as AWS would);
+    # G3N_OPS_LOCAL_IAM=soft lists every refusal of a run without failing it.
     stack = LocalStack(
-        port=0, pending_seconds=2, secret_code=SECRET, guard_ttl_seconds=3, probe_margin_seconds=5
+        port=0,
+        pending_seconds=2,
+        secret_code=SECRET,
+        guard_ttl_seconds=3,
+        probe_margin_seconds=5,
+        iam=os.environ.get("G3N_OPS_LOCAL_IAM", "enforce"),
     )
     stack.start(seed=False)
     yield stack

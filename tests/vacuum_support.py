@@ -24,6 +24,8 @@ from g3n_ops.settings import settings
 from g3n_ops.store import table as ops_table
 from g3n_ops.store import vacuum as vacuum_store
 from g3n_ops_client.errors import OpsClientError
+from g3n_ops_client.local.iam import enforce as iam_enforce
+from g3n_ops_client.local.iam.principals import grant_registry_purge
 from tests.support import SECRET
 
 PHRASE = "VACUUM ALL DATA PERMANENTLY"
@@ -35,11 +37,15 @@ def registry() -> Registry:
 
 
 def put_registry(document: dict) -> None:
-    """Publish a registry and drop the functions' 5-minute cache of it (they run in this process)."""
+    """Publish a registry and drop the functions' 5-minute cache of it (they run in this process).
+    Its resources get the purge grants a deploy of it would give the steps function (IAM is
+    enforced: a bucket the deployed registry does not name would be AccessDenied, not NoSuchBucket)."""
     boto3.client("ssm").put_parameter(
         Name=discovery.REGISTRY, Value=json.dumps(document), Type="String", Overwrite=True
     )
     forget_cached_registry()
+    if iam_enforce._active is not None and iam_enforce._active.mode != "off":
+        grant_registry_purge(iam_enforce._active, document, stage="local")
 
 
 # -- what is stored now --------------------------------------------------------------------------

@@ -17,8 +17,15 @@ from g3n_ops_client.client import ENDPOINT_ENV
 from g3n_ops_client.errors import OpsClientError
 from g3n_ops_client.local.faults import FaultSpecError, parse
 from g3n_ops_client.local.gateway import FAULTS_PATH
+from g3n_ops_client.local.iam.enforce import DEFAULT_MODE as IAM_DEFAULT_MODE
+from g3n_ops_client.local.iam.enforce import MODES as IAM_MODES
+from g3n_ops_client.local.iam.identities import IDENTITIES, credentials
 from g3n_ops_client.local.stack import DEFAULT_PENDING_SECONDS, DEFAULT_PORT, LocalStack
 
+IAM_HELP = (
+    "IAM on the stack: enforce (each function acts as its deployed role, each documented identity as "
+    "its policy; a call they do not allow is refused with AccessDenied), soft (logged, let through), off."
+)
 SPEC_HELP = (
     "Faults to inject into OPS's own AWS calls: a comma list of throttle=P, server=P, crash=P, "
     "latency=MS, each optionally @service (e.g. throttle=0.2,server=1.0@s3); none turns them off."
@@ -63,13 +70,29 @@ def register(ops: click.Group) -> None:
     @click.option(
         "--fault-seed", type=int, default=None, metavar="N", help="Seed the fault draws (reproducible runs)."
     )
+    @click.option(
+        "--iam",
+        "iam",
+        type=click.Choice(IAM_MODES),
+        default=IAM_DEFAULT_MODE,
+        show_default=True,
+        help=IAM_HELP,
+    )
     @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
     def up(
-        port: int, pending_seconds: int, seed: bool, faults: str | None, fault_seed: int | None, output: str
+        port: int,
+        pending_seconds: int,
+        seed: bool,
+        faults: str | None,
+        fault_seed: int | None,
+        iam: str,
+        output: str,
     ) -> None:
         """Run the local stack in the foreground until Ctrl-C. VACUUM_* variables in its environment
         (VACUUM_RETRY_SECONDS, VACUUM_CHUNK_ITEMS, ...) tune its vacuum."""
-        stack = LocalStack(port=port, pending_seconds=pending_seconds, faults=faults, fault_seed=fault_seed)
+        stack = LocalStack(
+            port=port, pending_seconds=pending_seconds, faults=faults, fault_seed=fault_seed, iam=iam
+        )
         info = stack.start(seed=seed)
         document = {
             "endpointUrl": info.endpoint_url,
@@ -77,6 +100,7 @@ def register(ops: click.Group) -> None:
             "servicesUrl": info.services_url,
             "pendingSeconds": pending_seconds,
             "seeded": seed,
+            "iam": iam,
             **stack.faults.status(),
         }
         if info.secret_generated:
@@ -103,6 +127,29 @@ def register(ops: click.Group) -> None:
         if output != "json":
             stdout.print("local stack stopped")
 
+    @local.command("credentials")
+    @click.argument("name", type=click.Choice(sorted(IDENTITIES)))
+    @click.option(
+        "--port",
+        type=click.IntRange(1, 65535),
+        default=DEFAULT_PORT,
+        show_default=True,
+        help="The stack's port.",
+    )
+    def credentials_command(name: str, port: int) -> None:
+        """Print the environment that makes any AWS client (this CLI, boto3, the AWS CLI) act as the
+        documented identity NAME on the local stack: operator (docs/iam/operator-policy.json),
+        oncall (oncall-policy.json) or console (operator + console-starter-policy.json).
+        Use: eval "$(g3n ops local credentials operator)"."""
+        environment = {
+            **credentials(name),
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            ENDPOINT_ENV: f"http://127.0.0.1:{port}",
+        }
+        for variable, value in environment.items():
+            print(f"export {variable}={value}")
+
     @local.command("faults")
     @click.argument("spec", required=False, default=None, callback=_valid_spec)
     @click.option(
@@ -124,11 +171,19 @@ def register(ops: click.Group) -> None:
 
     @local.command("demo")
     @click.option("--pending-seconds", type=click.IntRange(1, 60), default=3, show_default=True)
-    def demo(pending_seconds: int) -> None:
+    @click.option(
+        "--iam",
+        "iam",
+        type=click.Choice(IAM_MODES),
+        default=IAM_DEFAULT_MODE,
+        show_default=True,
+        help=IAM_HELP,
+    )
+    def demo(pending_seconds: int, iam: str) -> None:
         """Run every playbook end to end on a fresh embedded stack; non-zero exit if a step misbehaves."""
         from g3n_ops_client.demo import run_demo
 
-        sys.exit(run_demo(pending_seconds=pending_seconds))
+        sys.exit(run_demo(pending_seconds=pending_seconds, iam=iam))
 
 
 def _control_faults(endpoint_url: str | None, spec: str | None, seed: int | None) -> dict:

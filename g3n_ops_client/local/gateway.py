@@ -96,9 +96,17 @@ _REASONS = {
 }
 
 
+def _refuse(start_response, refused: tuple[int, dict, bytes]) -> list[bytes]:
+    status, headers, body = refused
+    headers = {**headers, "content-length": str(len(body))}
+    start_response(f"{status} {_REASONS.get(status, 'Status')}", list(headers.items()))
+    return [body]
+
+
 class Gateway:
-    def __init__(self, moto_app, api: Handler, services: dict[str, Handler], faults=None) -> None:
+    def __init__(self, moto_app, api: Handler, services: dict[str, Handler], faults=None, iam=None) -> None:
         self.moto_app = moto_app
+        self.iam = iam  # an IamEnforcer: every AWS request is checked against its caller's policy
         self.api = api
         self.services = services
         self.faults = faults  # a FaultController, or None: no control route
@@ -112,7 +120,10 @@ class Gateway:
     def __call__(self, environ: dict, start_response):
         path = environ.get("PATH_INFO", "")
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
-            event = http_api_event(environ, path[len(API_PREFIX) :] or "/")
+            route = path[len(API_PREFIX) :] or "/"
+            if self.iam is not None and (refused := self.iam.check_api(environ, route)) is not None:
+                return _refuse(start_response, refused)
+            event = http_api_event(environ, route)
             return _respond(start_response, self.api(event))
         if path.startswith(SERVICES_PREFIX + "/"):
             code, _, rest = path[len(SERVICES_PREFIX) + 1 :].partition("/")
@@ -123,6 +134,8 @@ class Gateway:
             return _respond(start_response, handler(http_api_event(environ, "/" + rest)))
         if path == FAULTS_PATH and self.faults is not None:
             return _respond(start_response, self._faults(environ))
+        if self.iam is not None and (refused := self.iam.check_request(environ)) is not None:
+            return _refuse(start_response, refused)
         if not may_write(environ):
             return self.moto_app(environ, start_response)
         with self._lock:

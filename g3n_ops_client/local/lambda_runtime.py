@@ -26,6 +26,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from g3n_ops.errors import OpsError
 from g3n_ops_client.local.faults import FaultController
+from g3n_ops_client.local.iam import enforce as iam
 
 log = logging.getLogger("g3n.local.lambda")
 TIMEOUT_ERROR = "Sandbox.Timedout"  # Lambda's errorType for a timed-out invocation
@@ -79,7 +80,10 @@ class LocalFunction:
         return LocalContext(self.name, self.arn, self.memory_mb, self.timeout_seconds)
 
     def call(self, event: object, context: LocalContext | None = None) -> object:
-        return self.handler()(event, context or self.context())
+        """Run the handler as the function's own IAM role (``iam.enforce``): every AWS request it
+        makes is signed with that role's key and checked against the role's deployed policy."""
+        with iam.acting_as(iam.function_principal(self.name)):
+            return self.handler()(event, context or self.context())
 
 
 class LambdaDispatcher:

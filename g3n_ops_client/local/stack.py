@@ -27,6 +27,9 @@ from g3n_ops.observability import logger
 from g3n_ops_client.local import lambda_runtime
 from g3n_ops_client.local.faults import FaultController, FaultSpec
 from g3n_ops_client.local.gateway import API_PREFIX, FAULTS_PATH, SERVICES_PREFIX, Gateway
+from g3n_ops_client.local.iam import enforce as iam_enforce
+from g3n_ops_client.local.iam.identities import register_identities
+from g3n_ops_client.local.iam.principals import moto_key_schema, register_functions
 from g3n_ops_client.local.provision import Provisioner
 
 DEFAULT_PORT = 4566
@@ -143,8 +146,16 @@ class LocalStack:
         lockout_window_seconds: int = 900,
         guard_ttl_seconds: int = DEFAULT_GUARD_TTL_SECONDS,
         probe_margin_seconds: int = DEFAULT_PROBE_MARGIN_SECONDS,
+        iam: str = iam_enforce.DEFAULT_MODE,
     ):
         self.port = port
+        # enforce | soft | off: each function acts as its deployed role (iam/enforce.py).
+        self.iam = iam_enforce.IamEnforcer(
+            iam,
+            account=LOCAL_ACCOUNT,
+            region=LOCAL_REGION,
+            key_schema=moto_key_schema(LOCAL_ACCOUNT, LOCAL_REGION),
+        )
         self.lockout = (lockout_threshold, lockout_window_seconds)
         self.pending_seconds = pending_seconds
         self.guard_ttl_seconds = guard_ttl_seconds
@@ -212,6 +223,12 @@ class LocalStack:
         _serialise_asl_parsing()
         _remember_valid_definitions()
         _own_session_for_moto_clients()
+        if self.iam.mode != "off":
+            register_functions(self.iam, stage=LOCAL_STAGE)  # before anything starts: a synth may fail
+            register_identities(self.iam, stage=LOCAL_STAGE)
+            iam_enforce.install_process_hooks()
+        iam_enforce.activate(self.iam)
+        aws.set_container(iam_enforce.current_container)  # per-function caches, as in Lambda
         dispatcher = lambda_runtime.LambdaDispatcher(self.faults)
         lambda_runtime.install(dispatcher)
         self.provisioner = Provisioner(
@@ -230,6 +247,7 @@ class LocalStack:
             api=self.provisioner.call_api,
             services=self.provisioner.standin_handlers(),
             faults=self.faults,
+            iam=self.iam,
         )
         self._gateway = gateway
         self._server = make_server(
@@ -281,6 +299,7 @@ class LocalStack:
         side is refreshed (environment, caches, clients), which saves seconds per test."""
         assert self.provisioner is not None and self._gateway is not None
         self.faults.set(None)
+        self.iam.restore()
         if self._fresh is not None and self._fresh[0] == seed and not self.changed:
             self.provisioner.refresh_process()
             return copy.deepcopy(self._manifest) if seed else None
@@ -315,6 +334,9 @@ class LocalStack:
 
     def stop(self) -> None:
         aws.remove_client_hook(self.faults.hook)
+        if iam_enforce._active is self.iam:
+            iam_enforce.activate(None)
+        iam_enforce.write_usage(self.iam)
         if self.provisioner is not None:
             self.provisioner.status_watcher.stop()
         if self._server is not None:

@@ -46,8 +46,27 @@ class ServiceRegistry(Construct):
             for table in service.tables
         ]
 
-    def table_index_arns(self) -> list[str]:
-        return [f"{arn}/index/*" for arn in self.table_arns()]
+    def org_partition_table_arns(self) -> list[str]:
+        """The tables whose partition key is the orgcode (vacuum-org queries them)."""
+        stack = Stack.of(self)
+        return [
+            stack.format_arn(service="dynamodb", resource="table", resource_name=table.name)
+            for service in self.registry.services
+            for table in service.tables
+            if table.org_lookup == "partition"
+        ]
+
+    def org_index_arns(self) -> list[str]:
+        """The orgcode index of each table found by it (vacuum-org queries the index)."""
+        stack = Stack.of(self)
+        return [
+            stack.format_arn(
+                service="dynamodb", resource="table", resource_name=f"{table.name}/index/{table.org_index}"
+            )
+            for service in self.registry.services
+            for table in service.tables
+            if table.org_lookup == "index" and table.org_index
+        ]
 
     def bucket_arns(self) -> list[str]:
         return [

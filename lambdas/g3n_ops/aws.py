@@ -80,6 +80,21 @@ def _shared_session() -> boto3.session.Session:
     return _session
 
 
+_container: Callable[[], str] = lambda: ""  # noqa: E731
+
+
+def container() -> str:
+    """Which container this code runs in, for caches that Lambda keeps per container (the
+    registry): always ``""`` in Lambda, one process per function; the local stack, which runs
+    every function in one process, names the function that is running."""
+    return _container()
+
+
+def set_container(which: Callable[[], str] | None) -> None:
+    global _container
+    _container = which or (lambda: "")
+
+
 def reset_clients() -> None:
     """Forget cached clients (the local stack calls this when its endpoint changes)."""
     with _lock:

@@ -103,24 +103,28 @@ class Registry(_Model):
         return self.model_dump(by_alias=True, mode="json")
 
 
-_provider = None  # one per container: Powertools caches per provider instance
+# One per container: Powertools caches per provider instance. Keyed by ``aws.container()``: in
+# Lambda always the same; on the local stack, where every function runs in one process, each
+# function has its own (a registry one function read must not spare another the read its own
+# role has to allow).
+_providers: dict[str, object] = {}
 
 
 def load_registry() -> Registry:
     """The registry the stack published, cached for five minutes per container."""
-    global _provider
     from aws_lambda_powertools.utilities import parameters
 
-    from g3n_ops.aws import client
+    from g3n_ops.aws import client, container
     from g3n_ops.settings import settings
 
-    if _provider is None:
-        _provider = parameters.SSMProvider(boto3_client=client("ssm"))
-    document = _provider.get(settings().registry_parameter, transform="json", max_age=REGISTRY_CACHE_SECONDS)
+    key = container()
+    provider = _providers.get(key)
+    if provider is None:
+        provider = _providers[key] = parameters.SSMProvider(boto3_client=client("ssm"))
+    document = provider.get(settings().registry_parameter, transform="json", max_age=REGISTRY_CACHE_SECONDS)
     return Registry.model_validate(document)
 
 
 def forget_cached_registry() -> None:
-    """Drop the cached registry and its client (the local stack calls this when it re-provisions)."""
-    global _provider
-    _provider = None
+    """Drop the cached registries and their clients (the local stack calls this when it re-provisions)."""
+    _providers.clear()

@@ -252,7 +252,7 @@ def test_api_function_reads_only(template, ops_table_id, registry):
     assert not {action for action, _ in allowed if action.startswith("states:")}
 
 
-ITEM_WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
+ITEM_WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem"}  # no ConditionCheck part in any transaction
 
 
 def ops_table_conditions(template, ops_table_id, key: str) -> dict[str, dict[str, list[str]]]:
@@ -282,6 +282,8 @@ def test_each_function_reaches_only_its_own_ops_table_keys(template, ops_table_i
     access = FUNCTION_TABLE_ACCESS[key]
     expected: dict[str, dict[str, list[str]]] = {"table": {"dynamodb:GetItem": sorted(access.read)}}
     expected["table"] |= {action: sorted(access.write) for action in ITEM_WRITE if access.write}
+    if access.delete:
+        expected["table"]["dynamodb:DeleteItem"] = sorted(access.delete)
     if access.kinds:
         expected["index"] = {"dynamodb:Query": sorted(access.kinds)}
     assert ops_table_conditions(template, ops_table_id, key) == expected
@@ -289,7 +291,7 @@ def test_each_function_reaches_only_its_own_ops_table_keys(template, ops_table_i
     allowed = template.allowed(role(template, key))
     table = f"${{{ops_table_id}.Arn}}"
     on_table = {action for action, res in allowed if res.startswith(table)}
-    assert on_table <= {"dynamodb:GetItem", "dynamodb:Query", *ITEM_WRITE}
+    assert on_table <= {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", *ITEM_WRITE}
 
 
 def _may_reach(patterns: list[str], key: str) -> bool:
@@ -353,27 +355,51 @@ def test_maintenance_functions_drive_the_lifecycle_and_write_the_audit(template,
 
 def test_vacuum_request_function_starts_and_stops_vacuum_executions(template, ops_table_id):
     allowed = template.allowed(role(template, "vacuum"))
-    assert not _on(allowed, _registry_parameter_arn(template))  # requests never read the registry
+    assert _on(allowed, _registry_parameter_arn(template)) == {"ssm:GetParameter"}  # the orgcode pattern
     assert _on(allowed, state_machine_arn("vacuum")) == {"states:StartExecution"}
     assert _on(allowed, execution_arns("vacuum")) == {"states:StopExecution", "states:DescribeExecution"}
+    # vacuum-all --with-maintenance: the window it opens (and cancels if the run does not start).
+    assert _on(allowed, state_machine_arn("maintenance")) == {"states:StartExecution"}
+    assert _on(allowed, execution_arns("maintenance")) == {"states:StopExecution"}
     # The request handler deletes nothing outside OPS: purging is the steps function's job.
     assert not {res for _, res in allowed if ":table/g3n-" in res or ":s3:::" in res}
 
 
+def test_the_maintenance_bracket_grants_are_statements_of_their_own(template):
+    """vacuum-all --with-maintenance drives a window: its grants carry ``MaintenanceBracket`` Sids
+    (the local stack's enforcement test removes them to show the run fails without them)."""
+    for key, expected in {
+        "vacuum": {"states:StartExecution", "states:StopExecution", "logs:CreateLogStream",
+                   "logs:PutLogEvents", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        "vacuum-steps": {"states:StartExecution", "states:DescribeExecution",
+                         "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem", "dynamodb:PutItem",
+                         "dynamodb:UpdateItem"},
+        "execution-status": {"states:StartExecution"},
+    }.items():  # fmt: skip
+        statements = template.statements(role(template, key))
+        bracket = [s for s in statements if s.get("Sid", "").startswith("MaintenanceBracket")]
+        assert {action for statement in bracket for action in statement["Action"]} == expected, key
+
+
 def test_vacuum_steps_function_purges_exactly_the_registry(template, ops_table_id, registry):
     allowed = template.allowed(role(template, "vacuum-steps"))
-    purge = {"dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"}
+    purge = {"dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"}
     for service in registry.services:
         for service_table in service.tables:
             arn = table_arn(service_table.name)
-            assert _on(allowed, arn) == purge
-            assert _on(allowed, f"{arn}/index/*") == {"dynamodb:Query"}
+            # Query only where vacuum-org finds an org by it: an orgcode key, or the orgcode index.
+            by_partition = service_table.org_lookup == "partition"
+            assert _on(allowed, arn) == purge | ({"dynamodb:Query"} if by_partition else set())
+            assert not _on(allowed, f"{arn}/index/*")
+            if service_table.org_lookup == "index":
+                assert _on(allowed, f"{arn}/index/{service_table.org_index}") == {"dynamodb:Query"}
         for bucket in service.buckets:
             assert _on(allowed, f"{PREFIX}:s3:::{bucket}") == {
                 "s3:ListBucketVersions",
                 "s3:ListBucketMultipartUploads",
             }
             assert _on(allowed, f"{PREFIX}:s3:::{bucket}/*") == {
+                "s3:DeleteObject",  # DeleteObjects needs it for every key, versioned or not
                 "s3:DeleteObjectVersion",
                 "s3:AbortMultipartUpload",
             }
@@ -383,7 +409,8 @@ def test_vacuum_steps_function_purges_exactly_the_registry(template, ops_table_i
                 "logs:DeleteLogStream",
             }
     # The OPS table itself: records and stats only, never Scan/BatchWriteItem.
-    assert _on(allowed, f"${{{ops_table_id}.Arn}}") == {"dynamodb:GetItem", *ITEM_WRITE}
+    ops_table = f"${{{ops_table_id}.Arn}}"
+    assert _on(allowed, ops_table) == {"dynamodb:GetItem", "dynamodb:DeleteItem", *ITEM_WRITE}
     registry_tables = {table_arn(t.name) for s in registry.services for t in s.tables}
     purged = {res for action, res in allowed if action == "dynamodb:BatchWriteItem"}
     assert purged == registry_tables
@@ -968,9 +995,10 @@ def test_one_encrypted_tls_only_topic_carries_events_and_every_alarm(template):
     )
     alarms = _alarms(template)
     assert alarms and all(alarm["AlarmActions"] == [f"${{{topic_id}}}"] for alarm in alarms.values())
-    for spec in catalogue.FUNCTIONS:
+    for spec in catalogue.FUNCTIONS:  # every function that writes an audit; the read API writes none
         role = template.role_of(function_id(template, spec.key))
-        assert ("sns:Publish", f"${{{topic_id}}}") in template.allowed(role), spec.key
+        publishes = ("sns:Publish", f"${{{topic_id}}}") in template.allowed(role)
+        assert publishes == (spec.key != "api"), spec.key
 
 
 def test_alarms_cover_vacuum_failures_executions_the_guard_and_maintenance(template, registry):
@@ -1026,6 +1054,11 @@ def test_execution_status_rule_sends_ops_executions_that_ended_outside_ops_to_it
     ]
     assert any(render(p["FunctionName"]) == f"${{{target_function}.Arn}}" for p in permissions)
     allowed = template.allowed(template.role_of(target_function))
-    # It starts and stops nothing; it describes the execution an event names (the event is no proof).
-    assert {action for action, _ in allowed if action.startswith("states:")} == {"states:DescribeExecution"}
+    # It describes the execution an event names (the event is no proof); it starts only the
+    # maintenance lifecycle's closing execution, ending the window of a vacuum-all --with-maintenance.
+    states = {(action, res) for action, res in allowed if action.startswith("states:")}
+    assert {action for action, _ in states} == {"states:DescribeExecution", "states:StartExecution"}
+    assert {res for action, res in states if action == "states:StartExecution"} == {
+        state_machine_arn("maintenance")
+    }
     assert ("dynamodb:UpdateItem", f"${{{ops_table_id}.Arn}}") in allowed
