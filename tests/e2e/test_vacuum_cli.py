@@ -11,6 +11,7 @@ import pytest
 from g3n_ops.settings import settings
 from g3n_ops.store import table as ops_table
 from g3n_ops.store import vacuum as vacuum_store
+from g3n_ops_client.cli import common
 from g3n_ops_client.errors import OpsClientError
 from tests.support import SECRET, run_cli, run_cli_json
 from tests.vacuum_support import (
@@ -102,7 +103,9 @@ def _events(capsys, vacuum_id: str, *args: str) -> dict:
 
 
 def test_the_trail_as_a_table_a_page_at_a_time_and_the_slowest_units(stack, capsys, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "400")  # one table row a line, whatever the terminal
+    # One table row a line, whatever the terminal (rich reads COLUMNS, but not on a dumb one).
+    monkeypatch.setattr(common.stdout, "_width", 400)
+    monkeypatch.setattr(common.stdout, "_height", 50)
     code, requested = run_cli_json(
         capsys, "ops", "vacuum-org", "--orgcode", "TESTORG", "--reason", "the trail", "--dry-run"
     )
