@@ -30,6 +30,10 @@ SPEC_HELP = (
     "Faults to inject into OPS's own AWS calls: a comma list of throttle=P, server=P, crash=P, "
     "latency=MS, each optionally @service (e.g. throttle=0.2,server=1.0@s3); none turns them off."
 )
+# up and demo run the same stack: the same IAM switch.
+IAM_OPTION = click.option(
+    "--iam", "iam", type=click.Choice(IAM_MODES), default=IAM_DEFAULT_MODE, show_default=True, help=IAM_HELP
+)
 
 
 def _valid_spec(_ctx, _param, value: str | None) -> str | None:
@@ -70,14 +74,7 @@ def register(ops: click.Group) -> None:
     @click.option(
         "--fault-seed", type=int, default=None, metavar="N", help="Seed the fault draws (reproducible runs)."
     )
-    @click.option(
-        "--iam",
-        "iam",
-        type=click.Choice(IAM_MODES),
-        default=IAM_DEFAULT_MODE,
-        show_default=True,
-        help=IAM_HELP,
-    )
+    @IAM_OPTION
     @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
     def up(
         port: int,
@@ -171,14 +168,7 @@ def register(ops: click.Group) -> None:
 
     @local.command("demo")
     @click.option("--pending-seconds", type=click.IntRange(1, 60), default=3, show_default=True)
-    @click.option(
-        "--iam",
-        "iam",
-        type=click.Choice(IAM_MODES),
-        default=IAM_DEFAULT_MODE,
-        show_default=True,
-        help=IAM_HELP,
-    )
+    @IAM_OPTION
     def demo(pending_seconds: int, iam: str) -> None:
         """Run every playbook end to end on a fresh embedded stack; non-zero exit if a step misbehaves."""
         from g3n_ops_client.demo import run_demo

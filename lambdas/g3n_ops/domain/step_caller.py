@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -35,6 +34,7 @@ from g3n_ops import retry
 from g3n_ops.aws import client
 from g3n_ops.domain import audit as maintenance_audit
 from g3n_ops.domain.vacuum.audit import audit as vacuum_audit
+from g3n_ops.domain.vacuum.records import iso, utc_now
 from g3n_ops.errors import StepCallerRefused
 from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
@@ -197,8 +197,11 @@ def _audit(lifecycle: Lifecycle, why: str, claimed: dict) -> None:
         record = vacuum_store.get_record(claimed_id) if claimed.get("vacuumId") else None
         vacuum_audit(record or {"vacuumId": claimed_id}, "step-caller-refused", why=why, claimed=claimed)
         return
-    at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    line = {"action": "step-caller-refused", "at": at, "maintenanceId": claimed.get("maintenanceId")}
+    line = {
+        "action": "step-caller-refused",
+        "at": iso(utc_now()),
+        "maintenanceId": claimed.get("maintenanceId"),
+    }
     maintenance_audit.write(line | {"why": why, "claimed": claimed})
 
 
