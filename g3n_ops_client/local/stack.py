@@ -18,13 +18,12 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import boto3
 from moto.core.config import default_user_config
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from g3n_ops import aws, settings
 from g3n_ops.observability import logger
-from g3n_ops_client.local import lambda_runtime
+from g3n_ops_client.local import lambda_runtime, moto_fixes
 from g3n_ops_client.local.faults import FaultController, FaultSpec
 from g3n_ops_client.local.gateway import API_PREFIX, FAULTS_PATH, SERVICES_PREFIX, Gateway
 from g3n_ops_client.local.iam import enforce as iam_enforce
@@ -41,87 +40,6 @@ DEFAULT_PROBE_MARGIN_SECONDS = 10
 LOCAL_STAGE = "local"
 LOCAL_ACCOUNT = "123456789012"
 LOCAL_REGION = "us-east-1"
-
-
-def _serialise_asl_parsing() -> None:
-    """moto parses an execution's ASL when it starts, with an ANTLR runtime whose shared DFA
-    cache is not thread-safe: two executions starting at once could get a corrupt program (a
-    task then popped its parameters where its resource belonged: "'dict' object has no attribute
-    'region'", States.Runtime). One parse at a time."""
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-
-    parse = AmazonStateLanguageParser.parse
-    if getattr(parse, "serialised", False):
-        return
-    lock = threading.Lock()
-
-    def serialised(definition: str):
-        with lock:
-            return parse(definition)
-
-    serialised.serialised = True
-    AmazonStateLanguageParser.parse = staticmethod(serialised)
-
-
-def _remember_valid_definitions() -> None:
-    """moto parses a state machine's whole ASL (an ANTLR parser, ~0.2 s) to validate it on every
-    CreateStateMachine, and every reset creates both again: a definition it has accepted once is
-    accepted without parsing again (executions still parse their own)."""
-    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
-
-    validate = StepFunctionsParserBackend._validate_definition
-    if getattr(validate, "remembers_valid_definitions", False):
-        return
-    valid: set[str] = set()
-
-    def remembering(definition: str) -> None:
-        if definition not in valid:
-            validate(definition=definition)
-            valid.add(definition)
-
-    remembering.remembers_valid_definitions = True
-    StepFunctionsParserBackend._validate_definition = staticmethod(remembering)
-
-
-def _own_session_for_moto_clients() -> None:
-    """moto's interpreter makes a boto3 client for every Lambda task with ``boto3.client``: the
-    default session, shared with every other thread of this process and not thread-safe (two
-    threads creating clients at once can fail with "'dict' object has no attribute 'region'", a
-    task then fails with States.Runtime). Its clients come from a session of their own, one at a
-    time."""
-    from moto.stepfunctions.parser.asl.utils import boto_client
-
-    if isinstance(boto_client.boto3, _LockedClientFactory):
-        return
-    boto_client.boto3 = _LockedClientFactory()
-
-
-class _LockedClientFactory:
-    def __init__(self) -> None:
-        self._session = boto3.session.Session()
-        self._lock = threading.Lock()
-
-    def client(self, *args, **kwargs):
-        with self._lock:
-            return self._session.client(*args, **kwargs)
-
-
-def _remembering_hosts(base: type) -> type:
-    """moto's dispatcher, remembering which backend serves a host. moto's own lookup lists and
-    stats its package directory (~150 entries) and tries ~300 URL patterns on every request, under
-    one lock that every request takes: the local stack's hottest path (and its queue) under load."""
-
-    class RememberingHosts(base):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            self._backend_by_host: dict[str | None, object] = {}
-
-        def get_backend_for_host(self, host: str | None):  # called under moto's lock
-            if host not in self._backend_by_host:
-                self._backend_by_host[host] = super().get_backend_for_host(host)
-            return self._backend_by_host[host]
-
-    return RememberingHosts
 
 
 @dataclass
@@ -220,9 +138,7 @@ class LocalStack:
         )
 
         self._configure_process()
-        _serialise_asl_parsing()
-        _remember_valid_definitions()
-        _own_session_for_moto_clients()
+        moto_fixes.install()
         if self.iam.mode != "off":
             register_functions(self.iam, stage=LOCAL_STAGE)  # before anything starts: a synth may fail
             register_identities(self.iam, stage=LOCAL_STAGE)
@@ -243,7 +159,7 @@ class LocalStack:
             probe_margin_seconds=self.probe_margin_seconds,
         )
         gateway = Gateway(
-            _remembering_hosts(DomainDispatcherApplication)(create_backend_app),
+            moto_fixes.remembering_hosts(DomainDispatcherApplication)(create_backend_app),
             api=self.provisioner.call_api,
             services=self.provisioner.standin_handlers(),
             faults=self.faults,

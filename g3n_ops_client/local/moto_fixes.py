@@ -1,0 +1,124 @@
+"""Fixes to moto's Step Functions interpreter and server that the local stack needs under
+concurrency, each where moto's behaviour differs from AWS or breaks under parallel executions.
+They patch moto in place, once per process (each is idempotent)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import boto3
+
+
+def install() -> None:
+    _serialise_asl_parsing()
+    _remember_valid_definitions()
+    _own_session_for_moto_clients()
+    _stop_waits_for_the_program()
+
+
+def _serialise_asl_parsing() -> None:
+    """moto parses an execution's ASL when it starts, with an ANTLR runtime whose shared DFA
+    cache is not thread-safe: two executions starting at once could get a corrupt program (a
+    task then popped its parameters where its resource belonged: "'dict' object has no attribute
+    'region'", States.Runtime). One parse at a time."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    parse = AmazonStateLanguageParser.parse
+    if getattr(parse, "serialised", False):
+        return
+    lock = threading.Lock()
+
+    def serialised(definition: str):
+        with lock:
+            return parse(definition)
+
+    serialised.serialised = True
+    AmazonStateLanguageParser.parse = staticmethod(serialised)
+
+
+def _remember_valid_definitions() -> None:
+    """moto parses a state machine's whole ASL (an ANTLR parser, ~0.2 s) to validate it on every
+    CreateStateMachine, and every reset creates both again: a definition it has accepted once is
+    accepted without parsing again (executions still parse their own)."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    validate = StepFunctionsParserBackend._validate_definition
+    if getattr(validate, "remembers_valid_definitions", False):
+        return
+    valid: set[str] = set()
+
+    def remembering(definition: str) -> None:
+        if definition not in valid:
+            validate(definition=definition)
+            valid.add(definition)
+
+    remembering.remembers_valid_definitions = True
+    StepFunctionsParserBackend._validate_definition = staticmethod(remembering)
+
+
+def _own_session_for_moto_clients() -> None:
+    """moto's interpreter makes a boto3 client for every Lambda task with ``boto3.client``: the
+    default session, shared with every other thread of this process and not thread-safe (two
+    threads creating clients at once can fail with "'dict' object has no attribute 'region'", a
+    task then fails with States.Runtime). Its clients come from a session of their own, one at a
+    time."""
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    if isinstance(boto_client.boto3, _LockedClientFactory):
+        return
+    boto_client.boto3 = _LockedClientFactory()
+
+
+class _LockedClientFactory:
+    def __init__(self) -> None:
+        self._session = boto3.session.Session()
+        self._lock = threading.Lock()
+
+    def client(self, *args, **kwargs):
+        with self._lock:
+            return self._session.client(*args, **kwargs)
+
+
+def remembering_hosts(base: type) -> type:
+    """moto's dispatcher, remembering which backend serves a host. moto's own lookup lists and
+    stats its package directory (~150 entries) and tries ~300 URL patterns on every request, under
+    one lock that every request takes: the local stack's hottest path (and its queue) under load."""
+
+    class RememberingHosts(base):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._backend_by_host: dict[str | None, object] = {}
+
+        def get_backend_for_host(self, host: str | None):  # called under moto's lock
+            if host not in self._backend_by_host:
+                self._backend_by_host[host] = super().get_backend_for_host(host)
+            return self._backend_by_host[host]
+
+    return RememberingHosts
+
+
+STOP_WAIT_SECONDS = 30.0
+
+
+def _stop_waits_for_the_program() -> None:
+    """moto builds an execution's program on a thread of its own after StartExecution answered
+    (the parse alone can take a second under load, one at a time): a StopExecution in between
+    failed with "'NoneType' object has no attribute 'set_stop'" (HTTP 500), or was ignored while
+    the program had no state yet, and the execution ran on. On AWS a stop right after a start
+    stops it. The stop waits until the program runs, then stops it."""
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    if getattr(ExecutionWorker.stop, "waits_for_the_program", False):
+        return
+
+    def stop(self, stop_date, error, cause):
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while (self.env is None or self.env._program_state is None) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self.env is None:
+            raise RuntimeError(f"the execution's program did not start within {STOP_WAIT_SECONDS:.0f}s")
+        self.env.set_stop(stop_date=stop_date, cause=cause, error=error)
+
+    stop.waits_for_the_program = True
+    ExecutionWorker.stop = stop

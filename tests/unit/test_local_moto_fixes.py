@@ -1,0 +1,45 @@
+"""The local stack's fixes to moto's Step Functions, proven through boto3 as a caller sees them."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+from tests.support import wait_until
+
+WAITING = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 60, "End": True}}})
+
+
+@pytest.fixture
+def waiting_machine(local_stack):
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name="stop-race",
+        definition=WAITING,
+        roleArn="arn:aws:iam::123456789012:role/stop-race",
+    )["stateMachineArn"]
+    yield sfn, arn
+    sfn.delete_state_machine(stateMachineArn=arn)
+
+
+def test_an_execution_stopped_before_its_program_runs_is_stopped(waiting_machine, monkeypatch):
+    sfn, machine = waiting_machine
+    build = ExecutionWorker._get_evaluation_entrypoint
+
+    def slow_build(self):  # the parse under load, when several executions start at once
+        time.sleep(0.5)
+        return build(self)
+
+    monkeypatch.setattr(ExecutionWorker, "_get_evaluation_entrypoint", slow_build)
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    sfn.stop_execution(executionArn=execution, cause="stopped at once")
+    stopped = wait_until(
+        lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d,
+        timeout=10,
+        message="the execution stops",
+    )
+    assert stopped["status"] == "ABORTED"
