@@ -31,7 +31,7 @@ from botocore.exceptions import (
     NoRegionError,
 )
 
-from g3n_ops import discovery
+from g3n_ops.contract import discovery
 from g3n_ops.registry import Registry
 from g3n_ops_client.errors import OpsClientError
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.table import Table
 
-from g3n_ops import discovery
+from g3n_ops.contract import discovery
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.errors import OpsClientError
 from g3n_ops_client.local import LocalStack

@@ -14,7 +14,7 @@ class OpsClientError(Exception):
         return {"error": {"code": self.code, "message": self.message}}
 
 
-# Codes raised by the client itself (the server's are in g3n_ops.errors.ERROR_CODES).
+# Codes raised by the client itself (the server's are in g3n_ops.contract.errors.ERROR_CODES).
 CLIENT_ERROR_CODES = frozenset(
     {
         "endpoint-unreachable",

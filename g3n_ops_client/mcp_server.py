@@ -47,13 +47,14 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from g3n_ops.domain.maintenance import (
+from g3n_ops.contract.maintenance import (
     MAX_DESCRIPTION_LENGTH,
     MAX_DURATION_SECONDS,
     MAX_TEXT_LENGTH,
     MIN_DURATION_SECONDS,
 )
-from g3n_ops.domain.vacuum import CONFIRMATION_PHRASE
+from g3n_ops.contract.statuses import MAINTENANCE_STATUSES, VACUUM_STATUSES
+from g3n_ops.contract.vacuum import CONFIRMATION_PHRASE
 from g3n_ops_client.cli.common import SECRET_ENV
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.errors import OpsClientError
@@ -546,7 +547,7 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
     @tool(annotations=_read("List maintenance windows"))
     def maintenance_list(
         status: Annotated[
-            Literal["scheduled", "active", "ended", "cancelled"] | None,
+            Literal[MAINTENANCE_STATUSES] | None,  # type: ignore[valid-type]
             Field(description="Only windows in this status."),
         ] = None,
         limit: Annotated[int | None, Field(ge=1, le=100, description="At most this many (a page).")] = None,
@@ -573,7 +574,7 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
     @tool(annotations=_read("List vacuum runs"))
     def vacuum_list(
         status: Annotated[
-            Literal["pending", "running", "cancelling", "failing", "completed", "cancelled", "failed"] | None,
+            Literal[VACUUM_STATUSES] | None,  # type: ignore[valid-type]
             Field(description="Only runs in this status."),
         ] = None,
         limit: Annotated[int | None, Field(ge=1, le=100, description="At most this many (a page).")] = None,

@@ -19,7 +19,7 @@ from aws_cdk import aws_ssm as ssm
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct, Node
 
-from g3n_ops import discovery
+from g3n_ops.contract import discovery
 from infra import catalogue
 from infra.constructs.access import AUDIT_WRITE, grant_function_access
 from infra.constructs.api import OpsApi

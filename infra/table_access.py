@@ -15,10 +15,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SECRET_KEY = "secret"
-LOCKOUT_KEY = "lockout#secret"
-SECRET_AUDIT_KEYS = "audit#secret#*"
-SECRET_AUDIT_KIND = "audit#secret"
+from g3n_ops.contract.keys import (
+    MAINTENANCE_PREFIX,
+    MAINTENANCE_SCHEDULE_PREFIX,
+    SECRET_LOCKOUT_PK,
+    SECRET_PK,
+    VACUUM_PREFIX,
+    Kind,
+    below,
+)
+
+VACUUMS = below(VACUUM_PREFIX)  # records, the mutex, progress items
+VACUUM_AUDIT = below(Kind.VACUUM_AUDIT)  # each run's trail
+MAINTENANCE = below(MAINTENANCE_PREFIX)  # records and the guard's state
+MAINTENANCE_SCHEDULES = below(MAINTENANCE_SCHEDULE_PREFIX)
+SECRET_AUDIT = below(Kind.SECRET_AUDIT)
+VACUUM_KINDS = (Kind.VACUUM, Kind.VACUUM_AUDIT, below(Kind.VACUUM_AUDIT))
 
 
 @dataclass(frozen=True)
@@ -47,40 +59,35 @@ def read_write(*patterns: str, kinds: tuple[str, ...] = (), delete: tuple[str, .
 # Verify the secret code: read the hash and the lockout counter, count failures, upgrade a weak
 # hash, write the security audit.
 SECRET_CHECK = TableAccess(
-    read=(SECRET_KEY, LOCKOUT_KEY),
-    write=(SECRET_KEY, LOCKOUT_KEY, SECRET_AUDIT_KEYS),
+    read=(SECRET_PK, SECRET_LOCKOUT_PK),
+    write=(SECRET_PK, SECRET_LOCKOUT_PK, SECRET_AUDIT),
 )
 
 # vacuum-all --with-maintenance: the run opens a maintenance window (the request function) and
 # closes it when it ends (the steps' finalise, the request function's cancel): the window's record
 # and the guard's state. Granted in statements of their own (``MaintenanceBracket`` Sids,
 # ``infra/constructs/access.py``); ``FUNCTION_TABLE_ACCESS`` lists the union.
-MAINTENANCE_BRACKET_ACCESS = read_write("maintenance#*")
+MAINTENANCE_BRACKET_ACCESS = read_write(MAINTENANCE)
 MAINTENANCE_BRACKET_TABLE_FUNCTIONS = ("vacuum", "vacuum-steps")
 
 FUNCTION_TABLE_ACCESS: dict[str, TableAccess] = {
     # The public HTTP API: the guard's state, maintenance records, the newest vacuum for /stat.
-    "api": TableAccess(read=("maintenance#*",), kinds=("maintenance", "vacuum")),
+    "api": TableAccess(read=(MAINTENANCE,), kinds=(Kind.MAINTENANCE, Kind.VACUUM)),
     # init-secret / rotate-secret.
     "admin": SECRET_CHECK,
     # Records and the guard's state; Powertools idempotency items of maintenance-schedule (deleted
     # when the call fails, so a retry runs again).
-    "maintenance": read_write("maintenance#*", "maintenance-schedule#*", delete=("maintenance-schedule#*",))
+    "maintenance": read_write(MAINTENANCE, MAINTENANCE_SCHEDULES, delete=(MAINTENANCE_SCHEDULES,))
     | SECRET_CHECK,
-    "maintenance-steps": read_write("maintenance#*"),
+    "maintenance-steps": read_write(MAINTENANCE),
     # Records, the mutex and progress items (vacuum#…; the mutex is deleted to release it), the
     # vacuum audit. (Each run's audit trail is its own kind-index partition, audit#vacuum#<id>.)
-    "vacuum": read_write(
-        "vacuum#*", "audit#vacuum#*", delete=("vacuum#*",), kinds=("vacuum", "audit#vacuum", "audit#vacuum#*")
-    )
-    | SECRET_CHECK,
-    "vacuum-steps": read_write(
-        "vacuum#*", "audit#vacuum#*", delete=("vacuum#*",), kinds=("vacuum", "audit#vacuum", "audit#vacuum#*")
-    ),
+    "vacuum": read_write(VACUUMS, VACUUM_AUDIT, delete=(VACUUMS,), kinds=VACUUM_KINDS) | SECRET_CHECK,
+    "vacuum-steps": read_write(VACUUMS, VACUUM_AUDIT, delete=(VACUUMS,), kinds=VACUUM_KINDS),
     # Closes records whose execution ended outside OPS: vacuum records, the mutex and their audit;
     # maintenance records and the guard's state.
     "execution-status": read_write(
-        "vacuum#*", "audit#vacuum#*", "maintenance#*", delete=("vacuum#*",), kinds=("vacuum", "maintenance")
+        VACUUMS, VACUUM_AUDIT, MAINTENANCE, delete=(VACUUMS,), kinds=(Kind.VACUUM, Kind.MAINTENANCE)
     ),
 }
 

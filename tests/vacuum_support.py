@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
-from g3n_ops import discovery
+from g3n_ops.contract import discovery
 from g3n_ops.domain import purge
 from g3n_ops.domain.vacuum import plan as plans
 from g3n_ops.registry import Registry, forget_cached_registry, load_registry

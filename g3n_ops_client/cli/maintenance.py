@@ -12,9 +12,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from g3n_ops.contract.statuses import MAINTENANCE_STATUSES
 from g3n_ops_client.cli.common import Run, ops_command, resolve_secret, secret_code_option, stdout
-
-STATUSES = ("scheduled", "active", "ended", "cancelled")
 
 
 def _say(text: str) -> None:
@@ -141,7 +140,9 @@ bypass_option = click.option(
 
 def register(ops: click.Group) -> None:
     @ops_command(ops, "maintenance-list")
-    @click.option("--status", type=click.Choice(STATUSES), default=None, help="Only windows in this status.")
+    @click.option(
+        "--status", type=click.Choice(MAINTENANCE_STATUSES), default=None, help="Only windows in this status."
+    )
     @click.option("--limit", type=click.IntRange(1, 100), default=None, help="At most this many (a page).")
     @click.option("--next-token", default=None, help="Continue from the previous page.")
     def maintenance_list(run: Run, status: str | None, limit: int | None, next_token: str | None) -> None:

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from g3n_ops.contract.statuses import VACUUM_STATUSES
 from g3n_ops_client.cli.common import Run, ops_command, resolve_secret, secret_code_option, stdout
 
 COUNTER_COLUMNS = (
@@ -22,7 +23,6 @@ COUNTER_COLUMNS = (
     ("uploads", "uploads", str),
     ("logStreams", "log streams", str),
 )
-STATUSES = ("pending", "running", "cancelling", "failing", "completed", "cancelled", "failed")
 _TIMES = (("createdAt", "created"), ("startedAt", "started"), ("finishedAt", "finished"))
 
 
@@ -375,7 +375,9 @@ def register(ops: click.Group) -> None:
             sys.exit(1)
 
     @ops_command(ops, "vacuum-list")
-    @click.option("--status", type=click.Choice(STATUSES), default=None, help="Only runs in this status.")
+    @click.option(
+        "--status", type=click.Choice(VACUUM_STATUSES), default=None, help="Only runs in this status."
+    )
     @click.option("--limit", type=click.IntRange(1, 100), default=None, help="At most this many (a page).")
     @click.option("--next-token", default=None, help="Continue from the previous page.")
     def vacuum_list(run: Run, status: str | None, limit: int | None, next_token: str | None) -> None:

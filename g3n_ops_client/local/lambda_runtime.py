@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from g3n_ops.errors import OpsError
+from g3n_ops.contract.errors import OpsError
 from g3n_ops_client.local.faults import FaultController
 from g3n_ops_client.local.iam import enforce as iam
 

@@ -14,7 +14,8 @@ from importlib import resources
 import boto3
 
 import workflows
-from g3n_ops import aws, discovery, notify, settings
+from g3n_ops import aws, notify, settings
+from g3n_ops.contract import discovery
 from g3n_ops.domain import secret
 from g3n_ops.registry import Registry, forget_cached_registry
 from g3n_ops.store import maintenance_state

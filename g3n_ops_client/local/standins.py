@@ -92,8 +92,3 @@ class StandIns:
             return made[0](event, None)
 
         return handler
-
-
-def standin_handler(code: str) -> Handler:
-    """One well-behaved stand-in (its own guard, TTL from the environment)."""
-    return StandIns([code]).handlers[code]

@@ -1,7 +1,7 @@
 """The local stand-in for the EventBridge rule on Step Functions "Execution Status Change".
 
 moto does not emit EventBridge events for executions, so this watcher polls OPS's state machines,
-and when an execution reaches a status the deployed rule matches (``execution_status.ENDED_OUTSIDE``)
+and when an execution reaches a status the deployed rule matches (``events.EXECUTION_ENDED_OUTSIDE``)
 it builds the same event document EventBridge would deliver and invokes the same function
 (``execution-status``) through the local Lambda dispatcher, once per execution.
 """
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from g3n_ops.domain import execution_status
+from g3n_ops.contract import events
 from g3n_ops_client.local.lambda_runtime import LambdaDispatcher
 
 log = logging.getLogger("g3n.local.status")
@@ -42,8 +42,8 @@ def event_document(described: dict, *, account: str, region: str) -> dict:
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": execution_status.DETAIL_TYPE,
-        "source": execution_status.EVENT_SOURCE,
+        "detail-type": events.EXECUTION_STATUS_DETAIL_TYPE,
+        "source": events.EXECUTION_STATUS_SOURCE,
         "account": account,
         "time": _iso(described.get("stopDate") or datetime.now(UTC)),
         "region": region,
@@ -67,9 +67,9 @@ def matches_rule(document: dict, state_machine_arns: set[str]) -> bool:
     """The deployed rule's pattern (infra/constructs/monitoring.py builds it from the same names)."""
     detail = document["detail"]
     return (
-        document["source"] == execution_status.EVENT_SOURCE
-        and document["detail-type"] == execution_status.DETAIL_TYPE
-        and detail["status"] in execution_status.ENDED_OUTSIDE
+        document["source"] == events.EXECUTION_STATUS_SOURCE
+        and document["detail-type"] == events.EXECUTION_STATUS_DETAIL_TYPE
+        and detail["status"] in events.EXECUTION_ENDED_OUTSIDE
         and detail["stateMachineArn"] in state_machine_arns
     )
 

@@ -1,7 +1,7 @@
 """Vacuum runs, as the CLI and the MCP server call them (``OpsClient.vacuum``).
 
 Every call invokes the ``vacuum`` function directly and returns the vacuum record document
-(DESIGN.md, "The CLI contract"); ``wait`` polls ``status`` until the run ends.
+(docs/architecture.md, "Components and surfaces"); ``wait`` polls ``status`` until the run ends.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import time
 import uuid
 from collections.abc import Callable
 
+from g3n_ops.contract.statuses import VACUUM_FINAL
 from g3n_ops_client.errors import OpsClientError
 
 FUNCTION = "vacuum"
-TERMINAL_STATUSES = frozenset({"completed", "cancelled", "failed"})
+TERMINAL_STATUSES = VACUUM_FINAL
 # A poll that met these got no news, not bad news: the run goes on; the next poll asks again.
 TRANSIENT_CODES = frozenset({"aws-throttled", "aws-unavailable", "endpoint-unreachable"})
 

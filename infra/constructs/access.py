@@ -19,7 +19,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
-from g3n_ops.store import table as ops_table
+from g3n_ops.contract.keys import KIND_INDEX
 from infra.constructs.functions import OpsFunctions
 from infra.constructs.nag import suppress
 from infra.constructs.registry import ServiceRegistry
@@ -83,7 +83,7 @@ def grant_table_access(
         (OPS_ITEM_READ, [table.table_arn], access.read),
         (OPS_ITEM_WRITE, [table.table_arn], access.write),
         (OPS_ITEM_DELETE, [table.table_arn], access.delete),
-        (OPS_INDEX_QUERY, [f"{table.table_arn}/index/{ops_table.KIND_INDEX}"], access.kinds),
+        (OPS_INDEX_QUERY, [f"{table.table_arn}/index/{KIND_INDEX}"], access.kinds),
     ]
     for actions, resources, patterns in statements:
         if patterns:

@@ -6,7 +6,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from g3n_ops import discovery
+from g3n_ops.contract import discovery
 
 # The default stage's name (the one settings.py defaults to); other stages: discovery.audit_log_group.
 AUDIT_LOG_GROUP = discovery.MAINTENANCE_AUDIT_LOG_GROUP

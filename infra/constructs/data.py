@@ -13,7 +13,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from g3n_ops.store import table as ops_table
+from g3n_ops.contract.keys import KIND_INDEX
 
 HASH_KEY = "pk"
 TTL_ATTRIBUTE = "expiration"  # Powertools idempotency records and leases expire through it
@@ -39,7 +39,7 @@ class OpsData(Construct):
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.table.add_global_secondary_index(
-            index_name=ops_table.KIND_INDEX,
+            index_name=KIND_INDEX,
             partition_key=dynamodb.Attribute(name="kind", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="sortKey", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,

@@ -1,5 +1,5 @@
 """SSM parameters under ``/g3nretailstack/ops/`` from which the CLI, the MCP server and the
-services find OPS (names from ``g3n_ops.discovery``, scoped to the stage: see its docstring; the
+services find OPS (names from ``g3n_ops.contract.discovery``, scoped to the stage: see its docstring; the
 local stack writes the same ones). The registry parameter belongs to ``ServiceRegistry``, the
 guard's to ``MaintenanceGuard``."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from g3n_ops import discovery
+from g3n_ops.contract import discovery
 from infra.constructs.functions import OpsFunctions, pascal
 from infra.constructs.state_machines import OpsStateMachines
 

@@ -5,6 +5,7 @@ with Powertools (public layer), active tracing, an explicit log group and the en
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib.metadata import version
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -12,7 +13,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
-from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 from constructs import Construct
 
 from infra import catalogue
@@ -24,6 +24,10 @@ POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/x86_64/python3.11/{
 RUNTIME = lambda_.Runtime.PYTHON_3_11
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", "tests"]
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+# The layer matching the Powertools the functions are tested with (read without importing it:
+# the synth loads no Lambda code).
+POWERTOOLS_VERSION = version("aws-lambda-powertools")
 
 
 def powertools_layer_parameter() -> str:

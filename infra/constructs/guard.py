@@ -19,8 +19,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from g3n_ops import discovery
-from g3n_ops.store import maintenance_state
+from g3n_ops.contract import discovery
+from g3n_ops.contract.keys import MAINTENANCE_STATE_PK
 from infra.constructs.functions import RUNTIME
 
 PACKAGE = "g3n_maintenance_guard"
@@ -79,7 +79,7 @@ class MaintenanceGuard(Construct):
                     resources=[table.table_arn],
                     # Only the state item: the secret hash and the records stay out of reach.
                     conditions={
-                        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [maintenance_state.STATE_PK]}
+                        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [MAINTENANCE_STATE_PK]}
                     },
                 )
             ],

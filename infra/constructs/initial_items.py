@@ -18,8 +18,7 @@ from aws_cdk import custom_resources as cr
 from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
-from g3n_ops.store import maintenance_state
-from g3n_ops.store import table as ops_table
+from g3n_ops.contract.maintenance import INACTIVE_STATE, state_item
 from infra.constructs.nag import suppress
 
 
@@ -48,9 +47,7 @@ class InitialItems(Construct):
             "The provider writes log streams (':*') of its own log group only.",
             applies_to=[RegexAppliesTo(regex="/^Resource::<.+ProviderLogs.+\\.Arn>:\\*$/")],
         )
-        self.maintenance_state = self._put_if_absent(
-            "MaintenanceState", maintenance_state.item(maintenance_state.INACTIVE)
-        )
+        self.maintenance_state = self._put_if_absent("MaintenanceState", state_item(INACTIVE_STATE))
 
     def protect_table(self) -> cr.AwsCustomResource:
         """Turn on the table's deletion protection after every other resource of the stack exists:
@@ -89,7 +86,7 @@ class InitialItems(Construct):
             action="putItem",
             parameters={
                 "TableName": self._table.table_name,
-                "Item": ops_table.serialize(item),
+                "Item": {name: {"S": value} for name, value in item.items()},  # strings only
                 "ConditionExpression": "attribute_not_exists(pk)",
             },
             physical_resource_id=cr.PhysicalResourceId.of(f"g3n-ops-initial-item-{key}"),

@@ -32,20 +32,14 @@ from cdk_monitoring_constructs import (
 )
 from constructs import Construct
 
-import g3n_maintenance_guard as guard
-from g3n_ops.domain import execution_status
-from g3n_ops.observability import METRICS_NAMESPACE, SERVICE
+from g3n_ops.contract import events as ops_events
+from g3n_ops.contract.metrics import GUARD_NAMESPACE, SERVICE, GuardMetric, Metric
+from g3n_ops.contract.metrics import NAMESPACE as METRICS_NAMESPACE
 from infra.constructs.access import WILDCARD_BELOW_NAMED_RESOURCE
 from infra.constructs.functions import OpsFunctions
 from infra.constructs.nag import suppress
 from infra.constructs.state_machines import OpsStateMachines
 
-# Metric names in the G3nOps namespace (Powertools adds the dimension service=g3n-ops).
-VACUUM_FAILED = "VacuumFailed"
-MAINTENANCE_OVERRUNNING = "MaintenanceOverrunning"
-MAINTENANCE_NOT_EFFECTIVE = "MaintenanceNotEffective"
-NOTIFICATION_FAILED = "NotificationFailed"
-STEP_CALLER_REFUSED = "StepCallerRefused"  # a steps event Step Functions did not vouch for
 # Guard fail-opens per service per 5 minutes above which someone should look: a blip (one cold
 # container missing the table once) is fine; a steady stream means services run unguarded.
 GUARD_FAIL_OPEN_THRESHOLD = 5
@@ -102,10 +96,10 @@ class OpsMonitoring(Construct):
             rule_name=f"g3n-{stage}-ops-execution-ended",
             description="OPS executions that ended FAILED, TIMED_OUT or ABORTED: close their records at once",
             event_pattern=events.EventPattern(
-                source=[execution_status.EVENT_SOURCE],
-                detail_type=[execution_status.DETAIL_TYPE],
+                source=[ops_events.EXECUTION_STATUS_SOURCE],
+                detail_type=[ops_events.EXECUTION_STATUS_DETAIL_TYPE],
                 detail={
-                    "status": list(execution_status.ENDED_OUTSIDE),
+                    "status": list(ops_events.EXECUTION_ENDED_OUTSIDE),
                     "stateMachineArn": [m.state_machine_arn for m in state_machines.by_key.values()],
                 },
             ),
@@ -152,7 +146,10 @@ class OpsMonitoring(Construct):
                 CustomMetricGroup(
                     title="Vacuum runs",
                     metrics=[
-                        _alarm(VACUUM_FAILED, "Vacuum failed: read vacuum-events for the reason, resume it"),
+                        _alarm(
+                            Metric.VACUUM_FAILED,
+                            "Vacuum failed: read vacuum-events for the reason, resume it",
+                        ),
                         _ops_metric("VacuumRequested"),
                         _ops_metric("VacuumCompleted"),
                         _ops_metric("VacuumCancelled"),
@@ -168,10 +165,12 @@ class OpsMonitoring(Construct):
                     title="Maintenance lifecycle",
                     metrics=[
                         _alarm(
-                            MAINTENANCE_OVERRUNNING, "A window is past its expected end: end or extend it"
+                            Metric.MAINTENANCE_OVERRUNNING,
+                            "A window is past its expected end: end or extend it",
                         ),
                         _alarm(
-                            MAINTENANCE_NOT_EFFECTIVE, "A service did not answer 503 after a window started"
+                            Metric.MAINTENANCE_NOT_EFFECTIVE,
+                            "A service did not answer 503 after a window started",
                         ),
                         _ops_metric("MaintenanceSchedule"),
                         _ops_metric("MaintenanceStart"),
@@ -183,7 +182,7 @@ class OpsMonitoring(Construct):
                     title="Step callers",
                     metrics=[
                         _alarm(
-                            STEP_CALLER_REFUSED,
+                            Metric.STEP_CALLER_REFUSED,
                             "A state machine step was invoked by something other than its execution: "
                             "read the audit (step-caller-refused) and who may invoke the steps functions",
                         )
@@ -191,7 +190,10 @@ class OpsMonitoring(Construct):
                 ),
                 CustomMetricGroup(
                     title="Notifications",
-                    metrics=[_ops_metric(NOTIFICATION_FAILED), _ops_metric("ExecutionEndedOutsideOps")],
+                    metrics=[
+                        _ops_metric(Metric.NOTIFICATION_FAILED),
+                        _ops_metric(Metric.EXECUTION_ENDED_OUTSIDE_OPS),
+                    ],
                 ),
             ],
         )
@@ -237,8 +239,8 @@ def _ops_metric(name: str) -> cloudwatch.Metric:
 
 def _guard_metric(code: str) -> cloudwatch.Metric:
     return cloudwatch.Metric(
-        namespace=guard.METRIC_NAMESPACE,
-        metric_name=guard.FAIL_OPEN_METRIC,
+        namespace=GUARD_NAMESPACE,
+        metric_name=GuardMetric.FAIL_OPEN,
         dimensions_map={"service": code},
         statistic="Sum",
         period=PERIOD,

@@ -10,7 +10,7 @@ from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from g3n_ops import discovery
+from g3n_ops.contract import discovery
 from g3n_ops.registry import Registry
 
 STANDARD_TIER_LIMIT = 4096  # bytes; larger values need the Advanced tier

@@ -21,7 +21,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from g3n_ops.domain import maintenance
+from g3n_ops.contract import maintenance
 from infra.constructs.functions import pascal
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")

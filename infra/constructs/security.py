@@ -8,10 +8,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from g3n_ops.observability import METRICS_NAMESPACE, SERVICE
-
-LOCKOUT_METRIC = "SecretLockout"
-MISMATCH_METRIC = "SecretCodeMismatch"
+from g3n_ops.contract.metrics import NAMESPACE as METRICS_NAMESPACE
+from g3n_ops.contract.metrics import SERVICE, Metric
 
 
 def ops_metric(name: str) -> cloudwatch.Metric:
@@ -35,7 +33,7 @@ class SecretSecurity(Construct):
                 "Repeated wrong OPS secret codes locked every secret-gated operation: someone may be "
                 "guessing the code. See docs/playbooks.md, 'Secret code lockout'."
             ),
-            metric=ops_metric(LOCKOUT_METRIC),
+            metric=ops_metric(Metric.SECRET_LOCKOUT),
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -11,7 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MaintenanceStatus = Literal["scheduled", "active", "ended", "cancelled"]
+from g3n_ops.contract.ids import MAINTENANCE_ID_PATTERN
+from g3n_ops.contract.statuses import MAINTENANCE_STATUSES
+
+MaintenanceStatus = Literal[MAINTENANCE_STATUSES]  # type: ignore[valid-type]
 Timestamp = str  # ISO 8601, UTC, ``Z``
 WindowMode = Literal["full", "read-only"]
 
@@ -93,7 +96,7 @@ class HistoryEntry(_Open):
 
 
 class MaintenanceRecord(_Narrowing):
-    maintenanceId: str = Field(pattern=r"^mw-\d{8}-[0-9a-f]{8}$")
+    maintenanceId: str = Field(pattern=MAINTENANCE_ID_PATTERN)
     status: MaintenanceStatus
     description: str
     start: Timestamp

@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
-from g3n_ops.errors import AwsAccessDenied, AwsError, AwsServerError, AwsThrottled, OpsError
+from g3n_ops.contract.errors import AwsAccessDenied, AwsError, AwsServerError, AwsThrottled, OpsError
 
 # botocore's "standard" and "adaptive" modes share a per-client retry quota: under sustained
 # throttling (a long vacuum on a busy account) it drains and every later throttle surfaces at once,

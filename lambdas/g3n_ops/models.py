@@ -6,15 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from g3n_ops.contract.ids import MAINTENANCE_ID_PATTERN, MAX_ID_LENGTH, VACUUM_ID_PATTERN
+
 Source = Literal["cli", "mcp", "console", "schedule", "api"]
 
-# Ids exactly as OPS mints them. A well-formed id that does not exist answers ``*-not-found``;
-# anything else is ``invalid-input`` and never becomes a table key (``vacuum-status --vacuum-id
-# mutex`` must not read the mutex item).
-VACUUM_ID_PATTERN = r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$"  # 20261201-020000-3f2a9c
-MAINTENANCE_ID_PATTERN = r"^mw-[0-9]{8}-[0-9a-f]{8}$"  # mw-20261201-3f2a9c1d
-VacuumId = Annotated[str, Field(alias="vacuumId", max_length=64, pattern=VACUUM_ID_PATTERN)]
-MaintenanceId = Annotated[str, Field(alias="maintenanceId", max_length=64, pattern=MAINTENANCE_ID_PATTERN)]
+# Ids exactly as OPS mints them (contract/ids.py).
+VacuumId = Annotated[str, Field(alias="vacuumId", max_length=MAX_ID_LENGTH, pattern=VACUUM_ID_PATTERN)]
+MaintenanceId = Annotated[
+    str, Field(alias="maintenanceId", max_length=MAX_ID_LENGTH, pattern=MAINTENANCE_ID_PATTERN)
+]
 
 
 class Request(BaseModel):

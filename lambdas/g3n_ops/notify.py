@@ -18,17 +18,18 @@ from __future__ import annotations
 import json
 import re
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from g3n_ops.contract.events import ENVELOPE_VERSION, MAINTENANCE_EVENTS, VACUUM_EVENTS
+from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.observability import SERVICE, logger, metrics
 from g3n_ops.settings import settings
 
-ENVELOPE_VERSION = 1
 # One attempt, short timeouts: a notification must not hold the operation it reports.
 _CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 1})
 ID_FIELDS = ("vacuumId", "maintenanceId", "dryRunId", "executionArn")
@@ -36,27 +37,6 @@ ID_FIELDS = ("vacuumId", "maintenanceId", "dryRunId", "executionArn")
 _SECRET_KEY = re.compile(r"secret|password|hash|salt|token", re.IGNORECASE)
 MAX_MESSAGE_BYTES = 250_000  # SNS takes 256 KB
 
-# Audit action → event type. Every maintenance action is a lifecycle step (a new one is published
-# as ``maintenance.<action>``); of a vacuum's actions only these are (unit progress is not).
-MAINTENANCE_EVENTS = {
-    "schedule": "maintenance.scheduled",
-    "start": "maintenance.started",
-    "update": "maintenance.updated",
-    "end": "maintenance.ended",
-    "auto-end": "maintenance.ended",
-    "cancel": "maintenance.cancelled",
-    "overrun": "maintenance.overrunning",
-}
-VACUUM_EVENTS = {
-    "requested": "vacuum.requested",
-    "started": "vacuum.started",
-    "completed": "vacuum.completed",
-    "failed": "vacuum.failed",
-    "cancelled": "vacuum.cancelled",
-    "resumed": "vacuum.resumed",
-}
-LOCKOUT_EVENT = "secret.lockout"
-EVENT_TYPES = (*dict.fromkeys((*MAINTENANCE_EVENTS.values(), *VACUUM_EVENTS.values())), LOCKOUT_EVENT)
 
 _client = None
 _lock = threading.Lock()
@@ -90,7 +70,7 @@ def envelope(event_type: str, detail: dict) -> dict:
     return {
         "version": ENVELOPE_VERSION,
         "type": event_type,
-        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "time": iso(utc_now()),
         "stage": settings().stage,
         "source": SERVICE,
         "ids": {name: detail[name] for name in ID_FIELDS if detail.get(name)},
@@ -116,7 +96,7 @@ def publish(event_type: str, detail: dict) -> bool:
         return True
     except (ClientError, BotoCoreError, TypeError, ValueError) as error:
         logger.warning("notification not published", extra={"eventType": event_type, "error": str(error)})
-        metrics.add_metric(name="NotificationFailed", unit="Count", value=1)
+        metrics.add_metric(name=Metric.NOTIFICATION_FAILED, unit="Count", value=1)
         return False
 
 

@@ -6,8 +6,8 @@ Service and namespace are explicit so they hold wherever the module is first imp
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-SERVICE = "g3n-ops"
-METRICS_NAMESPACE = "G3nOps"
+from g3n_ops.contract.metrics import NAMESPACE as METRICS_NAMESPACE
+from g3n_ops.contract.metrics import SERVICE
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
-from g3n_ops import discovery
+from g3n_ops.contract import discovery
 
 
 @dataclass(frozen=True)

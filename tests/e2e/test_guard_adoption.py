@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from g3n_ops import discovery
+from g3n_ops.contract import discovery
 from g3n_ops_client.local.stack import LOCAL_REGION
 from infra.constructs.guard import stage_layer_content
 from infra.stack import PROJECT_ROOT

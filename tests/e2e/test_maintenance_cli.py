@@ -1,4 +1,4 @@
-"""`g3n ops maintenance-*` against the embedded local stack: the DESIGN.md CLI contract."""
+"""`g3n ops maintenance-*` against the embedded local stack: the CLI contract."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Stages sharing an account: each writes its own discovery parameters, and ``--stage`` picks
-whose the client reads (``g3n_ops.discovery``; the stack side is tested in tests/infra).
+whose the client reads (``g3n_ops.contract.discovery``; the stack side is tested in tests/infra).
 
 On the local stack a second stage ``qa`` is published the way the stack would publish it
 (``/g3nretailstack/ops/stages/qa/…``), next to the local stack's own unscoped names.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from g3n_ops import discovery
+from g3n_ops.contract import discovery
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.errors import OpsClientError
 from tests.support import run_cli_json

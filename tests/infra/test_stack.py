@@ -21,7 +21,9 @@ from aws_cdk.assertions import Annotations, Match
 from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 
 import workflows
-from g3n_ops import discovery
+from g3n_ops.contract import discovery
+from g3n_ops.contract.keys import SECRET_LOCKOUT_PK as LOCKOUT_KEY
+from g3n_ops.contract.keys import SECRET_PK as SECRET_KEY
 from g3n_ops.domain import secret
 from g3n_ops.registry import Registry
 from g3n_ops.store import maintenance_state
@@ -29,7 +31,7 @@ from g3n_ops.store import table as ops_table
 from infra import catalogue
 from infra.constructs.functions import powertools_layer_parameter
 from infra.stack import PROJECT_ROOT, OpsConfig, build_app, cdk_json_context
-from infra.table_access import FUNCTION_TABLE_ACCESS, LOCKOUT_KEY, SECRET_KEY
+from infra.table_access import FUNCTION_TABLE_ACCESS
 from tests.infra.template import Template, render
 
 STAGE = "dev"

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from g3n_ops import aws, retry
-from g3n_ops.errors import AwsAccessDenied, AwsError, AwsServerError, AwsThrottled
+from g3n_ops.contract.errors import AwsAccessDenied, AwsError, AwsServerError, AwsThrottled
 
 
 def _error(code: str, status: int = 400, text: str = "secret-looking detail") -> ClientError:

@@ -15,7 +15,7 @@ What counts as a reference, and what it must match:
    header cell is ``code``; (c) an inline code span that is one kebab-case word shaped like a code
    (starting ``invalid-`` or ``unknown-``, or ending in one of ``CODE_SUFFIXES``); (d) an inline
    code span within a typo of a real code (``difflib`` ratio >= ``NEAR_MISS``). Each must be a
-   real code (``g3n_ops.errors.ERROR_CODES | g3n_ops_client.errors.CLIENT_ERROR_CODES``). Likewise
+   real code (``g3n_ops.contract.errors.ERROR_CODES | g3n_ops_client.errors.CLIENT_ERROR_CODES``). Likewise
    a CamelCase span ending like an error class (``CLASS_SUFFIXES``) or within a typo of one must
    be a real ``OpsError`` class. Conversely recap.md's code tables list every real code exactly
    once, each server code with its own class.
@@ -45,7 +45,7 @@ from pathlib import Path
 import click
 import pytest
 
-from g3n_ops.errors import ALL_ERRORS, ERROR_CODES
+from g3n_ops.contract.errors import ALL_ERRORS, ERROR_CODES
 from g3n_ops_client.cli import g3n
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.errors import CLIENT_ERROR_CODES

@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from g3n_ops import aws, retry
-from g3n_ops.errors import AwsServerError, AwsThrottled
+from g3n_ops.contract.errors import AwsServerError, AwsThrottled
 from g3n_ops_client.local.faults import FaultController, FaultSpecError, parse
 
 

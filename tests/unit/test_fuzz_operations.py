@@ -32,8 +32,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from g3n_ops.contract.errors import ERROR_CODES
 from g3n_ops.domain import secret as secret_domain
-from g3n_ops.errors import ERROR_CODES
 from g3n_ops.handlers.operations import Operations
 from g3n_ops.models import SecretRequest
 from g3n_ops.observability import logger

@@ -11,8 +11,8 @@ import uuid
 import boto3
 import pytest
 
+from g3n_ops.contract.errors import InvalidInput
 from g3n_ops.domain import maintenance
-from g3n_ops.errors import InvalidInput
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance_state
 from g3n_ops_client.errors import OpsClientError

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from g3n_ops.contract.errors import InvalidInput
 from g3n_ops.domain import maintenance, paging
-from g3n_ops.errors import InvalidInput
 from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops.store.maintenance import Change
 from tests.maintenance_support import RECORD_FIELDS

@@ -8,8 +8,8 @@ import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError
 
 from g3n_ops import notify
+from g3n_ops.contract.errors import InvalidInput
 from g3n_ops.domain import execution_status
-from g3n_ops.errors import InvalidInput
 from g3n_ops.handlers import execution_status as execution_status_handler
 from g3n_ops.settings import settings
 

@@ -4,7 +4,7 @@ from typing import Literal
 
 import pytest
 
-from g3n_ops.errors import InvalidTransition
+from g3n_ops.contract.errors import InvalidTransition
 from g3n_ops.handlers.operations import Operations
 from g3n_ops.models import Request, SecretRequest
 

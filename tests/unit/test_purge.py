@@ -13,9 +13,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from g3n_ops import retry
+from g3n_ops.contract.errors import AwsThrottled, VacuumIncomplete, VacuumNotAdmitted, VacuumScopeViolation
 from g3n_ops.domain import purge
 from g3n_ops.domain.purge import buckets, calls, log_groups, tables, verify
-from g3n_ops.errors import AwsThrottled, VacuumIncomplete, VacuumNotAdmitted, VacuumScopeViolation
 
 ORG = "TESTORG"
 

@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
+from g3n_ops.contract.errors import InvalidInput, OpsError, SecretCodeMismatch
 from g3n_ops.domain import secret
-from g3n_ops.errors import InvalidInput, OpsError, SecretCodeMismatch
 from g3n_ops.store import table
 from tests.support import SECRET
 from tests.unit.test_secret_lockout import (

@@ -16,8 +16,8 @@ import pytest
 
 from g3n_ops import observability
 from g3n_ops import settings as settings_module
+from g3n_ops.contract.errors import OpsError, SecretCodeLocked, SecretCodeMismatch
 from g3n_ops.domain import secret
-from g3n_ops.errors import OpsError, SecretCodeLocked, SecretCodeMismatch
 from g3n_ops.store import secret as secret_store
 from g3n_ops.store import table
 from g3n_ops_client.client import ClientConfig, OpsClient

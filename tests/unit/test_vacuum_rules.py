@@ -9,14 +9,14 @@ from dataclasses import replace
 import pytest
 
 import workflows
-from g3n_ops.domain import purge, vacuum
-from g3n_ops.domain.vacuum import checks, rounds, steps
-from g3n_ops.errors import (
+from g3n_ops.contract.errors import (
     ConfirmationPhraseMismatch,
     InvalidInput,
     InvalidOrgcode,
     VacuumNotAllowed,
 )
+from g3n_ops.domain import purge, vacuum
+from g3n_ops.domain.vacuum import checks, rounds, steps
 from g3n_ops.handlers import vacuum_steps
 from g3n_ops.registry import DEFAULT_ORGCODE_PATTERN, Registry
 from g3n_ops.settings import Settings

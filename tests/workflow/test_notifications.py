@@ -9,7 +9,8 @@ import time
 import boto3
 import pytest
 
-from g3n_ops import discovery, notify
+from g3n_ops import notify
+from g3n_ops.contract import discovery
 from g3n_ops.domain import execution_status
 from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops.store import vacuum as vacuum_store

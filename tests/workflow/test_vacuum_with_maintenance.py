@@ -14,9 +14,9 @@ import boto3
 import pytest
 
 from g3n_ops import settings as settings_module
+from g3n_ops.contract.errors import AwsServerError
 from g3n_ops.domain import maintenance
 from g3n_ops.domain.vacuum.maintenance_bracket import PUBLIC_DESCRIPTION, PUBLIC_END_MESSAGE
-from g3n_ops.errors import AwsServerError
 from g3n_ops.observability import metrics
 from g3n_ops.store import maintenance_state
 from g3n_ops.store import vacuum as vacuum_store

@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from g3n_ops import notify
 from g3n_ops.aws import client
+from g3n_ops.contract.metrics import Metric
 from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
 
@@ -68,4 +69,4 @@ def _report(error: Exception, line: dict) -> None:
         "maintenance audit line not written",
         extra={"action": line.get("action"), "maintenanceId": line.get("maintenanceId"), "error": str(error)},
     )
-    metrics.add_metric(name="MaintenanceAuditWriteFailed", unit="Count", value=1)
+    metrics.add_metric(name=Metric.MAINTENANCE_AUDIT_WRITE_FAILED, unit="Count", value=1)

@@ -23,10 +23,11 @@ A dry-run backs exactly one real run, recently, for the same plan (``dry-run-sta
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from g3n_ops.contract.errors import DryRunRequired, DryRunStale
+from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.domain.vacuum import plan as plans
-from g3n_ops.errors import DryRunRequired, DryRunStale
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as store
 
@@ -78,7 +79,7 @@ def _unused(record: dict, what: str) -> dict:
 
 def _cutoff(now: datetime | None) -> str:
     max_age = settings().dry_run_max_age_seconds
-    return ((now or datetime.now(UTC)) - timedelta(seconds=max_age)).isoformat().replace("+00:00", "Z")
+    return iso((now or utc_now()) - timedelta(seconds=max_age))
 
 
 def newest(scope: str, orgcode: str | None, *, now: datetime | None = None) -> dict:

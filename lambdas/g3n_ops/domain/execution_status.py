@@ -24,16 +24,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from g3n_ops.contract import events
+from g3n_ops.contract.errors import InvalidInput, InvalidTransition, MaintenanceNotFound, VacuumStepFailed
+from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.domain import maintenance, step_caller, vacuum
-from g3n_ops.errors import InvalidInput, InvalidTransition, MaintenanceNotFound, VacuumStepFailed
 from g3n_ops.observability import logger, metrics
 from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops.store import vacuum as vacuum_store
 
 # What the EventBridge rule matches (the CDK rule and the local stack's watcher use these).
-DETAIL_TYPE = "Step Functions Execution Status Change"
-EVENT_SOURCE = "aws.states"
-ENDED_OUTSIDE = ("FAILED", "TIMED_OUT", "ABORTED")
+DETAIL_TYPE = events.EXECUTION_STATUS_DETAIL_TYPE
+EVENT_SOURCE = events.EXECUTION_STATUS_SOURCE
+ENDED_OUTSIDE = events.EXECUTION_ENDED_OUTSIDE
 SOURCE = "execution-status"
 # A console start has no vacuum id in its name or input: its record is among the newest.
 CONSOLE_LOOKBACK = 50
@@ -87,7 +90,7 @@ def handle(event: dict) -> dict:
         outcome["closed"] = close_maintenance(ended)
     if outcome["closed"]:
         logger.info("record closed after its execution ended", extra=outcome)
-        metrics.add_metric(name="ExecutionEndedOutsideOps", unit="Count", value=1)
+        metrics.add_metric(name=Metric.EXECUTION_ENDED_OUTSIDE_OPS, unit="Count", value=1)
     return outcome
 
 
@@ -200,7 +203,7 @@ def _flag_timer_stopped(record: dict, by: maintenance.Actor, ended: ExecutionEnd
         f"{reason(ended)}: the window stays active (services keep answering 503) but will not be "
         "auto-ended or flagged overrunning; end it with maintenance-end"
     )
-    at = maintenance.iso(maintenance.now())
+    at = iso(utc_now())
     entry = maintenance._history("timer-stopped", "active", "active", at, by, message)
     change = maintenance_store.Change(
         "active", record["version"], {"timerStopped": True}, history_entry=entry

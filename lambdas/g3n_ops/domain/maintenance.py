@@ -40,32 +40,36 @@ from typing import TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from g3n_ops.aws import client
-from g3n_ops.domain import audit, paging, step_caller
-from g3n_ops.errors import (
+from g3n_ops.contract.errors import (
     InvalidInput,
     InvalidTransition,
     MaintenanceAlreadyActive,
     MaintenanceNotFound,
     MaintenanceStartFailed,
 )
+from g3n_ops.contract.ids import MAINTENANCE_ID_HINT, MAINTENANCE_ID_PATTERN, MAINTENANCE_ID_PREFIX
+from g3n_ops.contract.maintenance import (
+    HTTP_METHODS,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_DURATION_SECONDS,
+    MAX_TEXT_LENGTH,
+    MIN_DURATION_SECONDS,
+)
+from g3n_ops.contract.metrics import Metric, maintenance_action
+from g3n_ops.contract.statuses import MAINTENANCE_STATUSES
+from g3n_ops.contract.timestamps import iso, iso_seconds, parse_iso, utc_now
+from g3n_ops.domain import audit, paging, step_caller
 from g3n_ops.observability import logger, metrics
 from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance as store
 from g3n_ops.store import maintenance_state
 
-STATUSES = ("scheduled", "active", "ended", "cancelled")
+STATUSES = MAINTENANCE_STATUSES
 
-# 5 s is the shortest window the state machine's whole-second timers can time meaningfully (and it
-# keeps tests fast); a "maintenance window" longer than a week is an outage to plan differently,
-# and the bound keeps every execution far inside Step Functions' one-year limit.
-MIN_DURATION_SECONDS = 5
-MAX_DURATION_SECONDS = 7 * 24 * 3600
 # A start slightly in the past is an operator saying "now" with a little typing or clock skew.
 START_TOLERANCE_SECONDS = 60
 MAX_START_AHEAD = timedelta(days=90)
-MAX_DESCRIPTION_LENGTH = 500
-MAX_TEXT_LENGTH = 1000  # an update's text and an end message
 MAX_UPDATES = 100  # keeps a record far below DynamoDB's 400 KB item limit
 # Timers may fire up to a second early (the local interpreter truncates to whole seconds); a
 # window must never be closed or flagged before its expected end, so the end timer gets 1 s slack.
@@ -73,9 +77,6 @@ END_TIMER_SLACK = timedelta(seconds=1)
 # How much earlier than its time a step is still believed (Step Functions and Lambda keep their own clocks).
 CLOCK_SLACK = timedelta(seconds=1)
 RACE_ATTEMPTS = 3
-# What a window may let through: a subset of the HTTP methods (never all of them: that blocks nothing).
-HTTP_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
-READ_ONLY_METHODS = ("GET", "HEAD")
 BYPASS_TOKEN_BYTES = 32  # 256 bits, 43 URL-safe characters
 # The record and state fields that are OPS's own, never shown by a read (ping, get, list, MCP).
 PRIVATE_FIELDS = ("bypassSha256",)
@@ -85,7 +86,7 @@ STATE_MACHINE_SOURCE = "state-machine"
 
 T = TypeVar("T")
 
-_ID_PATTERN = re.compile(r"^mw-\d{8}-[0-9a-f]{8}$")
+_ID_PATTERN = re.compile(MAINTENANCE_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -103,21 +104,7 @@ class _Raced(Exception):
 
 # -- time ----------------------------------------------------------------------------------------
 def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """Timestamps in records: UTC, milliseconds, ``Z``."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def iso_seconds(moment: datetime) -> str:
-    """Timestamps for Wait states: whole seconds, ``Z`` (what TimestampPath accepts everywhere)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+    return utc_now()
 
 
 def _end_timer(expected_end: str) -> str:
@@ -168,12 +155,12 @@ def parse_start(text: str, moment: datetime) -> datetime:
 
 def check_id(maintenance_id: str) -> str:
     if not _ID_PATTERN.match(maintenance_id or ""):
-        raise InvalidInput("a maintenance id looks like mw-20261201-3f2a9c1d")
+        raise InvalidInput(MAINTENANCE_ID_HINT)
     return maintenance_id
 
 
 def new_id(moment: datetime) -> str:
-    return f"mw-{moment:%Y%m%d}-{secrets.token_hex(4)}"
+    return f"{MAINTENANCE_ID_PREFIX}{moment:%Y%m%d}-{secrets.token_hex(4)}"
 
 
 def api_service_codes() -> list[str]:
@@ -341,7 +328,7 @@ def _audit(action: str, record: dict, entry: dict) -> None:
             "message": entry.get("message") or entry.get("text"),
         }
     )
-    metrics.add_metric(name=f"Maintenance{action.title().replace('-', '')}", unit="Count", value=1)
+    metrics.add_metric(name=maintenance_action(action), unit="Count", value=1)
 
 
 def get(maintenance_id: str) -> dict:
@@ -668,7 +655,7 @@ def _flag_overrun(record: dict, by: Actor) -> dict:
         store.StateChange(state, "owned", record["maintenanceId"]),
     )
     _audit("overrun", record, entry)
-    metrics.add_metric(name="MaintenanceOverrunning", unit="Count", value=1)  # what the alarm watches
+    metrics.add_metric(name=Metric.MAINTENANCE_OVERRUNNING, unit="Count", value=1)  # what the alarm watches
     return {**record, "overrunning": True}
 
 

@@ -40,6 +40,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.timestamps import iso, parse_iso, utc_now
 from g3n_ops.domain import maintenance
 from g3n_ops.observability import logger, metrics
 from g3n_ops.registry import Service, load_registry
@@ -50,9 +52,9 @@ REQUEST_TIMEOUT_SECONDS = 2  # a hanging service must not hold the others' verdi
 PROBE_INTERVAL_SECONDS = 1
 STEP_BUDGET_SECONDS = 10  # well inside the steps function's timeout; the state machine loops
 _BODY_LIMIT = 4096
-NOT_EFFECTIVE_METRIC = "MaintenanceNotEffective"
-NOT_RECOVERED_METRIC = "MaintenanceNotRecovered"
-COLLATERAL_METRIC = "MaintenanceCollateral"
+NOT_EFFECTIVE_METRIC = Metric.MAINTENANCE_NOT_EFFECTIVE
+NOT_RECOVERED_METRIC = Metric.MAINTENANCE_NOT_RECOVERED
+COLLATERAL_METRIC = Metric.MAINTENANCE_COLLATERAL
 # GET first; HEAD last (a 503 without a body cannot name its window).
 PROBE_METHODS = ("GET", "POST", "OPTIONS", "PUT", "PATCH", "DELETE", "HEAD")
 
@@ -153,7 +155,7 @@ def split_scope(record: dict, services: list[Service]) -> tuple[list[Service], l
 
 def _deadline(record: dict, phase: Phase) -> datetime:
     slack = settings().guard_ttl_seconds + settings().maintenance_probe_margin_seconds
-    return maintenance.parse_iso(record[phase.since]) + timedelta(seconds=slack)
+    return parse_iso(record[phase.since]) + timedelta(seconds=slack)
 
 
 def probe(maintenance_id: str, phase_name: str, *, until: str | None = None) -> dict:
@@ -174,9 +176,9 @@ def probe(maintenance_id: str, phase_name: str, *, until: str | None = None) -> 
         return {**result, "outcome": "already-concluded"}
 
     deadline = _deadline(record, phase)
-    stop = min(maintenance.now() + timedelta(seconds=STEP_BUDGET_SECONDS), deadline)
+    stop = min(utc_now() + timedelta(seconds=STEP_BUDGET_SECONDS), deadline)
     if until:
-        stop = min(stop, maintenance.parse_iso(until))
+        stop = min(stop, parse_iso(until))
     seen: dict[str, str] = dict(record.get(phase.per_service) or {})
     pending = [] if concluded else [service for service in affected if service.code not in seen]
     watched = [] if others_concluded else others
@@ -186,7 +188,7 @@ def probe(maintenance_id: str, phase_name: str, *, until: str | None = None) -> 
     method = probe_method(record) if phase.name == "blocked" else "GET"
     while pending or watched:
         answers = _probe_all(pending + watched, {service.code: method for service in pending})
-        at = maintenance.iso(maintenance.now())
+        at = iso(utc_now())
         for service, answer in zip(pending, answers, strict=False):
             if phase.shows(answer, maintenance_id):
                 seen[service.code] = at
@@ -196,21 +198,21 @@ def probe(maintenance_id: str, phase_name: str, *, until: str | None = None) -> 
                 collateral_at.setdefault(service.code, at)
         pending = [service for service in pending if service.code not in seen]
         # The others are watched until the deadline: only then has every guard read the window.
-        next_round = maintenance.now() + timedelta(seconds=PROBE_INTERVAL_SECONDS)
+        next_round = utc_now() + timedelta(seconds=PROBE_INTERVAL_SECONDS)
         if (not pending and not watched) or next_round >= stop:
             break
         time.sleep(PROBE_INTERVAL_SECONDS)
 
     codes = sorted(service.code for service in pending)
     fields: dict = {}
-    moment = maintenance.now()
+    moment = utc_now()
     outcome = "probing"
     if concluded:  # in an earlier call; only the others were left to watch
         outcome = "all-" + phase.name if record.get(phase.all_done) else "not-effective"
     if not concluded:
         fields[phase.per_service] = seen
         if not pending:
-            fields[phase.all_done] = max(seen.values()) if seen else maintenance.iso(moment)
+            fields[phase.all_done] = max(seen.values()) if seen else iso(moment)
             outcome = "all-" + phase.name
         elif moment >= deadline:
             fields[phase.missing] = codes
@@ -221,12 +223,12 @@ def probe(maintenance_id: str, phase_name: str, *, until: str | None = None) -> 
         if moment >= deadline:
             silent = {code for code, answer in last.items() if not answering(answer)}
             collateral = sorted(set(collateral_at) | silent | ({s.code for s in watched} - set(last)))
-            fields["collateral" if collateral else "othersUnaffected"] = collateral or maintenance.iso(moment)
+            fields["collateral" if collateral else "othersUnaffected"] = collateral or iso(moment)
     affected_done = concluded or phase.all_done in fields or phase.missing in fields
     others_done = others_concluded or "collateral" in fields or "othersUnaffected" in fields
     if not (affected_done and others_done):
         # A window shorter than TTL + margin reaches its expected end first: no verdict.
-        outcome = "expected-end-reached" if until and moment >= maintenance.parse_iso(until) else "probing"
+        outcome = "expected-end-reached" if until and moment >= parse_iso(until) else "probing"
     try:
         store.record_effect(maintenance_id, fields, expected_status=phase.record_status)
     except store.RecordConditionFailed:

@@ -9,7 +9,7 @@ import base64
 import binascii
 import json
 
-from g3n_ops.errors import InvalidInput
+from g3n_ops.contract.errors import InvalidInput
 
 
 def encode_token(key: dict) -> str:

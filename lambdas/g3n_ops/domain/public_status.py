@@ -17,6 +17,7 @@ from g3n_ops.api_models import (
     PublicStatus,
     PublicUpdate,
 )
+from g3n_ops.contract.timestamps import iso_seconds, parse_iso
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance as store
 from g3n_ops.store import maintenance_state
@@ -30,14 +31,6 @@ RECENTLY_ENDED = 10
 ENDED_READ = 2 * RECENTLY_ENDED
 PAGE_LIMIT = 100
 MAX_SCHEDULED_PAGES = 5  # bounds the page's latency; 500 scheduled windows is far beyond real use
-
-
-def _parse(timestamp: str) -> datetime:
-    return datetime.fromisoformat(timestamp)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _effect(record: dict) -> PublicEffect | None:
@@ -95,13 +88,13 @@ def _scheduled_records() -> list[dict]:
 
 
 def _scheduled(record: dict) -> PublicScheduledWindow:
-    end = _parse(record["start"]) + timedelta(seconds=int(record["duration"]))
+    end = parse_iso(record["start"]) + timedelta(seconds=int(record["duration"]))
     return PublicScheduledWindow(
         maintenanceId=record["maintenanceId"],
         description=record["description"],
         start=record["start"],
         duration=int(record["duration"]),
-        expectedEnd=_iso(end),
+        expectedEnd=iso_seconds(end),
         **_scope(record),
     )
 
@@ -123,15 +116,15 @@ def public_status(moment: datetime | None = None) -> PublicStatus:
     active = _active(record) if record and record["status"] == "active" else None
 
     upcoming = sorted(
-        (r for r in _scheduled_records() if _parse(r["start"]) <= moment + SCHEDULED_HORIZON),
+        (r for r in _scheduled_records() if parse_iso(r["start"]) <= moment + SCHEDULED_HORIZON),
         key=lambda r: r["start"],
     )
     ended, _ = store.list_page(status="ended", limit=ENDED_READ, start_key=None)
     ended.sort(key=lambda r: r.get("endedAt") or "", reverse=True)
 
-    imminent = any(_parse(r["start"]) <= moment + IMMINENT for r in upcoming)
+    imminent = any(parse_iso(r["start"]) <= moment + IMMINENT for r in upcoming)
     return PublicStatus(
-        generatedAt=_iso(moment),
+        generatedAt=iso_seconds(moment),
         active=active,
         scheduled=[_scheduled(r) for r in upcoming],
         recentlyEnded=[_ended(r) for r in ended[:RECENTLY_ENDED]],

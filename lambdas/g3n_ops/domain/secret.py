@@ -55,13 +55,15 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from g3n_ops import notify
-from g3n_ops.errors import (
+from g3n_ops.contract.errors import (
     InvalidInput,
     SecretAlreadySet,
     SecretCodeLocked,
     SecretCodeMismatch,
     SecretNotSet,
 )
+from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.timestamps import iso, iso_seconds, utc_now
 from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
 from g3n_ops.store import secret as store
@@ -235,7 +237,7 @@ def _record_failure(budget: store.Budget, window_ends: float, by: dict) -> NoRet
     threshold, window = limits.secret_lockout_threshold, limits.secret_lockout_window_seconds
     failures = store.record_failure(budget, window_ends=window_ends)
     cancel_budget = {"lockoutBudget": budget.name} if budget is store.CANCEL else {}
-    metrics.add_metric(name="SecretCodeMismatch", unit="Count", value=1)
+    metrics.add_metric(name=Metric.SECRET_CODE_MISMATCH, unit="Count", value=1)
     logger.warning("secret code mismatch", extra={"failuresInWindow": failures, **cancel_budget})
     counted = {} if failures is None else {"failuresInWindow": failures}
     _audit("secret-code-mismatch", by, **counted, **cancel_budget)
@@ -247,7 +249,7 @@ def _record_failure(budget: store.Budget, window_ends: float, by: dict) -> NoRet
     ):
         raise SecretCodeMismatch("the secret code is not correct")
     locked_until = now + window
-    metrics.add_metric(name="SecretLockout", unit="Count", value=1)
+    metrics.add_metric(name=Metric.SECRET_LOCKOUT, unit="Count", value=1)
     logger.error("secret-gated operations locked out", extra={"retryAfterSeconds": window, **cancel_budget})
     _audit("secret-lockout", by, lockedUntil=_iso(locked_until), **cancel_budget)
     notify.publish(notify.LOCKOUT_EVENT, {"lockedUntil": _iso(locked_until), "by": by, **cancel_budget})
@@ -349,7 +351,7 @@ def rotate(current_code: str, new_code: str, *, by: dict | None = None) -> None:
 def _audit(action: str, by: dict, **details: Any) -> None:
     entry = {
         "action": action,
-        "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "at": iso(utc_now()),
         "operation": by.get("operation"),
         "source": by.get("source"),
         "actor": by.get("actor"),
@@ -359,4 +361,4 @@ def _audit(action: str, by: dict, **details: Any) -> None:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+    return iso_seconds(datetime.fromtimestamp(epoch, UTC))

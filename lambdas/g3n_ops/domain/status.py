@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 from g3n_ops.aws import client
+from g3n_ops.contract.timestamps import iso_seconds, utc_now
 from g3n_ops.domain import maintenance, maintenance_effect
 from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
@@ -15,7 +15,7 @@ from g3n_ops.store import maintenance_state, table
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso_seconds(utc_now())
 
 
 def ping() -> dict:

@@ -32,17 +32,18 @@ from botocore.exceptions import ClientError
 
 from g3n_ops import retry
 from g3n_ops.aws import client
+from g3n_ops.contract.errors import StepCallerRefused
+from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.domain import audit as maintenance_audit
 from g3n_ops.domain.vacuum.audit import audit as vacuum_audit
-from g3n_ops.domain.vacuum.records import iso, utc_now
-from g3n_ops.errors import StepCallerRefused
 from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as vacuum_store
 
 Lifecycle = Literal["vacuum", "maintenance"]
 CACHE_SECONDS = 60.0
-REFUSED_METRIC = "StepCallerRefused"
+REFUSED_METRIC = Metric.STEP_CALLER_REFUSED
 # DescribeExecution's answers for an ARN that names no execution (or no valid one).
 _NOT_FOUND = ("ExecutionDoesNotExist", "InvalidArn", "ValidationException", "StateMachineDoesNotExist")
 

@@ -9,11 +9,12 @@ generically, so a new kind of entry shows up without a change here.
 
 from __future__ import annotations
 
+from g3n_ops.contract.errors import InvalidInput
+from g3n_ops.contract.statuses import VACUUM_STATUSES
 from g3n_ops.domain import paging, vacuum
-from g3n_ops.errors import InvalidInput
 from g3n_ops.store import vacuum as store
 
-STATUSES = ("pending", "running", "cancelling", "failing", "completed", "cancelled", "failed")
+STATUSES = VACUUM_STATUSES
 # Terminal: the run's numbers are final from the first read that shows one of these (cancelling
 # and failing are not: chunks in flight still add their counts).
 ENDED = ("completed", "cancelled", "failed")

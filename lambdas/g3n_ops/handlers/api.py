@@ -18,8 +18,10 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, Server
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from g3n_ops.api_models import ErrorResponse, MaintenancePage, MaintenanceRecord, Ping, PublicStatus, Stat
+from g3n_ops.contract.errors import InvalidInput, OpsError, RouteNotFound
+from g3n_ops.contract.ids import MAINTENANCE_ID_HINT, MAINTENANCE_ID_PATTERN
+from g3n_ops.contract.statuses import MAINTENANCE_STATUSES
 from g3n_ops.domain import maintenance, public_status, status
-from g3n_ops.errors import InvalidInput, OpsError, RouteNotFound
 from g3n_ops.handlers import status_html
 from g3n_ops.handlers.operations import AWS_ERRORS, aws_failure
 from g3n_ops.observability import logger, metrics, tracer
@@ -58,14 +60,12 @@ SECURITY_SCHEMES = {
 
 # What a bad parameter must look like: the schema's description and the 400's message, in one place.
 PARAMETER_RULES = {
-    "status": "status must be one of " + ", ".join(maintenance.STATUSES),
+    "status": "status must be one of " + ", ".join(MAINTENANCE_STATUSES),
     "limit": "query parameter 'limit' must be an integer from 1 to 100",
     "nextToken": "the nextToken is not valid; pass the previous page's nextToken unchanged",
-    "id": "a maintenance id looks like mw-20261201-3f2a9c1d",
+    "id": MAINTENANCE_ID_HINT,
 }
-MAINTENANCE_ID_PATTERN = r"^mw-[0-9]{8}-[0-9a-f]{8}$"
 MAX_TOKEN_LENGTH = 2048
-REF = "#/components/schemas/"
 
 
 def _errors(*statuses: int) -> dict[int, dict]:
@@ -153,7 +153,7 @@ def stat() -> Stat:
 )
 def maintenance_list(
     status_filter: Annotated[
-        Literal[maintenance.STATUSES] | None,  # type: ignore[valid-type]
+        Literal[MAINTENANCE_STATUSES] | None,  # type: ignore[valid-type]
         Query(alias="status", description="only windows in this status"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="page size, 1 to 100")] = 20,

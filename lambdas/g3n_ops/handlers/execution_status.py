@@ -3,8 +3,8 @@
 A malformed event is logged and dropped (raising would only make EventBridge retry it).
 """
 
+from g3n_ops.contract.errors import OpsError
 from g3n_ops.domain import execution_status
-from g3n_ops.errors import OpsError
 from g3n_ops.observability import logger, metrics, tracer
 
 

@@ -27,8 +27,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from pydantic import Field
 
 from g3n_ops.aws import client
+from g3n_ops.contract.errors import RequestInProgress
 from g3n_ops.domain import maintenance
-from g3n_ops.errors import RequestInProgress
 from g3n_ops.handlers.operations import Operations
 from g3n_ops.models import MaintenanceId, Request, SecretRequest
 from g3n_ops.observability import logger, metrics, tracer

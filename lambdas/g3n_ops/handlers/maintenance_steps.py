@@ -12,8 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from g3n_ops.aws import transient_errors_named
+from g3n_ops.contract.errors import InvalidInput
 from g3n_ops.domain import maintenance, maintenance_effect, step_caller
-from g3n_ops.errors import InvalidInput
 from g3n_ops.handlers.operations import describe_validation_error
 from g3n_ops.observability import logger, metrics, tracer
 from g3n_ops.store import maintenance as store

@@ -15,8 +15,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
 from g3n_ops.aws import error_code, translate
+from g3n_ops.contract.errors import AwsError, InvalidInput, OpsError, UnknownOperation
+from g3n_ops.contract.metrics import Metric
 from g3n_ops.domain import secret
-from g3n_ops.errors import AwsError, InvalidInput, OpsError, UnknownOperation
 from g3n_ops.models import SecretRequest
 from g3n_ops.observability import logger, metrics
 
@@ -39,7 +40,7 @@ def aws_failure(error: Exception, *, doing: str) -> OpsError:
         "AWS error answered with a stable code",
         extra={"code": failure.code, "awsError": error_code(cause) or type(cause).__name__},
     )
-    metrics.add_metric(name="OperationAwsError", unit="Count", value=1)
+    metrics.add_metric(name=Metric.OPERATION_AWS_ERROR, unit="Count", value=1)
     return failure
 
 
@@ -76,7 +77,7 @@ class Operations:
             return aws_failure(error, doing=doing).to_dict()
         except OpsError as error:
             logger.info("operation refused", extra={"code": error.code})
-            metrics.add_metric(name="OperationError", unit="Count", value=1)
+            metrics.add_metric(name=Metric.OPERATION_ERROR, unit="Count", value=1)
             return error.to_dict()
 
     def _run(self, event: Any) -> dict:

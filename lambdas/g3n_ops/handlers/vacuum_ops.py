@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from g3n_ops.contract.statuses import VACUUM_STATUSES
 from g3n_ops.domain import vacuum
 from g3n_ops.domain import vacuum_history as history
 from g3n_ops.handlers.operations import Operations
@@ -107,9 +108,7 @@ def vacuum_status(request: VacuumStatusRequest) -> dict:
 
 class VacuumListRequest(Request):
     operation: Literal["vacuum-list"]
-    status: (
-        Literal["pending", "running", "cancelling", "failing", "completed", "cancelled", "failed"] | None
-    ) = None
+    status: Literal[VACUUM_STATUSES] | None = None  # type: ignore[valid-type]
     limit: int = Field(default=20, ge=1, le=100)
     next_token: str | None = Field(default=None, alias="nextToken", max_length=2048)
 

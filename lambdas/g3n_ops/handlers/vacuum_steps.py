@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from g3n_ops.aws import transient_errors_named
+from g3n_ops.contract.errors import InvalidInput
 from g3n_ops.domain import step_caller
 from g3n_ops.domain.vacuum import steps
-from g3n_ops.errors import InvalidInput
 from g3n_ops.handlers.operations import describe_validation_error
 from g3n_ops.observability import logger, metrics, tracer
 from g3n_ops.store import vacuum as store

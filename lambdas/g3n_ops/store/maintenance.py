@@ -16,10 +16,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from g3n_ops.contract.keys import MAINTENANCE_PREFIX, Kind
 from g3n_ops.store import maintenance_state, table
 
-PK_PREFIX = "maintenance#"
-KIND = "maintenance"
+PK_PREFIX = MAINTENANCE_PREFIX
+KIND = Kind.MAINTENANCE
 _STORAGE_ONLY = ("pk", "kind", "sortKey")
 
 
@@ -69,18 +70,13 @@ class Change:
     set_fields: dict[str, Any] = field(default_factory=dict)
     history_entry: dict | None = None
     update_entry: dict | None = None
-    # Extra condition (ANDed), e.g. "not already overrunning"; its names/values start with #x / :x.
-    extra_condition: str | None = None
-    extra_names: dict[str, str] = field(default_factory=dict)
-    extra_values: dict[str, Any] = field(default_factory=dict)
 
     def expression(self) -> dict:
-        names = {"#status": "status", "#version": "version", **self.extra_names}
+        names = {"#status": "status", "#version": "version"}
         values: dict[str, Any] = {
             ":expected": self.expected_status,
             ":version": self.expected_version,
             ":next_version": self.expected_version + 1,
-            **self.extra_values,
         }
         clauses = ["#version = :next_version"]
         for index, (name, value) in enumerate(self.set_fields.items()):
@@ -96,8 +92,6 @@ class Change:
                     f"#{attribute} = list_append(if_not_exists(#{attribute}, :empty), :{attribute})"
                 )
         condition = "#status = :expected AND #version = :version"
-        if self.extra_condition:
-            condition += f" AND ({self.extra_condition})"
         return {
             "UpdateExpression": "SET " + ", ".join(clauses),
             "ConditionExpression": condition,

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 
+from g3n_ops.contract.keys import MAINTENANCE_STATE_PK as STATE_PK
+from g3n_ops.contract.maintenance import ACTIVE_ID_ATTRIBUTE, state_item
+from g3n_ops.contract.maintenance import INACTIVE_STATE as INACTIVE
+from g3n_ops.contract.maintenance import STATE_VALUE_ATTRIBUTE as VALUE_ATTRIBUTE
 from g3n_ops.store import table
-
-STATE_PK = "maintenance#state"
-VALUE_ATTRIBUTE = "value"
-ACTIVE_ID_ATTRIBUTE = "activeMaintenanceId"
-INACTIVE: dict = {"active": False}
 
 
 def read() -> dict:
@@ -35,8 +34,4 @@ def active_id() -> str | None:
 
 
 def item(state: dict) -> dict:
-    """The full item for ``state`` (used in puts and transactions)."""
-    full = {"pk": STATE_PK, VALUE_ATTRIBUTE: json.dumps(state, sort_keys=True)}
-    if state.get("active"):
-        full[ACTIVE_ID_ATTRIBUTE] = state["maintenanceId"]
-    return full
+    return state_item(state)

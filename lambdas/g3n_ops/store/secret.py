@@ -24,11 +24,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from g3n_ops.contract import keys
 from g3n_ops.store import table
 
-SECRET_PK = "secret"
-LOCKOUT_PK = "lockout#secret"
-AUDIT_KIND = "audit#secret"
+SECRET_PK = keys.SECRET_PK
+LOCKOUT_PK = keys.SECRET_LOCKOUT_PK
+AUDIT_KIND = keys.Kind.SECRET_AUDIT
 # Taking an attempt: an increment, and when the window has ended a restart; each can lose a race
 # to another caller, and after this many tries the attempt is refused (fail closed).
 TAKE_TRIES = 3

@@ -8,9 +8,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from g3n_ops.aws import client
+from g3n_ops.contract.keys import KIND_INDEX
 from g3n_ops.settings import settings
-
-KIND_INDEX = "kind-index"  # hash: kind, range: sortKey (ISO timestamp) → newest first listings
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()

@@ -21,12 +21,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from g3n_ops.contract.keys import VACUUM_MUTEX_PK, VACUUM_PREFIX, Kind
 from g3n_ops.store import table
 
-KIND = "vacuum"
-AUDIT_KIND = "audit#vacuum"
-MUTEX_PK = "vacuum#mutex"
-RECORD_PREFIX = "vacuum#"
+KIND = Kind.VACUUM
+AUDIT_KIND = Kind.VACUUM_AUDIT
+MUTEX_PK = VACUUM_MUTEX_PK
+RECORD_PREFIX = VACUUM_PREFIX
 
 
 def record_pk(vacuum_id: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from g3n_ops.aws import client, error_code
-from g3n_ops.errors import VacuumIncomplete, VacuumScopeViolation
+from g3n_ops.contract.errors import VacuumIncomplete, VacuumScopeViolation
 
 from . import calls
 from .counting import Checkpoint, ChunkResult, Clock, Counts, Limits

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from g3n_ops import retry
 from g3n_ops.aws import SERVER_ERROR_CODES, THROTTLING_CODES
-from g3n_ops.errors import AwsThrottled
+from g3n_ops.contract.errors import AwsThrottled
 from g3n_ops.observability import logger
 
 from .counting import Counts

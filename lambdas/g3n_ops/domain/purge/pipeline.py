@@ -31,7 +31,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from g3n_ops.errors import AwsAccessDenied, AwsError, AwsServerError, AwsThrottled
+from g3n_ops.contract.errors import AwsAccessDenied, AwsError, AwsServerError, AwsThrottled
 from g3n_ops.observability import logger
 
 from . import calls

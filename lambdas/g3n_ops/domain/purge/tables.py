@@ -12,7 +12,7 @@ from typing import Any
 
 from g3n_ops import retry
 from g3n_ops.aws import client
-from g3n_ops.errors import VacuumScopeViolation
+from g3n_ops.contract.errors import VacuumScopeViolation
 
 from . import calls
 from .counting import Checkpoint, ChunkResult, Clock, Counts, Limits

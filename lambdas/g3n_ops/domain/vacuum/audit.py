@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 from g3n_ops import notify
-from g3n_ops.domain.vacuum.records import iso, utc_now
+from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.observability import logger
 from g3n_ops.store import vacuum as store
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
+from g3n_ops.contract.errors import ConfirmationPhraseMismatch, InvalidOrgcode, VacuumNotAllowed
+from g3n_ops.contract.vacuum import CONFIRMATION_PHRASE
 from g3n_ops.domain.vacuum.records import Scope
-from g3n_ops.errors import ConfirmationPhraseMismatch, InvalidOrgcode, VacuumNotAllowed
 from g3n_ops.registry import DEFAULT_ORGCODE_PATTERN, load_registry
 from g3n_ops.settings import settings
-
-CONFIRMATION_PHRASE = "VACUUM ALL DATA PERMANENTLY"
 
 
 def check_allowed() -> None:

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from g3n_ops.contract.errors import InvalidTransition, MaintenanceAlreadyActive, OpsError
+from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.domain import maintenance
 from g3n_ops.domain.vacuum.audit import audit
-from g3n_ops.errors import InvalidTransition, MaintenanceAlreadyActive, OpsError
 from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
 
@@ -56,7 +58,7 @@ def open_window(record: dict) -> str:
     window = maintenance.schedule(
         description=PUBLIC_DESCRIPTION,
         duration=settings().vacuum_maintenance_seconds,
-        start=maintenance.iso(maintenance.now()),
+        start=iso(utc_now()),
         auto_end=False,
         by=by,
     )
@@ -117,7 +119,7 @@ def close_window(record: dict, outcome: str) -> str | None:
             "vacuum maintenance window not ended",
             extra={"vacuumId": record["vacuumId"], "maintenanceId": maintenance_id, "error": message},
         )
-        metrics.add_metric(name="VacuumMaintenanceNotEnded", unit="Count", value=1)
+        metrics.add_metric(name=Metric.VACUUM_MAINTENANCE_NOT_ENDED, unit="Count", value=1)
         audit(
             record,
             "maintenance-left-open",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from g3n_ops.domain.vacuum.records import iso
-from g3n_ops.errors import VacuumMutexLocked, VacuumMutexLost
+from g3n_ops.contract.errors import VacuumMutexLocked, VacuumMutexLost
+from g3n_ops.contract.timestamps import iso
 from g3n_ops.store import vacuum as store
 
 # How long the mutex stays ours without a renewal. Every step renews it; the pending window is

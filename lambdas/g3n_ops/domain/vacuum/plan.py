@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+from g3n_ops.contract.errors import VacuumPlanViolation
 from g3n_ops.domain import purge
 from g3n_ops.domain.vacuum.audit import audit
 from g3n_ops.domain.vacuum.records import Scope
-from g3n_ops.errors import VacuumPlanViolation
 from g3n_ops.registry import Registry, load_registry
 
 COUNTERS = ("items", "objects", "bytes", "uploads")  # uploads: aborted S3 multipart uploads

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
-from g3n_ops.errors import VacuumNotFound
+from g3n_ops.contract.errors import VacuumNotFound
+from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.store import vacuum as store
 
 Scope = Literal["all", "org"]
@@ -20,15 +21,6 @@ FIELD_ORDER = (
     "createdAt", "startedAt", "finishedAt", "executionArn", "error", "stats",
 )  # fmt: skip
 ALWAYS_SHOWN = ("startedAt", "finishedAt", "executionArn")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """Millisecond ISO 8601 (sortKey: records created in the same second still sort)."""
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_vacuum_id(moment: datetime) -> str:

@@ -8,6 +8,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from g3n_ops import retry
 from g3n_ops.aws import client
+from g3n_ops.contract.errors import (
+    AwsServerError,
+    AwsThrottled,
+    InvalidInput,
+    MaintenanceAlreadyActive,
+    OpsError,
+    VacuumMutexLocked,
+    VacuumNotCancellable,
+    VacuumNotResumable,
+    VacuumStartFailed,
+    VacuumStepFailed,
+)
+from g3n_ops.contract.metrics import Metric
 from g3n_ops.domain import dry_run_binding
 from g3n_ops.domain.vacuum.audit import audit
 from g3n_ops.domain.vacuum.checks import check_allowed, check_request
@@ -25,18 +38,6 @@ from g3n_ops.domain.vacuum.records import (
     utc_now,
 )
 from g3n_ops.domain.vacuum.settle import FINAL_OF, settle
-from g3n_ops.errors import (
-    AwsServerError,
-    AwsThrottled,
-    InvalidInput,
-    MaintenanceAlreadyActive,
-    OpsError,
-    VacuumMutexLocked,
-    VacuumNotCancellable,
-    VacuumNotResumable,
-    VacuumStartFailed,
-    VacuumStepFailed,
-)
 from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as store
@@ -116,7 +117,7 @@ def request(
         execution_arn=started["executionArn"],
         execution_arn_unset_ok=True,
     )
-    metrics.add_metric(name="VacuumRequested", unit="Count", value=1)
+    metrics.add_metric(name=Metric.VACUUM_REQUESTED, unit="Count", value=1)
     return public(bound or store.get_record(vacuum_id) or record)
 
 
@@ -256,7 +257,7 @@ def cancel(vacuum_id: str, *, actor: str | None, source: str) -> dict:
     store.release_mutex(vacuum_id)
     audit(record, "cancelled", by=actor, via=source, cancelledWhile="pending")
     close_window(record, "was cancelled while pending")
-    metrics.add_metric(name="VacuumCancelled", unit="Count", value=1)
+    metrics.add_metric(name=Metric.VACUUM_CANCELLED, unit="Count", value=1)
     return public(record)
 
 
@@ -293,7 +294,7 @@ def resume(vacuum_id: str, *, actor: str | None, source: str) -> dict:
         raise VacuumNotResumable(f"vacuum {vacuum_id} changed meanwhile; it is {get(vacuum_id)['status']}")
     audit(resumed, "resumed", by=actor, via=source, previousError=record.get("error"))
     _start_execution(vacuum_id, name, {"vacuumId": vacuum_id, "attempt": attempt}, failed_arn=arn)
-    metrics.add_metric(name="VacuumResumed", unit="Count", value=1)
+    metrics.add_metric(name=Metric.VACUUM_RESUMED, unit="Count", value=1)
     return public(resumed)
 
 
@@ -328,7 +329,7 @@ def mark_failed(vacuum_id: str, error: dict, *, execution_arn: str | None) -> bo
         store.release_mutex(vacuum_id)
         audit(record, "failed", error=error, totals=record.get("stats", {}).get("totals"))
         close_window(record, f"failed ({error.get('code')})")
-        metrics.add_metric(name="VacuumFailed", unit="Count", value=1)
+        metrics.add_metric(name=Metric.VACUUM_FAILED, unit="Count", value=1)
         return True
     record = store.update_record(
         vacuum_id,

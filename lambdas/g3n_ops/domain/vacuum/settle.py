@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import time
 
+from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.domain.vacuum.audit import audit
 from g3n_ops.domain.vacuum.maintenance_bracket import close_window
-from g3n_ops.domain.vacuum.records import get, iso, utc_now
+from g3n_ops.domain.vacuum.records import get
 from g3n_ops.observability import metrics
 from g3n_ops.store import vacuum as store
 
@@ -56,12 +58,12 @@ def settle(vacuum_id: str) -> dict | None:
     if final == "cancelled":
         audit(settled, "cancelled", by=settled.get("cancelledBy"), cancelledWhile="running", totals=totals)
         close_window(settled, "was cancelled while running")
-        metrics.add_metric(name="VacuumCancelled", unit="Count", value=1)
+        metrics.add_metric(name=Metric.VACUUM_CANCELLED, unit="Count", value=1)
     else:
         error = settled.get("error") or {}
         audit(settled, "failed", error=error, totals=totals)
         close_window(settled, f"failed ({error.get('code')})")
-        metrics.add_metric(name="VacuumFailed", unit="Count", value=1)
+        metrics.add_metric(name=Metric.VACUUM_FAILED, unit="Count", value=1)
     return settled
 
 

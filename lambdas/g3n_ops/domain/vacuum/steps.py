@@ -11,7 +11,7 @@ import json
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -19,6 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from g3n_ops import retry
 from g3n_ops.aws import client
+from g3n_ops.contract.errors import (
+    CODE_BY_CLASS_NAME,
+    InvalidInput,
+    VacuumIncomplete,
+    VacuumNotAdmitted,
+    VacuumStepFailed,
+)
+from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.timestamps import parse_iso
 from g3n_ops.domain import dry_run_binding, purge, step_caller
 from g3n_ops.domain.vacuum import plan as plans
 from g3n_ops.domain.vacuum import rounds
@@ -41,13 +50,6 @@ from g3n_ops.domain.vacuum.records import (
 )
 from g3n_ops.domain.vacuum.requests import mark_failed, open_record
 from g3n_ops.domain.vacuum.settle import CHUNK_LEASE_SECONDS, drain_and_settle
-from g3n_ops.errors import (
-    CODE_BY_CLASS_NAME,
-    InvalidInput,
-    VacuumIncomplete,
-    VacuumNotAdmitted,
-    VacuumStepFailed,
-)
 from g3n_ops.observability import metrics
 from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
@@ -200,7 +202,7 @@ def start(vacuum_id: str, execution_arn: str) -> dict:
 def _refuse_before_window_end(record: dict, execution_arn: str) -> None:
     """The pending window is the domain's rule, not only the ASL's Wait: a start sent early (by
     hand, with the waiting execution's ARN) is refused."""
-    created = datetime.fromisoformat(record["createdAt"].replace("Z", "+00:00"))
+    created = parse_iso(record["createdAt"])
     ends = created + timedelta(seconds=settings().vacuum_pending_seconds - CLOCK_SLACK_SECONDS)
     if utc_now() < ends:
         step_caller.refuse(
@@ -420,7 +422,7 @@ def purge_chunk(
 
 def _unit_done(record: dict, unit_id: str, unit: purge.WorkUnit, state: dict) -> None:
     """One trail entry per unit, from the chunk whose checkpoint finished it (written once)."""
-    started = datetime.fromisoformat(state["startedAt"].replace("Z", "+00:00"))
+    started = parse_iso(state["startedAt"])
     elapsed = round((utc_now() - started).total_seconds(), 3)
     audit(
         record,
@@ -446,7 +448,7 @@ def verify(vacuum_id: str, execution_arn: str) -> dict:
     record = _running(vacuum_id, execution_arn)
     _refuse_unless_done(record, "verify", execution_arn)
     renew_mutex(vacuum_id)
-    started_ms = int(datetime.fromisoformat(record["startedAt"].replace("Z", "+00:00")).timestamp() * 1000)
+    started_ms = int(parse_iso(record["startedAt"]).timestamp() * 1000)
     checked = dict(record.get("verifyProgress") or {})
     planned = _verify_units(record)
     units = {name: unit for name, unit in planned.items() if not checked.get(name, {}).get("done")}
@@ -535,7 +537,7 @@ def finalise(vacuum_id: str, execution_arn: str) -> dict:
     run_totals = record["stats"]["totals"]
     audit(record, "completed", totals=run_totals)
     close_window(record, "completed")
-    metrics.add_metric(name="VacuumCompleted", unit="Count", value=1)
+    metrics.add_metric(name=Metric.VACUUM_COMPLETED, unit="Count", value=1)
     return {"vacuumId": vacuum_id, "status": "completed", "totals": run_totals}
 
 

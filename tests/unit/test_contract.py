@@ -1,0 +1,73 @@
+"""The contract is said once and stays dependency-free: the synth, the client and the guard read
+the same names the functions write."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import g3n_maintenance_guard as guard
+from g3n_ops.contract import keys, metrics, statuses
+from g3n_ops.contract.maintenance import ACTIVE_ID_ATTRIBUTE, STATE_VALUE_ATTRIBUTE, state_item
+from g3n_ops.contract.timestamps import iso, iso_seconds, parse_iso
+
+ROOT = Path(__file__).resolve().parents[2]
+LAMBDA_CODE = ("aws_lambda_powertools", "g3n_ops.handlers", "g3n_ops.domain", "g3n_maintenance_guard")
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"
+    run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    return set(run.stdout.split())
+
+
+def test_the_synth_loads_no_lambda_code(tmp_path):
+    loaded = _modules_after(
+        f"from infra.stack import build_app\nbuild_app(outdir={str(tmp_path)!r})[0].synth()"
+    )
+    assert not {name for name in loaded if name.startswith(LAMBDA_CODE)}
+
+
+def test_the_contract_imports_nothing_but_the_standard_library():
+    loaded = _modules_after(
+        "import g3n_ops.contract.errors, g3n_ops.contract.ids, g3n_ops.contract.keys, "
+        "g3n_ops.contract.maintenance, g3n_ops.contract.metrics, g3n_ops.contract.events, "
+        "g3n_ops.contract.statuses, g3n_ops.contract.timestamps, g3n_ops.contract.vacuum, "
+        "g3n_ops.contract.discovery"
+    )
+    third_party = {"boto3", "botocore", "pydantic", "aws_lambda_powertools", "aws_cdk"}
+    assert not {name.split(".")[0] for name in loaded} & third_party
+
+
+def test_the_guard_library_emits_the_names_the_alarms_watch():
+    # The guard ships as a layer of its own and cannot import OPS: its names are held equal here.
+    assert guard.METRIC_NAMESPACE == metrics.GUARD_NAMESPACE
+    assert guard.FAIL_OPEN_METRIC == metrics.GuardMetric.FAIL_OPEN
+    assert guard.STALE_SERVED_METRIC == metrics.GuardMetric.STALE_SERVED
+    assert guard.BYPASS_METRIC == metrics.GuardMetric.BYPASSED
+
+
+def test_the_guard_library_reads_the_state_item_ops_writes():
+    written = state_item({"active": True, "maintenanceId": "mw-20261201-3f2a9c1d"})
+    assert guard.STATE_KEY == written["pk"] == keys.MAINTENANCE_STATE_PK
+    assert set(written) == {"pk", STATE_VALUE_ATTRIBUTE, ACTIVE_ID_ATTRIBUTE}
+    assert STATE_VALUE_ATTRIBUTE == "value"  # the guard's DynamoDBProvider(value_attr="value")
+
+
+def test_statuses_list_in_lifecycle_order_as_plain_strings():
+    assert statuses.MAINTENANCE_STATUSES == ("scheduled", "active", "ended", "cancelled")
+    assert statuses.VACUUM_STATUSES[:2] == ("pending", "running")
+    assert all(type(status) is str for status in (*statuses.VACUUM_STATUSES, *statuses.VACUUM_FINAL))
+    assert {"completed", "cancelled", "failed"} == statuses.VACUUM_FINAL
+
+
+def test_one_timestamp_format_utc_with_z():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    moment = datetime(2026, 12, 1, 2, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    assert iso(moment) == "2026-12-01T00:00:00.123Z"
+    assert iso_seconds(moment) == "2026-12-01T00:00:00Z"
+    assert iso(datetime(2026, 12, 1)) == "2026-12-01T00:00:00.000Z"  # naive is UTC
+    assert parse_iso("2026-12-01T00:00:00.123Z") == moment.astimezone(UTC).replace(microsecond=123000)
+    assert parse_iso("2026-12-01T00:00:00") == datetime(2026, 12, 1, tzinfo=UTC)
