@@ -250,8 +250,7 @@ class LocalStack:
 
     def stop(self) -> None:
         aws.remove_client_hook(self.faults.hook)
-        if iam_enforce._active is self.iam:
-            iam_enforce.activate(None)
+        iam_enforce.deactivate(self.iam)
         iam_enforce.write_usage(self.iam)
         if self.provisioner is not None:
             self.provisioner.status_watcher.stop()

@@ -122,6 +122,12 @@ def activate(enforcer: IamEnforcer | None) -> None:
     _active = enforcer
 
 
+def deactivate(enforcer: IamEnforcer) -> None:
+    """Stop acting as ``enforcer``'s principals, unless another stack has activated its own since."""
+    if _active is enforcer:
+        activate(None)
+
+
 def current_container() -> str:
     """The running function's name (``aws.container()`` on the local stack), "" outside one."""
     principal = _current.get()

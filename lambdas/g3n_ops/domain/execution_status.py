@@ -204,7 +204,7 @@ def _flag_timer_stopped(record: dict, by: maintenance.Actor, ended: ExecutionEnd
         "auto-ended or flagged overrunning; end it with maintenance-end"
     )
     at = iso(utc_now())
-    entry = maintenance._history("timer-stopped", "active", "active", at, by, message)
+    entry = maintenance.history_entry("timer-stopped", "active", "active", at, by, message)
     change = maintenance_store.Change(
         "active", record["version"], {"timerStopped": True}, history_entry=entry
     )
@@ -212,5 +212,5 @@ def _flag_timer_stopped(record: dict, by: maintenance.Actor, ended: ExecutionEnd
         maintenance_store.apply(record["maintenanceId"], change)
     except maintenance_store.RecordConditionFailed:
         return None  # changed meanwhile (ended by hand, say): nothing left to flag
-    maintenance._audit("timer-stopped", record, entry)
+    maintenance.audit_action("timer-stopped", record, entry)
     return f"maintenance {record['maintenanceId']} flagged timer-stopped"

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
 import re
 import secrets
@@ -39,7 +38,6 @@ from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from g3n_ops.aws import client
 from g3n_ops.contract.errors import (
     InvalidInput,
     InvalidTransition,
@@ -59,6 +57,7 @@ from g3n_ops.contract.metrics import Metric, maintenance_action
 from g3n_ops.contract.statuses import MAINTENANCE_STATUSES
 from g3n_ops.contract.timestamps import iso, iso_seconds, parse_iso, utc_now
 from g3n_ops.domain import audit, paging, step_caller
+from g3n_ops.gateways import executions
 from g3n_ops.observability import logger, metrics
 from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
@@ -238,7 +237,9 @@ def shown(document: dict) -> dict:
 
 
 # -- records -------------------------------------------------------------------------------------
-def _history(action: str, from_status: str | None, to_status: str, at: str, by: Actor, message: str | None):
+def history_entry(
+    action: str, from_status: str | None, to_status: str, at: str, by: Actor, message: str | None
+):
     return {
         "action": action,
         "from": from_status,
@@ -293,7 +294,7 @@ def new_record(
         "allRecoveredAt": None,
         "notRecovered": None,
         "updates": [],
-        "history": [_history("schedule", None, "scheduled", created, by, None)],
+        "history": [history_entry("schedule", None, "scheduled", created, by, None)],
         "version": 1,
     }
 
@@ -314,7 +315,7 @@ def active_state(record: dict) -> dict:
     }
 
 
-def _audit(action: str, record: dict, entry: dict) -> None:
+def audit_action(action: str, record: dict, entry: dict) -> None:
     audit.write(
         {
             "action": action,
@@ -390,7 +391,7 @@ def schedule(
         bypass_token=bypass_token,
     )
     store.create(record)
-    _audit("schedule", record, record["history"][0])
+    audit_action("schedule", record, record["history"][0])
     maintenance_id = record["maintenanceId"]
     try:
         execution_arn = _start_execution(maintenance_id, maintenance_id)
@@ -432,7 +433,7 @@ def schedule_from_execution(
     )
     record["executionArn"] = execution_arn
     store.create(record)
-    _audit("schedule", record, record["history"][0])
+    audit_action("schedule", record, record["history"][0])
     return record
 
 
@@ -474,7 +475,7 @@ def _activate(record: dict, by: Actor, message: str | None, bypass_token: str | 
     }
     if bypass_token:  # a start with --bypass: a new token (it replaces one issued at schedule)
         fields |= {"bypass": True, "bypassSha256": bypass_sha256(bypass_token)}
-    entry = _history("start", "scheduled", "active", fields["startedAt"], by, message)
+    entry = history_entry("start", "scheduled", "active", fields["startedAt"], by, message)
     state = active_state({**record, **fields})
     try:
         _apply(
@@ -487,7 +488,7 @@ def _activate(record: dict, by: Actor, message: str | None, bypass_token: str | 
         raise MaintenanceAlreadyActive(
             f"maintenance {other} is active; end it before starting {record['maintenanceId']}"
         ) from None
-    _audit("start", record, entry)
+    audit_action("start", record, entry)
     return {**record, **fields}
 
 
@@ -576,7 +577,7 @@ def update(text: str | None, by: Actor, *, rotate_bypass_token: str | None = Non
         if rotate_bypass_token is not None:
             fields |= {"bypass": True, "bypassSha256": bypass_sha256(rotate_bypass_token)}
             message = "operator bypass rotated: the previous token no longer passes"
-            history = _history("rotate-bypass", "active", "active", at, by, message)
+            history = history_entry("rotate-bypass", "active", "active", at, by, message)
         state = active_state({**record, **fields})
         _apply(
             record,
@@ -584,9 +585,9 @@ def update(text: str | None, by: Actor, *, rotate_bypass_token: str | None = Non
             store.StateChange(state, "owned", record["maintenanceId"]),
         )
         if entry is not None:
-            _audit("update", record, {**entry, "from": "active", "to": "active"})
+            audit_action("update", record, {**entry, "from": "active", "to": "active"})
         if history is not None:
-            _audit("rotate-bypass", record, history)
+            audit_action("rotate-bypass", record, history)
         return record
 
     record = _with_fresh_record(_active_record()["maintenanceId"], attempt)
@@ -600,13 +601,13 @@ def _finish(record: dict, by: Actor, *, action: str, message: str) -> dict:
     at = iso(now())
     # The bypass ends with the window: the state goes inactive and the record forgets the digest.
     fields = {"status": "ended", "endedAt": at, "endMessage": message, "bypassSha256": None}
-    entry = _history(action, "active", "ended", at, by, message)
+    entry = history_entry(action, "active", "ended", at, by, message)
     _apply(
         record,
         store.Change("active", record["version"], fields, history_entry=entry),
         store.StateChange(maintenance_state.INACTIVE, "owned", record["maintenanceId"]),
     )
-    _audit(action, record, entry)
+    audit_action(action, record, entry)
     return {**record, **fields}
 
 
@@ -647,14 +648,14 @@ def _start_recovery_probe(maintenance_id: str) -> None:
 def _flag_overrun(record: dict, by: Actor) -> dict:
     message = f"still active past its expected end ({record['expectedEnd']}); end it with maintenance-end"
     at = iso(now())
-    entry = _history("overrun", "active", "active", at, by, message)
+    entry = history_entry("overrun", "active", "active", at, by, message)
     state = active_state({**record, "overrunning": True})
     _apply(
         record,
         store.Change("active", record["version"], {"overrunning": True}, history_entry=entry),
         store.StateChange(state, "owned", record["maintenanceId"]),
     )
-    _audit("overrun", record, entry)
+    audit_action("overrun", record, entry)
     metrics.add_metric(name=Metric.MAINTENANCE_OVERRUNNING, unit="Count", value=1)  # what the alarm watches
     return {**record, "overrunning": True}
 
@@ -699,9 +700,9 @@ def cancel(maintenance_id: str, by: Actor, *, message: str | None = None) -> dic
             raise InvalidTransition(f"maintenance {maintenance_id} is already {record['status']}")
         at = iso(now())
         fields = {"status": "cancelled", "cancelledAt": at, "bypassSha256": None}
-        entry = _history("cancel", "scheduled", "cancelled", at, by, message)
+        entry = history_entry("cancel", "scheduled", "cancelled", at, by, message)
         _apply(record, store.Change("scheduled", record["version"], fields, history_entry=entry))
-        _audit("cancel", record, entry)
+        audit_action("cancel", record, entry)
         return {**record, **fields}
 
     record = _with_fresh_record(check_id(maintenance_id), attempt)
@@ -724,10 +725,10 @@ def list_windows(*, status: str | None, limit: int, next_token: str | None) -> d
 
 # -- executions ----------------------------------------------------------------------------------
 def _start_execution(maintenance_id: str, name: str) -> str:
-    response = client("stepfunctions").start_execution(
-        stateMachineArn=settings().maintenance_state_machine_arn,
+    response = executions.start(
+        state_machine_arn=settings().maintenance_state_machine_arn,
         name=name,
-        input=json.dumps({"maintenanceId": maintenance_id}),
+        execution_input={"maintenanceId": maintenance_id},
     )
     return response["executionArn"]
 
@@ -736,7 +737,7 @@ def _stop_execution(execution_arn: str, *, cause: str) -> None:
     """Best effort: an execution that cannot be stopped finds the record changed at its next
     step and ends without touching it."""
     try:
-        client("stepfunctions").stop_execution(executionArn=execution_arn, cause=cause)
+        executions.stop(execution_arn=execution_arn, cause=cause)
     except (ClientError, BotoCoreError) as error:
         logger.warning(
             "lifecycle execution not stopped", extra={"executionArn": execution_arn, "error": str(error)}

@@ -62,6 +62,7 @@ from g3n_ops.contract.errors import (
     SecretCodeMismatch,
     SecretNotSet,
 )
+from g3n_ops.contract.events import LOCKOUT_EVENT
 from g3n_ops.contract.metrics import Metric
 from g3n_ops.contract.timestamps import iso, iso_seconds, utc_now
 from g3n_ops.observability import logger, metrics
@@ -252,7 +253,7 @@ def _record_failure(budget: store.Budget, window_ends: float, by: dict) -> NoRet
     metrics.add_metric(name=Metric.SECRET_LOCKOUT, unit="Count", value=1)
     logger.error("secret-gated operations locked out", extra={"retryAfterSeconds": window, **cancel_budget})
     _audit("secret-lockout", by, lockedUntil=_iso(locked_until), **cancel_budget)
-    notify.publish(notify.LOCKOUT_EVENT, {"lockedUntil": _iso(locked_until), "by": by, **cancel_budget})
+    notify.publish(LOCKOUT_EVENT, {"lockedUntil": _iso(locked_until), "by": by, **cancel_budget})
     if budget is store.CANCEL:
         raise SecretCodeMismatch(
             f"the secret code is not correct; that makes {threshold} wrong codes on {_exempt_names()} "

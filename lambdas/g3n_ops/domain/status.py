@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from g3n_ops.aws import client
 from g3n_ops.contract.timestamps import iso_seconds, utc_now
 from g3n_ops.domain import maintenance, maintenance_effect
 from g3n_ops.registry import load_registry
@@ -58,19 +57,12 @@ def _last_vacuum() -> dict | None:
     return {field: last.get(field) for field in fields} | {"totals": last.get("stats", {}).get("totals")}
 
 
-def _table_item_count(name: str) -> int | None:
-    try:
-        return client("dynamodb").describe_table(TableName=name)["Table"].get("ItemCount")
-    except client("dynamodb").exceptions.ResourceNotFoundException:
-        return None
-
-
 def stat() -> dict:
     """Counts at a glance. Table item counts come from DescribeTable (AWS refreshes them ~6-hourly)."""
     registry = load_registry()
     tables = [(service.code, tbl.name) for service in registry.services for tbl in service.tables]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        counts = list(pool.map(lambda pair: _table_item_count(pair[1]), tables))
+        counts = list(pool.map(lambda pair: tables.item_count(pair[1]), tables))
     services: dict[str, dict] = {}
     for (code, name), count in zip(tables, counts, strict=True):
         services.setdefault(code, {"tables": {}})["tables"][name] = count

@@ -31,12 +31,12 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from g3n_ops import retry
-from g3n_ops.aws import client
 from g3n_ops.contract.errors import StepCallerRefused
 from g3n_ops.contract.metrics import Metric
 from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.domain import audit as maintenance_audit
 from g3n_ops.domain.vacuum.audit import audit as vacuum_audit
+from g3n_ops.gateways import executions
 from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as vacuum_store
@@ -78,8 +78,8 @@ def describe(execution_arn: str) -> Execution | None:
     """The execution as Step Functions knows it; None if there is no such execution."""
     try:
         found = retry.call(
-            client("stepfunctions").describe_execution,
-            executionArn=execution_arn,
+            executions.describe,
+            execution_arn=execution_arn,
             doing="describe the execution a step event names",
         )
     except ClientError as error:
@@ -157,20 +157,16 @@ def confirm(
 
 def current_state(execution_arn: str) -> str | None:
     """The state the execution entered last (the state a task it runs now belongs to)."""
-    history = retry.call(
-        client("stepfunctions").get_execution_history,
-        executionArn=execution_arn,
-        reverseOrder=True,
-        maxResults=25,
+    latest = retry.call(
+        executions.latest_events,
+        execution_arn=execution_arn,
+        count=25,
         doing="read which state the execution is in",
     )
     entered = [
-        (int(event["id"]), event["stateEnteredEventDetails"]["name"])
-        for event in history["events"]
-        if "stateEnteredEventDetails" in event
+        event["stateEnteredEventDetails"]["name"] for event in latest if "stateEnteredEventDetails" in event
     ]
-    # max(): the local interpreter ignores reverseOrder/maxResults and answers every event.
-    return max(entered)[1] if entered else None
+    return entered[0] if entered else None
 
 
 def confirm_in_state(lifecycle: Lifecycle, execution: Execution, state: str, *, claimed: dict) -> None:

@@ -128,15 +128,15 @@ def planned_unit(record: dict, unit_id: str) -> purge.WorkUnit:
     except ValueError:
         stored = None
     if not stored:
-        raise _violation(record, unit_id, "the run has no stored plan")
+        raise violation(record, unit_id, "the run has no stored plan")
     expected = digest(
         stored["units"], scope=record["scope"], orgcode=record.get("orgcode"), dry_run=record["dryRun"]
     )
     if stored.get("digest") != expected:
-        raise _violation(record, unit_id, "the stored plan does not match its digest")
+        raise violation(record, unit_id, "the stored plan does not match its digest")
     raw = next((entry["unit"] for entry in stored["units"] if entry["id"] == unit_id), None)
     if raw is None:
-        raise _violation(record, unit_id, f"unit {unit_id!r:.40} is not in the run's plan")
+        raise violation(record, unit_id, f"unit {unit_id!r:.40} is not in the run's plan")
     unit = purge.UNIT.validate_python(raw)
     _check_scope(record, unit_id, unit)
     return unit
@@ -145,12 +145,12 @@ def planned_unit(record: dict, unit_id: str) -> purge.WorkUnit:
 def _check_scope(record: dict, unit_id: str, unit: purge.WorkUnit) -> None:
     org = record.get("orgcode") if record["scope"] == "org" else None
     if unit.orgcode != org:
-        raise _violation(record, unit_id, "the unit's orgcode is not the run's")
+        raise violation(record, unit_id, "the unit's orgcode is not the run's")
     if isinstance(unit, purge.LogGroupUnit) and record["scope"] != "all":
-        raise _violation(record, unit_id, "log groups are purged by vacuum-all only")
+        raise violation(record, unit_id, "log groups are purged by vacuum-all only")
     service = next((s for s in load_registry().services if s.code == unit.service), None)
     if service is None or (record["scope"] == "org" and not service.org_scoped):
-        raise _violation(record, unit_id, f"service {unit.service!r:.40} is not in the run's scope")
+        raise violation(record, unit_id, f"service {unit.service!r:.40} is not in the run's scope")
     names = {
         purge.TableUnit: [t.name for t in service.tables],
         purge.BucketUnit: list(service.buckets),
@@ -158,10 +158,10 @@ def _check_scope(record: dict, unit_id: str, unit: purge.WorkUnit) -> None:
     }[type(unit)]
     name = getattr(unit, "table", None) or getattr(unit, "bucket", None) or getattr(unit, "log_group", None)
     if name not in names:
-        raise _violation(record, unit_id, f"{name!r:.80} is not a registry resource of {unit.service}")
+        raise violation(record, unit_id, f"{name!r:.80} is not a registry resource of {unit.service}")
 
 
-def _violation(record: dict, unit_id: str, why: str) -> VacuumPlanViolation:
+def violation(record: dict, unit_id: str, why: str) -> VacuumPlanViolation:
     message = f"refused: {why}; nothing was deleted"
     audit(record, "plan-violation", unitId=str(unit_id)[:80], message=message)
     return VacuumPlanViolation(f"vacuum {record['vacuumId']}: {message}")

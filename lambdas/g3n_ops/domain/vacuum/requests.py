@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from botocore.exceptions import BotoCoreError, ClientError
 
 from g3n_ops import retry
-from g3n_ops.aws import client
 from g3n_ops.contract.errors import (
     AwsServerError,
     AwsThrottled,
@@ -38,6 +35,7 @@ from g3n_ops.domain.vacuum.records import (
     utc_now,
 )
 from g3n_ops.domain.vacuum.settle import FINAL_OF, settle
+from g3n_ops.gateways import executions
 from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as store
@@ -203,7 +201,7 @@ def _holds_mutex(vacuum_id: str) -> bool:
 
 def _execution_status(arn: str) -> str | None:
     try:
-        return client("stepfunctions").describe_execution(executionArn=arn)["status"]
+        return executions.describe(execution_arn=arn)["status"]
     except (ClientError, BotoCoreError) as error:
         # The record is still the best answer; reconciling can wait for the next read.
         logger.warning("could not describe the vacuum execution", extra={"error": str(error)})
@@ -246,8 +244,8 @@ def cancel(vacuum_id: str, *, actor: str | None, source: str) -> dict:
         return public(record)
     if record.get("executionArn"):
         try:
-            client("stepfunctions").stop_execution(
-                executionArn=record["executionArn"],
+            executions.stop(
+                execution_arn=record["executionArn"],
                 error="VacuumCancelled",
                 cause=f"cancelled by {actor or 'an operator'} ({source})",
             )
@@ -303,12 +301,12 @@ def _start_execution(vacuum_id: str, name: str, execution_input: dict, *, failed
     (still owned by ``failed_arn``) is marked failed and ``VacuumStartFailed`` raised."""
     try:
         return retry.call(
-            client("stepfunctions").start_execution,
+            executions.start,
             doing="starting the vacuum state machine",
             budget=START_RETRY_SECONDS,
-            stateMachineArn=settings().vacuum_state_machine_arn,
+            state_machine_arn=settings().vacuum_state_machine_arn,
             name=name,
-            input=json.dumps(execution_input),
+            execution_input=execution_input,
         )
     except (ClientError, BotoCoreError, AwsThrottled, AwsServerError) as error:
         message = f"could not start the vacuum state machine: {error}"

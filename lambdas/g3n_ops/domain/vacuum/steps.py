@@ -18,7 +18,6 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from g3n_ops import retry
-from g3n_ops.aws import client
 from g3n_ops.contract.errors import (
     CODE_BY_CLASS_NAME,
     InvalidInput,
@@ -50,6 +49,7 @@ from g3n_ops.domain.vacuum.records import (
 )
 from g3n_ops.domain.vacuum.requests import mark_failed, open_record
 from g3n_ops.domain.vacuum.settle import CHUNK_LEASE_SECONDS, drain_and_settle
+from g3n_ops.gateways import executions
 from g3n_ops.observability import metrics
 from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
@@ -252,16 +252,13 @@ def _running(vacuum_id: str, execution_arn: str) -> dict:
 # -- rounds --------------------------------------------------------------------------------------
 def history_length(execution_arn: str) -> int:
     """How many events this execution has: the id of its latest one."""
-    sfn = client("stepfunctions")
     latest = retry.call(
-        sfn.get_execution_history,
-        executionArn=execution_arn,
-        reverseOrder=True,
-        maxResults=1,
+        executions.latest_events,
+        execution_arn=execution_arn,
+        count=1,
         doing="read the vacuum execution's history length",
     )
-    # max(): the local interpreter ignores reverseOrder/maxResults and answers every event.
-    return max((int(event["id"]) for event in latest["events"]), default=0)
+    return int(latest[0]["id"]) if latest else 0
 
 
 def next_round(vacuum_id: str, execution_arn: str) -> dict:
@@ -319,10 +316,10 @@ def continue_run(vacuum_id: str, execution_arn: str) -> dict:
     )
     try:
         retry.call(
-            client("stepfunctions").start_execution,
-            stateMachineArn=state_machine_of(successor),
+            executions.start,
+            state_machine_arn=state_machine_of(successor),
             name=successor.rsplit(":", 1)[-1],
-            input=json.dumps({"vacuumId": vacuum_id, "continuation": int(record["continuation"])}),
+            execution_input={"vacuumId": vacuum_id, "continuation": int(record["continuation"])},
             doing="start the vacuum's next execution",
         )
     except ClientError as error:
@@ -349,19 +346,19 @@ def purge_chunk(
     said besides the unit id (a unit, a dryRun flag); it must agree with the record."""
     record = store.get_run(vacuum_id, str(unit_id)) or get(vacuum_id)
     if record.get("executionArn") != execution_arn:
-        raise plans._violation(record, str(unit_id), "the event does not come from the run's execution")
+        raise plans.violation(record, str(unit_id), "the event does not come from the run's execution")
     unit = plans.planned_unit(record, str(unit_id))
     claimed = claimed or {}
     if "dryRun" in claimed and bool(claimed["dryRun"]) != bool(record["dryRun"]):
-        raise plans._violation(record, str(unit_id), "the event's dryRun contradicts the run's")
+        raise plans.violation(record, str(unit_id), "the event's dryRun contradicts the run's")
     if "unit" in claimed and claimed["unit"] != unit.dump():
-        raise plans._violation(record, str(unit_id), "the event's unit is not the planned one")
+        raise plans.violation(record, str(unit_id), "the event's unit is not the planned one")
     if record["status"] != "running":
         raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {record['status']}, no longer running; stopping")
     renew_mutex(vacuum_id)
     progress = (record.get("progress") or {}).get(unit_id)
     if progress is None:
-        raise plans._violation(record, str(unit_id), "the unit has no stored progress")
+        raise plans.violation(record, str(unit_id), "the unit has no stored progress")
     answer = {"vacuumId": vacuum_id, "unitId": unit_id, "turnsLeft": max(0, turns_left - 1)}
     if progress["done"]:
         return answer | {"done": True, "more": False}
