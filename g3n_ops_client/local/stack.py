@@ -23,7 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from g3n_ops import aws, settings
 from g3n_ops.observability import logger
-from g3n_ops_client.local import lambda_runtime, moto_fixes
+from g3n_ops_client.local import lambda_runtime, moto_patches
 from g3n_ops_client.local.faults import FaultController, FaultSpec
 from g3n_ops_client.local.gateway import API_PREFIX, FAULTS_PATH, SERVICES_PREFIX, Gateway
 from g3n_ops_client.local.iam import enforce as iam_enforce
@@ -138,7 +138,7 @@ class LocalStack:
         )
 
         self._configure_process()
-        moto_fixes.install()
+        moto_patches.install()
         if self.iam.mode != "off":
             register_functions(self.iam, stage=LOCAL_STAGE)  # before anything starts: a synth may fail
             register_identities(self.iam, stage=LOCAL_STAGE)
@@ -159,7 +159,7 @@ class LocalStack:
             probe_margin_seconds=self.probe_margin_seconds,
         )
         gateway = Gateway(
-            moto_fixes.remembering_hosts(DomainDispatcherApplication)(create_backend_app),
+            moto_patches.remembering_hosts(DomainDispatcherApplication)(create_backend_app),
             api=self.provisioner.call_api,
             services=self.provisioner.standin_handlers(),
             faults=self.faults,

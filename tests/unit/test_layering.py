@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = [ROOT / "lambdas", ROOT / "g3n_ops_client", ROOT / "infra"]
 DOMAIN = ROOT / "lambdas" / "g3n_ops" / "domain"
 DATA_PLANE = DOMAIN / "purge"
-MOTO_PATCHES = ROOT / "g3n_ops_client" / "local" / "moto_fixes.py"  # patches moto's own internals
+MOTO_PATCHES = ROOT / "g3n_ops_client" / "local" / "moto_patches.py"  # patches moto's own internals
 
 
 def _modules(*folders: Path) -> list[Path]:

@@ -1,6 +1,13 @@
-"""Fixes to moto's Step Functions interpreter and server that the local stack needs under
-concurrency, each where moto's behaviour differs from AWS or breaks under parallel executions.
-They patch moto in place, once per process (each is idempotent)."""
+"""Patches to moto (pinned at 5.2.5 in pyproject.toml) that the local stack needs, each where
+moto's behaviour differs from AWS or breaks under parallel executions. They patch moto in place,
+once per process (each is idempotent). Re-check each on a moto upgrade:
+
+- ``_serialise_asl_parsing``      5.2.5: the ANTLR parser's shared DFA cache is not thread-safe
+- ``_remember_valid_definitions`` 5.2.5: CreateStateMachine re-parses the whole ASL every time (speed)
+- ``_own_session_for_moto_clients`` 5.2.5: Lambda tasks create clients on the shared default session
+- ``remembering_hosts``           5.2.5: the dispatcher lists its package on every request (speed)
+- ``_stop_waits_for_the_program`` 5.2.5: a StopExecution before the program runs is lost (HTTP 500)
+"""
 
 from __future__ import annotations
 
