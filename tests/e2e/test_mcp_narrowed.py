@@ -1,5 +1,5 @@
 """MCP and the narrower windows: the human confirms a window with its scope and methods shown, and
-no tool ever issues, takes or returns an operator bypass token (see g3n_ops_client/mcp_server.py:
+no tool ever issues, takes or returns an operator bypass token (see g3n_ops_client/mcp_server/:
 a result reaches the model, and MCP has no channel to the human alone)."""
 
 from __future__ import annotations
