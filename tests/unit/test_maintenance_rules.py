@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from g3n_ops.contract import maintenance as limits
 from g3n_ops.contract.errors import InvalidInput
 from g3n_ops.domain import maintenance, paging
 from g3n_ops.store import maintenance as maintenance_store
@@ -62,9 +63,9 @@ def test_text_lengths():
     with pytest.raises(InvalidInput, match="description"):
         maintenance.check_description("   ")
     with pytest.raises(InvalidInput, match="description"):
-        maintenance.check_description("x" * (maintenance.MAX_DESCRIPTION_LENGTH + 1))
+        maintenance.check_description("x" * (limits.MAX_DESCRIPTION_LENGTH + 1))
     with pytest.raises(InvalidInput, match="end message"):
-        maintenance.check_text("x" * (maintenance.MAX_TEXT_LENGTH + 1), "end message")
+        maintenance.check_text("x" * (limits.MAX_TEXT_LENGTH + 1), "end message")
 
 
 def test_ids_are_checked_before_any_lookup():
@@ -76,9 +77,9 @@ def test_ids_are_checked_before_any_lookup():
 
 def test_end_timer_never_fires_before_the_expected_end():
     # Whole seconds for TimestampPath, rounded up, plus a second for timers that fire early.
-    assert maintenance._end_timer("2026-12-01T02:00:05.000Z") == "2026-12-01T02:00:06Z"
-    assert maintenance._end_timer("2026-12-01T02:00:05.001Z") == "2026-12-01T02:00:07Z"
-    assert maintenance._end_timer("2026-12-01T02:00:59.900Z") == "2026-12-01T02:01:01Z"
+    assert maintenance.end_timer("2026-12-01T02:00:05.000Z") == "2026-12-01T02:00:06Z"
+    assert maintenance.end_timer("2026-12-01T02:00:05.001Z") == "2026-12-01T02:00:07Z"
+    assert maintenance.end_timer("2026-12-01T02:00:59.900Z") == "2026-12-01T02:01:01Z"
 
 
 MAINTENANCE_PAGES = {"kind": maintenance_store.KIND, "pk_prefix": maintenance_store.PK_PREFIX}

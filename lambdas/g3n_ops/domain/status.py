@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from g3n_ops.contract.timestamps import iso_seconds, utc_now
 from g3n_ops.domain import maintenance, maintenance_effect
+from g3n_ops.gateways import tables as table_descriptions
 from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance as maintenance_store
@@ -62,7 +63,7 @@ def stat() -> dict:
     registry = load_registry()
     tables = [(service.code, tbl.name) for service in registry.services for tbl in service.tables]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        counts = list(pool.map(lambda pair: tables.item_count(pair[1]), tables))
+        counts = list(pool.map(lambda pair: table_descriptions.item_count(pair[1]), tables))
     services: dict[str, dict] = {}
     for (code, name), count in zip(tables, counts, strict=True):
         services.setdefault(code, {"tables": {}})["tables"][name] = count

@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from pydantic import Field
 
 from g3n_ops.aws import client
+from g3n_ops.contract import maintenance as limits
 from g3n_ops.contract.errors import RequestInProgress
 from g3n_ops.domain import maintenance
 from g3n_ops.handlers.operations import Operations
@@ -39,7 +40,7 @@ operations = Operations()
 # A client retries within seconds; an hour also covers an operator re-running the same command.
 IDEMPOTENCY = IdempotencyConfig(expires_after_seconds=3600)
 # Generous caps against absurd payloads; the domain enforces the real limits with clear messages.
-_TEXT_LIMIT = 4 * maintenance.MAX_TEXT_LENGTH
+_TEXT_LIMIT = 4 * limits.MAX_TEXT_LENGTH
 # "pay,ord" or ["pay", "ord"]; the domain checks the codes against the registry.
 _Code = Annotated[str, Field(max_length=64)]
 _Codes = Annotated[list[_Code], Field(max_length=64)] | Annotated[str, Field(max_length=1024)] | None
@@ -54,7 +55,7 @@ class _Narrowing(SecretRequest):
 
 class ScheduleRequest(_Narrowing):
     operation: Literal["maintenance-schedule"]
-    description: str = Field(max_length=4 * maintenance.MAX_DESCRIPTION_LENGTH)
+    description: str = Field(max_length=4 * limits.MAX_DESCRIPTION_LENGTH)
     duration: int
     start: str = Field(max_length=64)
     auto_end: bool = Field(default=False, alias="autoEnd")
@@ -80,7 +81,7 @@ class UpdateRequest(SecretRequest):
 
 class EndRequest(SecretRequest):
     operation: Literal["maintenance-end"]
-    end_message: str = Field(alias="endMessage", max_length=4 * maintenance.MAX_TEXT_LENGTH)
+    end_message: str = Field(alias="endMessage", max_length=4 * limits.MAX_TEXT_LENGTH)
 
 
 def _actor(request: Request) -> maintenance.Actor:

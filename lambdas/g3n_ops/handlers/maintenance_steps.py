@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from g3n_ops.aws import transient_errors_named
+from g3n_ops.contract import maintenance as limits
 from g3n_ops.contract.errors import InvalidInput
 from g3n_ops.domain import maintenance, maintenance_effect, step_caller
 from g3n_ops.handlers.operations import describe_validation_error
@@ -42,7 +43,7 @@ class NewWindow(_Model):
     """Execution input from the console or an EventBridge schedule: no record yet."""
 
     source: Literal["console", "schedule"] = "console"
-    description: str = Field(max_length=4 * maintenance.MAX_DESCRIPTION_LENGTH)
+    description: str = Field(max_length=4 * limits.MAX_DESCRIPTION_LENGTH)
     duration: int
     auto_end: bool = Field(default=False, alias="autoEnd")
     start: str | None = Field(default=None, max_length=64)
