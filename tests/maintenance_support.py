@@ -11,7 +11,7 @@ import boto3
 from g3n_ops.settings import settings
 from g3n_ops_client.client import ClientConfig, OpsClient
 
-# The CLI contract (docs/architecture.md): the fields every maintenance record document carries.
+# The fields every maintenance record document carries (docs/calls.md, "The maintenance record").
 RECORD_FIELDS = frozenset(
     {"maintenanceId", "status", "description", "start", "duration", "autoEnd", "updates", "history"}
 )

@@ -1,7 +1,7 @@
 """Vacuum runs, as the CLI and the MCP server call them (``OpsClient.vacuum``).
 
 Every call invokes the ``vacuum`` function directly and returns the vacuum record document
-(docs/architecture.md, "Components and surfaces"); ``wait`` polls ``status`` until the run ends.
+(docs/recap.md, "The vacuum record"); ``wait`` polls ``status`` until the run ends.
 """
 
 from __future__ import annotations

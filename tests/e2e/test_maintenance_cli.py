@@ -1,4 +1,4 @@
-"""`g3n ops maintenance-*` against the embedded local stack: the CLI contract."""
+"""`g3n ops maintenance-*` against the embedded local stack: the CLI contract in docs/recap.md."""
 
 from __future__ import annotations
 

@@ -1,15 +1,18 @@
 """Maintenance rules that need no AWS: input validation, timers, page tokens, write expressions."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import workflows
 from g3n_ops.contract import maintenance as limits
 from g3n_ops.contract.errors import InvalidInput
 from g3n_ops.domain import maintenance, paging
 from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops.store.maintenance import Change
 from tests.maintenance_support import RECORD_FIELDS
+from tests.support import asl_states
 
 NOW = datetime(2026, 12, 1, 2, 0, 0, tzinfo=UTC)
 
@@ -127,3 +130,19 @@ def test_a_new_record_has_the_contract_fields_and_its_first_history_entry():
             "message": None,
         }
     ]
+
+
+# -- the state machine definition ----------------------------------------------------------------
+def test_every_lifecycle_task_has_the_one_retry_policy_and_never_retries_a_lost_result():
+    """docs/architecture.md#retry-policies: one Retry block for every task; a lost result
+    (the step may have acted, and a console admit would write a second window) is not retried."""
+    definition = json.loads(workflows.read_asl("maintenance-lifecycle.asl.json"))
+    tasks = {name: s for name, s in asl_states(definition["States"]).items() if s["Type"] == "Task"}
+    assert len(tasks) == 5
+    policies = {json.dumps(task["Retry"], sort_keys=True) for task in tasks.values()}
+    assert len(policies) == 1
+    [policy] = next(iter(tasks.values()))["Retry"]
+    assert {"AwsThrottled", "AwsServerError", "Lambda.ServiceException"} <= set(policy["ErrorEquals"])
+    lost_result = {"Sandbox.Timedout", "Lambda.Unknown", "States.Timeout"}
+    assert not (lost_result | {"States.ALL"}) & set(policy["ErrorEquals"])
+    assert (policy["IntervalSeconds"], policy["MaxAttempts"], policy["BackoffRate"]) == (2, 3, 2)

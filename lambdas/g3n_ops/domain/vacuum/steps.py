@@ -129,7 +129,7 @@ def _admit_console_start(execution_input: dict, execution_arn: str) -> dict:
     except ValidationError as error:
         fields = ", ".join(".".join(map(str, detail["loc"])) for detail in error.errors(include_input=False))
         raise InvalidInput(
-            f"invalid execution input ({fields}); see the vacuum state machine's Comment"
+            f"invalid execution input ({fields}); the shapes: docs/recap.md#vacuum-g3n-stage-ops-vacuum"
         ) from None
     orgcode = check_request(start_.scope, start_.orgcode, start_.confirmation_phrase)
     record = new_record(
