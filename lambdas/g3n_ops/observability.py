@@ -1,13 +1,12 @@
 """One Logger, Tracer and Metrics for every OPS function (Powertools).
 
 Service and namespace are explicit so they hold wherever the module is first imported
-(the stack also sets POWERTOOLS_* variables; these are the same values).
+(the stack also sets POWERTOOLS_* variables, from the same names in settings.py).
 """
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-SERVICE = "g3n-ops"
-METRICS_NAMESPACE = "G3nOps"
+from g3n_ops.settings import METRICS_NAMESPACE, SERVICE
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
