@@ -14,6 +14,7 @@ from importlib import resources
 import boto3
 
 import workflows
+from g3n_maintenance_guard import STATUS_URL_ENV
 from g3n_ops import aws, discovery, notify, settings
 from g3n_ops.domain import secret
 from g3n_ops.registry import Registry, forget_cached_registry
@@ -26,6 +27,10 @@ from g3n_ops_client.local.status_watcher import StatusWatcher
 from infra import catalogue
 
 OPS_TABLE_SUFFIX = "ops"
+# What the local stack decides whatever its environment says (see function_environment).
+STACK_OWNED_VACUUM_VARIABLES = frozenset(
+    map(settings.env_name, ("vacuum_state_machine_arn", "vacuum_pending_seconds", "vacuum_allowed"))
+)
 
 
 def registry_template() -> str:
@@ -103,31 +108,39 @@ class Provisioner:
         return f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
 
     def function_environment(self) -> dict[str, str]:
-        """What the CDK stack gives each function, for this process (all functions share it).
+        """What the CDK stack gives each function (all functions share it), for this stack.
 
-        Vacuum tuning (``VACUUM_RETRY_SECONDS``, ``VACUUM_CHUNK_ITEMS``, any ``VACUUM_*``) comes
-        from the local stack's own environment, so a test or bench can shrink it; the stack's own
-        settings (pending window, allowed) win over the environment's."""
-        return {
-            **{name: value for name, value in os.environ.items() if name.startswith("VACUUM_")},
-            "OPS_STAGE": self.stage,
-            "OPS_TABLE_NAME": self.table_name,
-            "G3N_OPS_TABLE_NAME": self.table_name,  # read by the maintenance guard
-            "OPS_REGISTRY_PARAMETER": discovery.REGISTRY,
-            "MAINTENANCE_STATE_MACHINE_ARN": self.state_machine_arn("maintenance"),
-            "VACUUM_STATE_MACHINE_ARN": self.state_machine_arn("vacuum"),
-            "MAINTENANCE_AUDIT_LOG_GROUP": f"{discovery.PREFIX}/maintenance-audit",
-            "VACUUM_PENDING_SECONDS": str(self.pending_seconds),
-            # The local stack is a dev stack: vacuum is on, explicitly (the default is off).
-            "VACUUM_ALLOWED": "true",
-            "SECRET_LOCKOUT_THRESHOLD": str(self.lockout[0]),
-            "SECRET_LOCKOUT_WINDOW_SECONDS": str(self.lockout[1]),
+        One local-only knob on top: ``VACUUM_*`` variables in the local stack's own environment
+        (``VACUUM_RETRY_SECONDS``, ``VACUUM_CHUNK_ITEMS``, ...) win over the defaults, so a test or
+        bench can shrink a vacuum; the stack's own choices (state machine, pending window,
+        allowed) win over them."""
+        stack_set = settings.Settings(
+            stage=self.stage,
+            table_name=self.table_name,
+            # (registry parameter and audit log group: the defaults, the local stage's names)
+            maintenance_state_machine_arn=self.state_machine_arn("maintenance"),
+            vacuum_state_machine_arn=self.state_machine_arn("vacuum"),
+            vacuum_pending_seconds=self.pending_seconds,
+            vacuum_allowed=True,  # the local stack is a dev stack: vacuum is on, explicitly
+            secret_lockout_threshold=self.lockout[0],
+            secret_lockout_window_seconds=self.lockout[1],
             # The stand-ins' guard TTL, which the maintenance probes' deadline counts on.
-            "G3N_MAINTENANCE_GUARD_TTL_SECONDS": str(self.guard_ttl_seconds),
-            "MAINTENANCE_PROBE_MARGIN_SECONDS": str(self.probe_margin_seconds),
-            "G3N_OPS_STATUS_URL": self.info.api_url + "/status",  # the guard's 503 links it
-            "OPS_EVENTS_TOPIC_ARN": self.events_topic_arn,
+            guard_ttl_seconds=self.guard_ttl_seconds,
+            maintenance_probe_margin_seconds=self.probe_margin_seconds,
+            events_topic_arn=self.events_topic_arn,
+        )
+        tuned = {
+            name: value
+            for name, value in os.environ.items()
+            if name.startswith("VACUUM_") and name not in STACK_OWNED_VACUUM_VARIABLES
         }
+        return {**settings.function_environment(stack_set), **tuned}
+
+    def process_environment(self) -> dict[str, str]:
+        """This process's environment: the functions' (their handlers run here) and the stand-in
+        services' status page, which their guards' 503 links (each real service's own stack sets
+        it; no OPS function reads it)."""
+        return {**self.function_environment(), STATUS_URL_ENV: self.info.api_url + "/status"}
 
     def _client(self, service: str):
         key = (service, self.info.endpoint_url)
@@ -159,7 +172,7 @@ class Provisioner:
         # The API services' health URLs are the stand-ins on this stack's port.
         self.registry = self.registry.with_health_urls(self.info.services_url)
         self.standins.reset()
-        os.environ.update(self.function_environment())
+        os.environ.update(self.process_environment())
         settings.settings.cache_clear()
         aws.reset_clients()
         notify.reset_client()
