@@ -18,15 +18,15 @@ from g3n_maintenance_guard import STATUS_URL_ENV
 from g3n_ops import aws, discovery, notify, settings
 from g3n_ops.domain import secret
 from g3n_ops.registry import Registry, forget_cached_registry
-from g3n_ops.store import maintenance_state
+from g3n_ops.store import maintenance_state, table_spec
 from g3n_ops.store import secret as secret_store
 from g3n_ops.store import table as ops_table
+from g3n_ops.store.table_spec import OPS_TABLE
 from g3n_ops_client.local.lambda_runtime import LambdaDispatcher, LocalFunction
 from g3n_ops_client.local.standins import StandIns
 from g3n_ops_client.local.status_watcher import StatusWatcher
 from infra import catalogue
 
-OPS_TABLE_SUFFIX = "ops"
 # What the local stack decides whatever its environment says (see function_environment).
 STACK_OWNED_VACUUM_VARIABLES = frozenset(
     map(settings.env_name, ("vacuum_state_machine_arn", "vacuum_pending_seconds", "vacuum_allowed"))
@@ -74,7 +74,7 @@ class Provisioner:
         self.standins = StandIns(
             [service.code for service in self.registry.api_services], guard_ttl_seconds=guard_ttl_seconds
         )
-        self.table_name = f"g3n-{stage}-{OPS_TABLE_SUFFIX}"
+        self.table_name = table_spec.table_name(stage)
         self.role_arn = f"arn:aws:iam::{account}:role/g3n-{stage}-ops-local"
         for spec in catalogue.FUNCTIONS:
             name = catalogue.function_name(stage, spec.key)
@@ -180,30 +180,12 @@ class Provisioner:
 
     def _create_ops_table(self) -> None:
         ddb = self._client("dynamodb")
-        ddb.create_table(
-            TableName=self.table_name,
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "kind", "AttributeType": "S"},
-                {"AttributeName": "sortKey", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": ops_table.KIND_INDEX,
-                    "KeySchema": [
-                        {"AttributeName": "kind", "KeyType": "HASH"},
-                        {"AttributeName": "sortKey", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
-        ddb.update_time_to_live(
-            TableName=self.table_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
-        )
+        ddb.create_table(**ops_table_definition(self.table_name))
+        if OPS_TABLE.ttl_attribute:
+            ddb.update_time_to_live(
+                TableName=self.table_name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": OPS_TABLE.ttl_attribute},
+            )
 
     def _create_role(self) -> None:
         trust = {
@@ -361,6 +343,33 @@ class _InProcessS3:
 
     def delete_object(self, *, Bucket: str, Key: str) -> None:
         self._backend.delete_object(Bucket, Key)
+
+
+def ops_table_definition(name: str) -> dict:
+    """CreateTable arguments for the OPS table, from its one specification (TTL is a second call)."""
+
+    def key_schema(partition: table_spec.Key, sort: table_spec.Key | None) -> list[dict]:
+        keys = [(partition, "HASH"), (sort, "RANGE")]
+        return [{"AttributeName": key.name, "KeyType": kind} for key, kind in keys if key is not None]
+
+    definition: dict = {
+        "TableName": name,
+        "BillingMode": OPS_TABLE.billing_mode,
+        "KeySchema": key_schema(OPS_TABLE.partition_key, OPS_TABLE.sort_key),
+        "AttributeDefinitions": [
+            {"AttributeName": key.name, "AttributeType": key.type} for key in OPS_TABLE.attributes()
+        ],
+    }
+    if OPS_TABLE.indexes:
+        definition["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": key_schema(index.partition_key, index.sort_key),
+                "Projection": {"ProjectionType": index.projection},
+            }
+            for index in OPS_TABLE.indexes
+        ]
+    return definition
 
 
 def table_definition(tbl) -> dict:

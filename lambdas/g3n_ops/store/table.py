@@ -9,8 +9,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from g3n_ops.aws import client
 from g3n_ops.settings import settings
-
-KIND_INDEX = "kind-index"  # hash: kind, range: sortKey (ISO timestamp) → newest first listings
+from g3n_ops.store.table_spec import KIND_INDEX
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
