@@ -141,7 +141,13 @@ def _read_cached(values: tuple[str | None, ...]) -> Settings:
     return read({name: value for name, value in named if value is not None})
 
 
-settings.cache_clear = _read_cached.cache_clear  # type: ignore[attr-defined]  # tests' habit, harmless
+def _read_now() -> Settings:
+    return read(os.environ)
+
+
+# functools.cache's interface, which tests use: drop the cache, or read without it.
+settings.cache_clear = _read_cached.cache_clear  # type: ignore[attr-defined]
+settings.__wrapped__ = _read_now  # type: ignore[attr-defined]
 
 
 def function_environment(deployed: Settings) -> dict[str, str]:
