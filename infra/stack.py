@@ -19,6 +19,7 @@ from aws_cdk import aws_ssm as ssm
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct, Node
 
+from g3n_ops import settings
 from g3n_ops.contract import discovery
 from infra import catalogue
 from infra.constructs.access import AUDIT_WRITE, grant_function_access
@@ -239,39 +240,33 @@ class OpsStack(Stack):
         )
 
     def _function_environment(self) -> dict[str, str]:
-        """Exactly what ``g3n_ops.settings`` (and the maintenance guard) read."""
-        stage, table_name = self.config.stage, self.data.table.table_name
-        return {
-            "OPS_STAGE": stage,
-            "OPS_TABLE_NAME": table_name,
-            "G3N_OPS_TABLE_NAME": table_name,
-            "OPS_REGISTRY_PARAMETER": self.registry.parameter.parameter_name,
-            "MAINTENANCE_STATE_MACHINE_ARN": state_machine_arn(self, stage, "maintenance"),
-            "VACUUM_STATE_MACHINE_ARN": (
-                state_machine_arn(self, stage, "vacuum") if self.config.vacuum_allowed else ""
-            ),
-            "MAINTENANCE_AUDIT_LOG_GROUP": self.audit.log_group_name,
-            "VACUUM_PENDING_SECONDS": str(self.config.vacuum_pending_seconds),
-            "VACUUM_ALLOWED": "true" if self.config.vacuum_allowed else "false",
-            "VACUUM_CONCURRENCY": str(self.config.vacuum_concurrency),
-            "VACUUM_RETRY_SECONDS": str(self.config.vacuum_retry_seconds),
-            "VACUUM_CHUNK_ITEMS": str(self.config.vacuum_chunk_items),
-            "SECRET_LOCKOUT_THRESHOLD": str(self.config.secret_lockout_threshold),
-            "SECRET_LOCKOUT_WINDOW_SECONDS": str(self.config.secret_lockout_window_seconds),
-            # The 14 services' guard TTL (the guard's default) and the slack the maintenance probes
-            # allow on top of it before a service counts as not effective.
-            "G3N_MAINTENANCE_GUARD_TTL_SECONDS": "20",
-            "MAINTENANCE_PROBE_MARGIN_SECONDS": "10",
-            "OPS_EVENTS_TOPIC_ARN": self.events.topic.topic_arn,
-            "VACUUM_DRY_RUN_MAX_AGE_SECONDS": str(
-                int(self.node.try_get_context("vacuumDryRunMaxAgeSeconds") or 24 * 3600)
-            ),
-            "POWERTOOLS_SERVICE_NAME": "g3n-ops",
-            "POWERTOOLS_METRICS_NAMESPACE": "G3nOps",
-            "STATUS_REFRESH_SECONDS": "60",  # the public status page's reload while a window is on
-            # How long the window of vacuum-all --with-maintenance lasts before it is flagged overrunning.
-            "VACUUM_MAINTENANCE_SECONDS": str(4 * 3600),
-        }
+        """What ``g3n_ops.settings`` (and the maintenance guard) read; the values not given here
+        (guard TTL, probe margin, status page refresh, the vacuum window) are its defaults."""
+        config, table_name = self.config, self.data.table.table_name
+        return settings.function_environment(
+            settings.Settings(
+                stage=config.stage,
+                table_name=table_name,
+                registry_parameter=self.registry.parameter.parameter_name,
+                maintenance_state_machine_arn=state_machine_arn(self, config.stage, "maintenance"),
+                vacuum_state_machine_arn=(
+                    state_machine_arn(self, config.stage, "vacuum") if config.vacuum_allowed else ""
+                ),
+                maintenance_audit_log_group=self.audit.log_group_name,
+                vacuum_pending_seconds=config.vacuum_pending_seconds,
+                vacuum_allowed=config.vacuum_allowed,
+                vacuum_concurrency=config.vacuum_concurrency,
+                vacuum_retry_seconds=config.vacuum_retry_seconds,
+                vacuum_chunk_items=config.vacuum_chunk_items,
+                secret_lockout_threshold=config.secret_lockout_threshold,
+                secret_lockout_window_seconds=config.secret_lockout_window_seconds,
+                events_topic_arn=self.events.topic.topic_arn,
+                dry_run_max_age_seconds=int(
+                    self.node.try_get_context("vacuumDryRunMaxAgeSeconds")
+                    or settings.Settings.dry_run_max_age_seconds
+                ),
+            )
+        )
 
     def _outputs(self) -> None:
         outputs = {

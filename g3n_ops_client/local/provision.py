@@ -14,19 +14,24 @@ from importlib import resources
 import boto3
 
 import workflows
+from g3n_maintenance_guard import STATUS_URL_ENV
 from g3n_ops import aws, notify, settings
 from g3n_ops.contract import discovery
 from g3n_ops.domain import secret
 from g3n_ops.registry import Registry, forget_cached_registry
-from g3n_ops.store import maintenance_state
+from g3n_ops.store import maintenance_state, table_spec
 from g3n_ops.store import secret as secret_store
 from g3n_ops.store import table as ops_table
+from g3n_ops.store.table_spec import OPS_TABLE
 from g3n_ops_client.local.lambda_runtime import LambdaDispatcher, LocalFunction
 from g3n_ops_client.local.standins import StandIns
 from g3n_ops_client.local.status_watcher import StatusWatcher
 from infra import catalogue
 
-OPS_TABLE_SUFFIX = "ops"
+# What the local stack decides whatever its environment says (see function_environment).
+STACK_OWNED_VACUUM_VARIABLES = frozenset(
+    map(settings.env_name, ("vacuum_state_machine_arn", "vacuum_pending_seconds", "vacuum_allowed"))
+)
 
 
 def registry_template() -> str:
@@ -70,7 +75,7 @@ class Provisioner:
         self.standins = StandIns(
             [service.code for service in self.registry.api_services], guard_ttl_seconds=guard_ttl_seconds
         )
-        self.table_name = f"g3n-{stage}-{OPS_TABLE_SUFFIX}"
+        self.table_name = table_spec.table_name(stage)
         self.role_arn = f"arn:aws:iam::{account}:role/g3n-{stage}-ops-local"
         for spec in catalogue.FUNCTIONS:
             name = catalogue.function_name(stage, spec.key)
@@ -104,31 +109,39 @@ class Provisioner:
         return f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
 
     def function_environment(self) -> dict[str, str]:
-        """What the CDK stack gives each function, for this process (all functions share it).
+        """What the CDK stack gives each function (all functions share it), for this stack.
 
-        Vacuum tuning (``VACUUM_RETRY_SECONDS``, ``VACUUM_CHUNK_ITEMS``, any ``VACUUM_*``) comes
-        from the local stack's own environment, so a test or bench can shrink it; the stack's own
-        settings (pending window, allowed) win over the environment's."""
-        return {
-            **{name: value for name, value in os.environ.items() if name.startswith("VACUUM_")},
-            "OPS_STAGE": self.stage,
-            "OPS_TABLE_NAME": self.table_name,
-            "G3N_OPS_TABLE_NAME": self.table_name,  # read by the maintenance guard
-            "OPS_REGISTRY_PARAMETER": discovery.REGISTRY,
-            "MAINTENANCE_STATE_MACHINE_ARN": self.state_machine_arn("maintenance"),
-            "VACUUM_STATE_MACHINE_ARN": self.state_machine_arn("vacuum"),
-            "MAINTENANCE_AUDIT_LOG_GROUP": f"{discovery.PREFIX}/maintenance-audit",
-            "VACUUM_PENDING_SECONDS": str(self.pending_seconds),
-            # The local stack is a dev stack: vacuum is on, explicitly (the default is off).
-            "VACUUM_ALLOWED": "true",
-            "SECRET_LOCKOUT_THRESHOLD": str(self.lockout[0]),
-            "SECRET_LOCKOUT_WINDOW_SECONDS": str(self.lockout[1]),
+        One local-only knob on top: ``VACUUM_*`` variables in the local stack's own environment
+        (``VACUUM_RETRY_SECONDS``, ``VACUUM_CHUNK_ITEMS``, ...) win over the defaults, so a test or
+        bench can shrink a vacuum; the stack's own choices (state machine, pending window,
+        allowed) win over them."""
+        stack_set = settings.Settings(
+            stage=self.stage,
+            table_name=self.table_name,
+            # (registry parameter and audit log group: the defaults, the local stage's names)
+            maintenance_state_machine_arn=self.state_machine_arn("maintenance"),
+            vacuum_state_machine_arn=self.state_machine_arn("vacuum"),
+            vacuum_pending_seconds=self.pending_seconds,
+            vacuum_allowed=True,  # the local stack is a dev stack: vacuum is on, explicitly
+            secret_lockout_threshold=self.lockout[0],
+            secret_lockout_window_seconds=self.lockout[1],
             # The stand-ins' guard TTL, which the maintenance probes' deadline counts on.
-            "G3N_MAINTENANCE_GUARD_TTL_SECONDS": str(self.guard_ttl_seconds),
-            "MAINTENANCE_PROBE_MARGIN_SECONDS": str(self.probe_margin_seconds),
-            "G3N_OPS_STATUS_URL": self.info.api_url + "/status",  # the guard's 503 links it
-            "OPS_EVENTS_TOPIC_ARN": self.events_topic_arn,
+            guard_ttl_seconds=self.guard_ttl_seconds,
+            maintenance_probe_margin_seconds=self.probe_margin_seconds,
+            events_topic_arn=self.events_topic_arn,
+        )
+        tuned = {
+            name: value
+            for name, value in os.environ.items()
+            if name.startswith("VACUUM_") and name not in STACK_OWNED_VACUUM_VARIABLES
         }
+        return {**settings.function_environment(stack_set), **tuned}
+
+    def process_environment(self) -> dict[str, str]:
+        """This process's environment: the functions' (their handlers run here) and the stand-in
+        services' status page, which their guards' 503 links (each real service's own stack sets
+        it; no OPS function reads it)."""
+        return {**self.function_environment(), STATUS_URL_ENV: self.info.api_url + "/status"}
 
     def _client(self, service: str):
         key = (service, self.info.endpoint_url)
@@ -160,7 +173,7 @@ class Provisioner:
         # The API services' health URLs are the stand-ins on this stack's port.
         self.registry = self.registry.with_health_urls(self.info.services_url)
         self.standins.reset()
-        os.environ.update(self.function_environment())
+        os.environ.update(self.process_environment())
         settings.settings.cache_clear()
         aws.reset_clients()
         notify.reset_client()
@@ -168,30 +181,12 @@ class Provisioner:
 
     def _create_ops_table(self) -> None:
         ddb = self._client("dynamodb")
-        ddb.create_table(
-            TableName=self.table_name,
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "kind", "AttributeType": "S"},
-                {"AttributeName": "sortKey", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": ops_table.KIND_INDEX,
-                    "KeySchema": [
-                        {"AttributeName": "kind", "KeyType": "HASH"},
-                        {"AttributeName": "sortKey", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
-        ddb.update_time_to_live(
-            TableName=self.table_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
-        )
+        ddb.create_table(**ops_table_definition(self.table_name))
+        if OPS_TABLE.ttl_attribute:
+            ddb.update_time_to_live(
+                TableName=self.table_name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": OPS_TABLE.ttl_attribute},
+            )
 
     def _create_role(self) -> None:
         trust = {
@@ -349,6 +344,33 @@ class _InProcessS3:
 
     def delete_object(self, *, Bucket: str, Key: str) -> None:
         self._backend.delete_object(Bucket, Key)
+
+
+def ops_table_definition(name: str) -> dict:
+    """CreateTable arguments for the OPS table, from its one specification (TTL is a second call)."""
+
+    def key_schema(partition: table_spec.Key, sort: table_spec.Key | None) -> list[dict]:
+        keys = [(partition, "HASH"), (sort, "RANGE")]
+        return [{"AttributeName": key.name, "KeyType": kind} for key, kind in keys if key is not None]
+
+    definition: dict = {
+        "TableName": name,
+        "BillingMode": OPS_TABLE.billing_mode,
+        "KeySchema": key_schema(OPS_TABLE.partition_key, OPS_TABLE.sort_key),
+        "AttributeDefinitions": [
+            {"AttributeName": key.name, "AttributeType": key.type} for key in OPS_TABLE.attributes()
+        ],
+    }
+    if OPS_TABLE.indexes:
+        definition["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": key_schema(index.partition_key, index.sort_key),
+                "Projection": {"ProjectionType": index.projection},
+            }
+            for index in OPS_TABLE.indexes
+        ]
+    return definition
 
 
 def table_definition(tbl) -> dict:

@@ -116,9 +116,8 @@ class LocalStack:
             AWS_REGION=LOCAL_REGION,
             AWS_ENDPOINT_URL=self.endpoint_url,
             MOTO_PORT=str(self.port),
-            POWERTOOLS_SERVICE_NAME="g3n-ops",
-            POWERTOOLS_METRICS_NAMESPACE="G3nOps",
             POWERTOOLS_TRACE_DISABLED="true",
+            **settings.POWERTOOLS_ENVIRONMENT,
         )
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         # EMF metrics go to stdout in Lambda (CloudWatch reads them); locally they are noise.

@@ -13,10 +13,17 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from g3n_ops.contract.keys import KIND_INDEX
+from g3n_ops.store.table_spec import OPS_TABLE, Key, table_name
 
-HASH_KEY = "pk"
-TTL_ATTRIBUTE = "expiration"  # Powertools idempotency records and leases expire through it
+ATTRIBUTE_TYPES = {
+    "S": dynamodb.AttributeType.STRING,
+    "N": dynamodb.AttributeType.NUMBER,
+    "B": dynamodb.AttributeType.BINARY,
+}
+
+
+def _attribute(key: Key | None) -> dynamodb.Attribute | None:
+    return None if key is None else dynamodb.Attribute(name=key.name, type=ATTRIBUTE_TYPES[key.type])
 
 
 class OpsData(Construct):
@@ -25,22 +32,24 @@ class OpsData(Construct):
         self.table = dynamodb.Table(
             self,
             "Table",
-            table_name=f"g3n-{stage}-ops",
-            partition_key=dynamodb.Attribute(name=HASH_KEY, type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            time_to_live_attribute=TTL_ATTRIBUTE,
+            table_name=table_name(stage),
+            partition_key=_attribute(OPS_TABLE.partition_key),
+            sort_key=_attribute(OPS_TABLE.sort_key),
+            billing_mode=dynamodb.BillingMode(OPS_TABLE.billing_mode),
+            time_to_live_attribute=OPS_TABLE.ttl_attribute,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            # Turned on by the stack's last step, not here: see the module's docstring.
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            # The secret hash, maintenance history and vacuum audit outlive the stack; only the
-            # rollback of the create that made the table removes it.
+            # Deletion protection is turned on by the stack's last step, not here: see the
+            # module's docstring. The secret hash, maintenance history and vacuum audit outlive
+            # the stack; only the rollback of the create that made the table removes it.
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
-        self.table.add_global_secondary_index(
-            index_name=KIND_INDEX,
-            partition_key=dynamodb.Attribute(name="kind", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sortKey", type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.ALL,
-        )
+        for index in OPS_TABLE.indexes:
+            self.table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=_attribute(index.partition_key),
+                sort_key=_attribute(index.sort_key),
+                projection_type=dynamodb.ProjectionType(index.projection),
+            )

@@ -1,7 +1,7 @@
 """One Logger, Tracer and Metrics for every OPS function (Powertools).
 
 Service and namespace are explicit so they hold wherever the module is first imported
-(the stack also sets POWERTOOLS_* variables; these are the same values).
+(the stack also sets POWERTOOLS_* variables, from the same names in settings.py).
 """
 
 from aws_lambda_powertools import Logger, Metrics, Tracer

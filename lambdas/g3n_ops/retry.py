@@ -8,7 +8,6 @@ backoff and full jitter until ``budget_seconds`` is spent, then raises the stabl
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Callable
@@ -18,15 +17,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from g3n_ops.aws import is_transient, translate
 from g3n_ops.observability import logger
+from g3n_ops.settings import Settings, settings
 
 T = TypeVar("T")
-DEFAULT_BUDGET_SECONDS = 300.0  # deploy-time VACUUM_RETRY_SECONDS
+DEFAULT_BUDGET_SECONDS = Settings.vacuum_retry_seconds  # deploy-time VACUUM_RETRY_SECONDS
 BASE_DELAY_SECONDS = 0.1
 MAX_DELAY_SECONDS = 20.0
 
 
 def budget_seconds() -> float:
-    return float(os.environ.get("VACUUM_RETRY_SECONDS", DEFAULT_BUDGET_SECONDS))
+    return settings().vacuum_retry_seconds
 
 
 def call(

@@ -9,12 +9,12 @@ while services write, so no byte count of what a vacuum deleted holds in AWS.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 from g3n_ops import retry
+from g3n_ops.settings import settings
 
 from .units import Cursor
 
@@ -75,22 +75,22 @@ class Limits:
     def from_environment(cls, *, remaining_ms: int | None = None) -> Limits:
         """Deploy-time settings; with the Lambda context's remaining time, the chunk uses all of
         it but ``VACUUM_CHUNK_HEADROOM_SECONDS`` (drain the writes in flight, checkpoint)."""
-        env = os.environ
-        headroom = float(env.get("VACUUM_CHUNK_HEADROOM_SECONDS", 120.0))
+        tuning = settings()
+        headroom = tuning.vacuum_chunk_headroom_seconds
         available = remaining_ms / 1000 if remaining_ms is not None else float(LAMBDA_TIMEOUT_SECONDS)
         deadline = max(1.0, available - min(20.0, headroom / 2))
         chunk_seconds = max(0.5, available - headroom)
-        if "VACUUM_CHUNK_SECONDS" in env:
-            chunk_seconds = min(chunk_seconds, float(env["VACUUM_CHUNK_SECONDS"]))
+        if tuning.vacuum_chunk_seconds is not None:
+            chunk_seconds = min(chunk_seconds, tuning.vacuum_chunk_seconds)
         return cls(
-            chunk_items=int(env.get("VACUUM_CHUNK_ITEMS", cls.chunk_items)),
+            chunk_items=tuning.vacuum_chunk_items,
             chunk_seconds=chunk_seconds,
             deadline_seconds=deadline,
-            segment_items=int(env.get("VACUUM_SEGMENT_ITEMS", cls.segment_items)),
-            max_segments=int(env.get("VACUUM_MAX_SEGMENTS", cls.max_segments)),
-            writes_in_flight=int(env.get("VACUUM_WRITES_IN_FLIGHT", cls.writes_in_flight)),
+            segment_items=tuning.vacuum_segment_items,
+            max_segments=tuning.vacuum_max_segments,
+            writes_in_flight=tuning.vacuum_writes_in_flight,
             retry_seconds=retry.budget_seconds(),
-            settle_seconds=float(env.get("VACUUM_SETTLE_SECONDS", cls.settle_seconds)),
+            settle_seconds=tuning.vacuum_settle_seconds,
         )
 
 

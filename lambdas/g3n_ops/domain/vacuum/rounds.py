@@ -10,8 +10,9 @@ continues as a new execution of the same record (continue-as-new), which starts 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+from g3n_ops.settings import settings
 
 HISTORY_BUDGET = 10_000  # events per execution (Step Functions' limit is 25,000)
 RETRY_MAX_ATTEMPTS = 8  # the ASL's one retry policy (tests/unit checks they agree)
@@ -24,18 +25,18 @@ ITERATION_EVENTS = 4  # a Map iteration's start and end, and its final state's t
 ROUND_EVENTS = WORST_TASK + CHOICE_EVENTS + 4  # the round task, its Choice, the Map's own events
 RESERVE = 4 * WORST_TASK + 4 * CHOICE_EVENTS + 8  # continue, or verify + finalise, or the fail path
 MAX_TURNS = 500  # chunks per unit per round, at most
-DEFAULT_CONCURRENCY = 8  # units at once, each with up to 8 parallel writes: an on-demand table's pace
 
 
 def history_budget() -> int:
     """``HISTORY_BUDGET``; the local stack's tests may lower it (``VACUUM_HISTORY_EVENTS``) to see
     continue-as-new happen in seconds. Never above it: 25,000 is Step Functions' hard limit."""
-    return min(HISTORY_BUDGET, int(os.environ.get("VACUUM_HISTORY_EVENTS", HISTORY_BUDGET)))
+    return min(HISTORY_BUDGET, settings().vacuum_history_events)
 
 
 def concurrency() -> int:
-    """Units purged at once (the Map's MaxConcurrency): deploy-time ``VACUUM_CONCURRENCY``."""
-    return max(1, int(os.environ.get("VACUUM_CONCURRENCY", DEFAULT_CONCURRENCY)))
+    """Units purged at once (the Map's MaxConcurrency): deploy-time ``VACUUM_CONCURRENCY`` (8 by
+    default: each unit has up to 8 parallel writes, an on-demand table's pace)."""
+    return settings().vacuum_concurrency
 
 
 def verify_turn_fits(events_so_far: int, *, budget: int = HISTORY_BUDGET) -> bool:
