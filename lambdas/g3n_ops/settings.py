@@ -87,8 +87,8 @@ class Settings:
     )
 
     # -- knobs no stack sets: the defaults are the deployed behaviour ------------------------------
-    # A chunk's time (purge.Limits.from_environment): the invocation's remaining time less the
-    # headroom, capped by chunk_seconds when set.
+    # A chunk's time (purge.Limits.from_environment): the function's timeout less the headroom,
+    # capped by chunk_seconds when set.
     vacuum_chunk_seconds: float | None = variable("VACUUM_CHUNK_SECONDS", None, read=float, deployed=False)
     vacuum_chunk_headroom_seconds: float = variable(
         "VACUUM_CHUNK_HEADROOM_SECONDS", 120.0, read=float, deployed=False

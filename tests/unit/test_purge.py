@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from g3n_ops import retry
 from g3n_ops.contract.errors import AwsThrottled, VacuumIncomplete, VacuumNotAdmitted, VacuumScopeViolation
 from g3n_ops.domain import purge
-from g3n_ops.domain.purge import buckets, calls, log_groups, tables, verify
+from g3n_ops.domain.purge import buckets, calls, counting, log_groups, tables, verify
 
 ORG = "TESTORG"
 
@@ -409,12 +409,14 @@ def test_scan_segments_scale_with_table_size():
 def test_a_chunk_uses_most_of_the_lambda_time_left(monkeypatch):
     monkeypatch.delenv("VACUUM_CHUNK_SECONDS", raising=False)
     monkeypatch.setenv("VACUUM_CHUNK_HEADROOM_SECONDS", "60")
-    limits = purge.Limits.from_environment(remaining_ms=900_000)
+    limits = purge.Limits.from_environment()
     assert limits.chunk_seconds == 840 and 840 < limits.deadline_seconds < 900
-    short = purge.Limits.from_environment(remaining_ms=100_000)
+    monkeypatch.setattr(counting, "LAMBDA_TIMEOUT_SECONDS", 100)  # a function with a shorter timeout
+    short = purge.Limits.from_environment()
     assert short.chunk_seconds == 40 and short.deadline_seconds < 100
+    monkeypatch.setattr(counting, "LAMBDA_TIMEOUT_SECONDS", 900)
     monkeypatch.setenv("VACUUM_CHUNK_SECONDS", "5")
-    assert purge.Limits.from_environment(remaining_ms=900_000).chunk_seconds == 5
+    assert purge.Limits.from_environment().chunk_seconds == 5
 
 
 def test_a_call_never_retries_past_the_chunk_deadline():

@@ -58,7 +58,7 @@ class Limits:
     ``chunk_seconds``: after this no new page is read (the work in flight still finishes);
     ``deadline_seconds``: every AWS call of the chunk, retries included, ends by then, so the
     final checkpoint always runs inside the Lambda timeout. Both are measured from the chunk's
-    start; ``from_environment`` derives them from the invocation's remaining time."""
+    start; ``from_environment`` derives them from the function's timeout."""
 
     chunk_items: int = 10_000_000
     chunk_seconds: float = LAMBDA_TIMEOUT_SECONDS - 120.0
@@ -72,12 +72,12 @@ class Limits:
     settle_attempts: int = 3  # verify: re-reads (waits double) before leftovers are believed
 
     @classmethod
-    def from_environment(cls, *, remaining_ms: int | None = None) -> Limits:
-        """Deploy-time settings; with the Lambda context's remaining time, the chunk uses all of
-        it but ``VACUUM_CHUNK_HEADROOM_SECONDS`` (drain the writes in flight, checkpoint)."""
+    def from_environment(cls) -> Limits:
+        """Deploy-time settings: a chunk, which starts its invocation, uses all of the function's
+        timeout but ``VACUUM_CHUNK_HEADROOM_SECONDS`` (drain the writes in flight, checkpoint)."""
         tuning = settings()
         headroom = tuning.vacuum_chunk_headroom_seconds
-        available = remaining_ms / 1000 if remaining_ms is not None else float(LAMBDA_TIMEOUT_SECONDS)
+        available = float(LAMBDA_TIMEOUT_SECONDS)
         deadline = max(1.0, available - min(20.0, headroom / 2))
         chunk_seconds = max(0.5, available - headroom)
         if tuning.vacuum_chunk_seconds is not None:
