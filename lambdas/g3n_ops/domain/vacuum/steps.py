@@ -41,7 +41,10 @@ from g3n_ops.domain.vacuum.records import (
     iso,
     new_record,
     new_vacuum_id,
+    running,
+    runs_in,
     state_machine_of,
+    step_claim,
     utc_now,
 )
 from g3n_ops.domain.vacuum.records import (
@@ -111,7 +114,7 @@ def admit(execution_input: dict, execution_arn: str) -> dict:
             and current.get("executionArn") in (None, execution_arn)
         ):
             return _run(current, admitted=False)  # cancelled before this execution began
-        if current and _runs_in(current, execution_arn):
+        if current and runs_in(current, execution_arn):
             # A resumed attempt or a continuation (the record names this execution), or a retried
             # admit whose first attempt bound the run, which has started since.
             renew_mutex(vacuum_id)
@@ -182,7 +185,7 @@ def start(vacuum_id: str, execution_arn: str) -> dict:
             if leaves_window:
                 dry_run_binding.release(current)  # a run cancelled while pending uses no dry-run
             return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": False}
-        if _runs_in(current, execution_arn) and current.get("plan"):
+        if runs_in(current, execution_arn) and current.get("plan"):
             # A retry after a lost result: this execution's first attempt started the run (plan,
             # stats, audit entry); starting it again would reset nothing, so go on from there.
             renew_mutex(vacuum_id)
@@ -208,7 +211,7 @@ def _refuse_before_window_end(record: dict, execution_arn: str) -> None:
         step_caller.refuse(
             "vacuum",
             f"its pending window runs until {iso(ends)}",
-            _claimed("start", record["vacuumId"], execution_arn),
+            step_claim("start", record["vacuumId"], execution_arn),
         )
 
 
@@ -219,34 +222,16 @@ def _refuse_unless_done(record: dict, step: str, execution_arn: str) -> None:
     bound = plans.stored_plan(record) or {"units": []}
     if not all((progress.get(entry["id"]) or {}).get("done") for entry in bound["units"]):
         step_caller.refuse(
-            "vacuum", "units of the run are not purged yet", _claimed(step, record["vacuumId"], execution_arn)
+            "vacuum",
+            "units of the run are not purged yet",
+            step_claim(step, record["vacuumId"], execution_arn),
         )
     if step == "finalise" and not record["dryRun"]:
         checked = record.get("verifyProgress") or {}
         if not all(checked.get(name, {}).get("done") for name in _verify_units(record)):
             step_caller.refuse(
-                "vacuum", "the run is not verified yet", _claimed(step, record["vacuumId"], execution_arn)
+                "vacuum", "the run is not verified yet", step_claim(step, record["vacuumId"], execution_arn)
             )
-
-
-def _claimed(step: str, vacuum_id: str, execution_arn: str) -> dict:
-    return {"step": step, "vacuumId": vacuum_id, "executionArn": execution_arn}
-
-
-def _runs_in(record: dict, execution_arn: str) -> bool:
-    return record["status"] == "running" and record.get("executionArn") == execution_arn
-
-
-def _running(vacuum_id: str, execution_arn: str) -> dict:
-    """The record, if it is running as this execution's run (else the run stops here)."""
-    record = get(vacuum_id)
-    if record["status"] != "running" or record.get("executionArn") != execution_arn:
-        raise VacuumNotAdmitted(
-            f"vacuum {vacuum_id} is {record['status']}"
-            + ("" if record.get("executionArn") == execution_arn else " in another execution")
-            + ", not running in this one; stopping"
-        )
-    return record
 
 
 # -- rounds --------------------------------------------------------------------------------------
@@ -264,7 +249,7 @@ def history_length(execution_arn: str) -> int:
 def next_round(vacuum_id: str, execution_arn: str) -> dict:
     """Which units the next round purges and how many chunks each may run, or what comes next:
     ``continue`` (a new execution: this one's history is near its budget), ``verify``, ``finalise``."""
-    record = _running(vacuum_id, execution_arn)
+    record = running(vacuum_id, execution_arn)
     renew_mutex(vacuum_id)
     progress = record["progress"]
     bound = plans.stored_plan(record) or {"units": []}
@@ -442,7 +427,7 @@ def verify(vacuum_id: str, execution_arn: str) -> dict:
     cursors are stored, so the next chunk, a retry or a later execution goes on from there.
     Answers ``next``: ``verify`` (more to check), ``continue`` (this execution's history is near
     its budget) or ``finalise``; anything left fails the run."""
-    record = _running(vacuum_id, execution_arn)
+    record = running(vacuum_id, execution_arn)
     _refuse_unless_done(record, "verify", execution_arn)
     renew_mutex(vacuum_id)
     started_ms = int(parse_iso(record["startedAt"]).timestamp() * 1000)
@@ -476,7 +461,7 @@ def verify(vacuum_id: str, execution_arn: str) -> dict:
         execution_arn=execution_arn,
     )
     if stored is None:
-        _running(vacuum_id, execution_arn)  # raises: cancelled (or taken over) meanwhile
+        running(vacuum_id, execution_arn)  # raises: cancelled (or taken over) meanwhile
     for name, result in results.items():
         if result.done:
             audit(stored or record, "unit-verified", once_per=_verify_key(name), unit=name, left=0)
