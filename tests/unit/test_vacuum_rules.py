@@ -16,7 +16,7 @@ from g3n_ops.contract.errors import (
     VacuumNotAllowed,
 )
 from g3n_ops.domain import purge, vacuum
-from g3n_ops.domain.vacuum import checks, rounds, steps
+from g3n_ops.domain.vacuum import checks, failure, rounds
 from g3n_ops.handlers import vacuum_steps
 from g3n_ops.registry import DEFAULT_ORGCODE_PATTERN, Registry
 from g3n_ops.settings import Settings
@@ -261,9 +261,9 @@ def test_the_public_record_hides_keys_and_shows_every_contract_field():
 
 def test_a_lambda_error_cause_becomes_its_message():
     cause = json.dumps({"errorType": "NoSuchBucket", "errorMessage": "The bucket does not exist"})
-    assert steps._error_message({"Error": "NoSuchBucket", "Cause": cause}) == "The bucket does not exist"
-    assert steps._error_message({"Error": "States.Timeout", "Cause": "timed out"}) == "timed out"
-    assert steps._error_message({}) == ""
+    assert failure._error_message({"Error": "NoSuchBucket", "Cause": cause}) == "The bucket does not exist"
+    assert failure._error_message({"Error": "States.Timeout", "Cause": "timed out"}) == "timed out"
+    assert failure._error_message({}) == ""
 
 
 def test_the_steps_refuse_malformed_events_without_touching_anything():

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from g3n_ops.aws import transient_errors_named
 from g3n_ops.contract.errors import InvalidInput
 from g3n_ops.domain import step_caller
-from g3n_ops.domain.vacuum import steps
+from g3n_ops.domain.vacuum import admission, chunks, continuation, failure, finalise
 from g3n_ops.handlers.operations import describe_validation_error
 from g3n_ops.observability import logger, metrics, tracer
 from g3n_ops.store import vacuum as store
@@ -116,7 +116,7 @@ def _confirm_caller(step: StepEvent) -> None:
                 owners=(lambda: _owners(vacuum_id)) if vacuum_id else None,
             )
             # Only the state machine's Catch records a failure: the execution must be in that state.
-            step_caller.confirm_in_state("vacuum", execution, steps.FAIL_STATE, claimed=claimed)
+            step_caller.confirm_in_state("vacuum", execution, failure.FAIL_STATE, claimed=claimed)
         case _:
             step_caller.confirm(
                 "vacuum",
@@ -138,24 +138,24 @@ def _owners(vacuum_id: str) -> tuple[str | None, ...]:
 def _dispatch(step: StepEvent) -> dict:
     match step:
         case Admit():
-            return steps.admit(step.input, step.execution_arn)
+            return admission.admit(step.input, step.execution_arn)
         case Start():
-            return steps.start(step.vacuum_id, step.execution_arn)
+            return admission.start(step.vacuum_id, step.execution_arn)
         case Round():
-            return steps.next_round(step.vacuum_id, step.execution_arn)
+            return continuation.next_round(step.vacuum_id, step.execution_arn)
         case Continue():
-            return steps.continue_run(step.vacuum_id, step.execution_arn)
+            return continuation.continue_run(step.vacuum_id, step.execution_arn)
         case PurgeChunk():
             claimed = step.model_dump(by_alias=True, include={"unit", "dry_run"}, exclude_none=True)
-            return steps.purge_chunk(
+            return chunks.purge_chunk(
                 step.vacuum_id, step.unit_id, step.execution_arn, step.turns_left, claimed=claimed
             )
         case Verify():
-            return steps.verify(step.vacuum_id, step.execution_arn)
+            return finalise.verify(step.vacuum_id, step.execution_arn)
         case Finalise():
-            return steps.finalise(step.vacuum_id, step.execution_arn)
+            return finalise.finalise(step.vacuum_id, step.execution_arn)
         case Fail():
-            return steps.fail(step.state, step.execution_arn)
+            return failure.fail(step.state, step.execution_arn)
     raise InvalidInput(f"unknown step {step}")  # unreachable: the union is exhaustive
 
 

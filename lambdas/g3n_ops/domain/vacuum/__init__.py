@@ -4,7 +4,11 @@
   satisfy, ``mutex``: one run at a time, ``audit``: the trail;
 - ``requests``: the direct operations (request, status, cancel, resume);
 - ``plan``: what a run may touch, bound to the record; ``rounds``: the history budget;
-- ``steps``: the state machine's tasks.
+- the state machine's tasks: ``admission`` (admit, start), ``continuation`` (the next round, or
+  continue-as-new), ``chunks`` (purge one chunk of a unit), ``finalise`` (verify, finalise),
+  ``failure`` (the Catch's step), ``settle`` (a stopped run's final status). Every step derives
+  what it may touch from the record: the plan bound to it when the run started, the dry-run flag,
+  the execution the run belongs to; a step event names a unit by id.
 
 Lifecycle of a record (``status``): pending → running → completed, or running → cancelling →
 cancelled, running → failing → failed (``settle``: final once no chunk is in flight), or

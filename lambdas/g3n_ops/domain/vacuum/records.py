@@ -1,4 +1,5 @@
-"""The vacuum record: ids, times, what the CLI contract shows of it, and reading it."""
+"""The vacuum record: ids, times, what the CLI contract shows of it, reading it, and whether it
+runs as a given execution's run (what a step may act on)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import secrets
 from datetime import datetime
 from typing import Literal
 
-from g3n_ops.contract.errors import VacuumNotFound
+from g3n_ops.contract.errors import VacuumNotAdmitted, VacuumNotFound
 from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.store import vacuum as store
 
@@ -60,6 +61,27 @@ def get(vacuum_id: str) -> dict:
     if record is None:
         raise VacuumNotFound(f"no vacuum with id {vacuum_id}")
     return record
+
+
+def runs_in(record: dict, execution_arn: str) -> bool:
+    return record["status"] == "running" and record.get("executionArn") == execution_arn
+
+
+def running(vacuum_id: str, execution_arn: str) -> dict:
+    """The record, if it is running as this execution's run (else the run stops here)."""
+    record = get(vacuum_id)
+    if record["status"] != "running" or record.get("executionArn") != execution_arn:
+        raise VacuumNotAdmitted(
+            f"vacuum {vacuum_id} is {record['status']}"
+            + ("" if record.get("executionArn") == execution_arn else " in another execution")
+            + ", not running in this one; stopping"
+        )
+    return record
+
+
+def step_claim(step: str, vacuum_id: str, execution_arn: str) -> dict:
+    """What a step event claimed, for the trail of a step refused before its time."""
+    return {"step": step, "vacuumId": vacuum_id, "executionArn": execution_arn}
 
 
 def execution_name(vacuum_id: str, *, attempt: int = 1, continuation: int = 0) -> str:

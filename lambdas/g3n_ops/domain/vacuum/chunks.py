@@ -1,0 +1,128 @@
+"""Chunks: one bounded chunk of one planned unit, from its stored cursor, under a lease.
+
+Each checkpoint commits the unit's progress and its counts together, once (``store.commit_progress``);
+the lease in the record's ``inFlight`` lets a cancelled or failed run settle only once no chunk runs.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+from g3n_ops import retry
+from g3n_ops.contract.errors import VacuumNotAdmitted
+from g3n_ops.contract.timestamps import parse_iso
+from g3n_ops.domain import purge
+from g3n_ops.domain.vacuum import plan as plans
+from g3n_ops.domain.vacuum.audit import audit
+from g3n_ops.domain.vacuum.mutex import renew_mutex
+from g3n_ops.domain.vacuum.records import get, iso, utc_now
+from g3n_ops.domain.vacuum.settle import CHUNK_LEASE_SECONDS
+from g3n_ops.store import vacuum as store
+
+
+class _Superseded(Exception):
+    """Another invocation committed this unit's checkpoint first (a retry overlapping a lost one)."""
+
+
+def purge_chunk(
+    vacuum_id: str,
+    unit_id: str | None,
+    execution_arn: str,
+    turns_left: int,
+    *,
+    claimed: dict[str, Any] | None = None,
+) -> dict:
+    """One bounded chunk of one planned unit, from the unit's STORED cursor; each checkpoint commits
+    progress and counts together, once (see ``store.commit_progress``). ``claimed``: what the event
+    said besides the unit id (a unit, a dryRun flag); it must agree with the record."""
+    record = store.get_run(vacuum_id, str(unit_id)) or get(vacuum_id)
+    if record.get("executionArn") != execution_arn:
+        raise plans.violation(record, str(unit_id), "the event does not come from the run's execution")
+    unit = plans.planned_unit(record, str(unit_id))
+    claimed = claimed or {}
+    if "dryRun" in claimed and bool(claimed["dryRun"]) != bool(record["dryRun"]):
+        raise plans.violation(record, str(unit_id), "the event's dryRun contradicts the run's")
+    if "unit" in claimed and claimed["unit"] != unit.dump():
+        raise plans.violation(record, str(unit_id), "the event's unit is not the planned one")
+    if record["status"] != "running":
+        raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {record['status']}, no longer running; stopping")
+    renew_mutex(vacuum_id)
+    progress = (record.get("progress") or {}).get(unit_id)
+    if progress is None:
+        raise plans.violation(record, str(unit_id), "the unit has no stored progress")
+    answer = {"vacuumId": vacuum_id, "unitId": unit_id, "turnsLeft": max(0, turns_left - 1)}
+    if progress["done"]:
+        return answer | {"done": True, "more": False}
+    # The unit's own counts and first start travel with its progress (one write a checkpoint).
+    unit_state = {
+        "seq": int(progress["seq"]),
+        "startedAt": progress.get("startedAt") or iso(utc_now()),
+        "counts": dict(progress.get("counts") or {}),
+        "finished": False,
+    }
+
+    def checkpoint(delta: purge.Counts, cursor: purge.Cursor, done: bool) -> None:
+        counts = delta.as_dict() | ({"unitsDone": 1} if done else {})
+        unit_counts = dict(unit_state["counts"])
+        for name, value in delta.as_dict().items():
+            unit_counts[name] = int(unit_counts.get(name, 0)) + int(value)
+        committed, status = retry.call(
+            store.commit_progress,
+            vacuum_id,
+            unit_id,
+            unit.service,
+            seq=unit_state["seq"],
+            cursor=None if cursor is None else json.dumps(cursor),
+            done=done,
+            counts=counts,
+            unit_fields={"startedAt": unit_state["startedAt"], "counts": unit_counts},
+            doing="record a vacuum checkpoint",
+        )
+        if not committed:
+            raise _Superseded()
+        unit_state["seq"] += 1
+        unit_state["counts"] = unit_counts
+        unit_state["finished"] = done
+        if status != "running":
+            raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {status}, no longer running; stopping")
+
+    cursor = json.loads(progress["cursor"]) if progress.get("cursor") else None
+    token = secrets.token_hex(8)
+    lease_ends = int(time.time()) + CHUNK_LEASE_SECONDS
+    if not store.enter_chunk(vacuum_id, token, execution_arn=execution_arn, expires_at=lease_ends):
+        raise VacuumNotAdmitted(f"vacuum {vacuum_id} is no longer running; stopping")
+    try:
+        result = purge.run_chunk(
+            unit,
+            cursor,
+            dry_run=bool(record["dryRun"]),
+            limits=purge.Limits.from_environment(),
+            checkpoint=checkpoint,
+        )
+    except _Superseded:
+        return answer | {"done": False, "more": turns_left > 1}  # go on from what is stored
+    finally:
+        if unit_state["finished"]:
+            _unit_done(record, str(unit_id), unit, unit_state)
+        retry.call(store.leave_chunk, vacuum_id, token, doing="record that a vacuum chunk ended")
+    return answer | {"done": result.done, "more": not result.done and turns_left > 1}
+
+
+def _unit_done(record: dict, unit_id: str, unit: purge.WorkUnit, state: dict) -> None:
+    """One trail entry per unit, from the chunk whose checkpoint finished it (written once)."""
+    started = parse_iso(state["startedAt"])
+    elapsed = round((utc_now() - started).total_seconds(), 3)
+    audit(
+        record,
+        "unit-done",
+        once_per=unit_id,
+        unitId=unit_id,
+        service=unit.service,
+        unit=purge.describe(unit),
+        counts=state["counts"],
+        startedAt=state["startedAt"],
+        elapsedSeconds=elapsed,
+    )
