@@ -54,6 +54,7 @@ from g3n_ops.observability import metrics
 from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as store
+from g3n_ops.store import vacuum_mutex, vacuum_progress
 
 # The vacuum ASL's state whose task records a failure (every Catch leads there).
 FAIL_STATE = "Record failure"
@@ -342,8 +343,8 @@ def purge_chunk(
     claimed: dict[str, Any] | None = None,
 ) -> dict:
     """One bounded chunk of one planned unit, from the unit's STORED cursor; each checkpoint commits
-    progress and counts together, once (see ``store.commit_progress``). ``claimed``: what the event
-    said besides the unit id (a unit, a dryRun flag); it must agree with the record."""
+    progress and counts together, once (see ``vacuum_progress.commit_progress``). ``claimed``: what
+    the event said besides the unit id (a unit, a dryRun flag); it must agree with the record."""
     record = store.get_run(vacuum_id, str(unit_id)) or get(vacuum_id)
     if record.get("executionArn") != execution_arn:
         raise plans.violation(record, str(unit_id), "the event does not come from the run's execution")
@@ -376,7 +377,7 @@ def purge_chunk(
         for name, value in delta.as_dict().items():
             unit_counts[name] = int(unit_counts.get(name, 0)) + int(value)
         committed, status = retry.call(
-            store.commit_progress,
+            vacuum_progress.commit_progress,
             vacuum_id,
             unit_id,
             unit.service,
@@ -398,7 +399,7 @@ def purge_chunk(
     cursor = json.loads(progress["cursor"]) if progress.get("cursor") else None
     token = secrets.token_hex(8)
     lease_ends = int(time.time()) + CHUNK_LEASE_SECONDS
-    if not store.enter_chunk(vacuum_id, token, execution_arn=execution_arn, expires_at=lease_ends):
+    if not vacuum_progress.enter_chunk(vacuum_id, token, execution_arn=execution_arn, expires_at=lease_ends):
         raise VacuumNotAdmitted(f"vacuum {vacuum_id} is no longer running; stopping")
     try:
         result = purge.run_chunk(
@@ -413,7 +414,7 @@ def purge_chunk(
     finally:
         if unit_state["finished"]:
             _unit_done(record, str(unit_id), unit, unit_state)
-        retry.call(store.leave_chunk, vacuum_id, token, doing="record that a vacuum chunk ended")
+        retry.call(vacuum_progress.leave_chunk, vacuum_id, token, doing="record that a vacuum chunk ended")
     return answer | {"done": result.done, "more": not result.done and turns_left > 1}
 
 
@@ -530,7 +531,7 @@ def finalise(vacuum_id: str, execution_arn: str) -> dict:
         # release and the audit entry are idempotent).
         if not (record["status"] == "completed" and record.get("executionArn") == execution_arn):
             raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {record['status']}; cannot complete it")
-    store.release_mutex(vacuum_id)
+    vacuum_mutex.release_mutex(vacuum_id)
     run_totals = record["stats"]["totals"]
     audit(record, "completed", totals=run_totals)
     close_window(record, "completed")
@@ -562,7 +563,7 @@ def fail(state: dict, execution_arn: str) -> dict:
         drain_and_settle(vacuum_id)  # cancelled once the chunks in flight are done
         return {"vacuumId": vacuum_id, "outcome": "cancelled"}
     if record and record["status"] == "cancelled" and record.get("executionArn") == execution_arn:
-        store.release_mutex(vacuum_id)  # cancelled before runs settled (an older record)
+        vacuum_mutex.release_mutex(vacuum_id)  # cancelled before runs settled (an older record)
         close_window(record, "was cancelled while running")
         return {"vacuumId": vacuum_id, "outcome": "cancelled"}
     recorded = bool(record) and mark_failed(vacuum_id, error, execution_arn=execution_arn)
