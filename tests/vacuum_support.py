@@ -25,7 +25,7 @@ from g3n_ops.store import table as ops_table
 from g3n_ops.store import vacuum as vacuum_store
 from g3n_ops.store import vacuum_audit, vacuum_mutex
 from g3n_ops_client.errors import OpsClientError
-from g3n_ops_client.local.iam import enforce as iam_enforce
+from g3n_ops_client.local.iam import context as iam_context
 from g3n_ops_client.local.iam.principals import grant_registry_purge
 from tests.support import SECRET
 
@@ -45,8 +45,9 @@ def put_registry(document: dict) -> None:
         Name=discovery.REGISTRY, Value=json.dumps(document), Type="String", Overwrite=True
     )
     forget_cached_registry()
-    if iam_enforce._active is not None and iam_enforce._active.mode != "off":
-        grant_registry_purge(iam_enforce._active, document, stage="local")
+    enforcer = iam_context.active()
+    if enforcer is not None and enforcer.mode != "off":
+        grant_registry_purge(enforcer, document, stage="local")
 
 
 # -- what is stored now --------------------------------------------------------------------------
