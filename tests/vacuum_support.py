@@ -23,8 +23,9 @@ from g3n_ops.registry import Registry, forget_cached_registry, load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import table as ops_table
 from g3n_ops.store import vacuum as vacuum_store
+from g3n_ops.store import vacuum_audit, vacuum_mutex
 from g3n_ops_client.errors import OpsClientError
-from g3n_ops_client.local.iam import enforce as iam_enforce
+from g3n_ops_client.local.iam import context as iam_context
 from g3n_ops_client.local.iam.principals import grant_registry_purge
 from tests.support import SECRET
 
@@ -44,8 +45,9 @@ def put_registry(document: dict) -> None:
         Name=discovery.REGISTRY, Value=json.dumps(document), Type="String", Overwrite=True
     )
     forget_cached_registry()
-    if iam_enforce._active is not None and iam_enforce._active.mode != "off":
-        grant_registry_purge(iam_enforce._active, document, stage="local")
+    enforcer = iam_context.active()
+    if enforcer is not None and enforcer.mode != "off":
+        grant_registry_purge(enforcer, document, stage="local")
 
 
 # -- what is stored now --------------------------------------------------------------------------
@@ -162,7 +164,7 @@ def execution(record: dict) -> dict:
 
 
 def mutex() -> dict | None:
-    return vacuum_store.read_mutex()
+    return vacuum_mutex.read_mutex()
 
 
 def stop_vacuum_executions() -> None:
@@ -265,5 +267,5 @@ MILESTONES = frozenset(
 
 def milestones(vacuum_id: str) -> list[str]:
     return [
-        entry["action"] for entry in vacuum_store.audit_entries(vacuum_id) if entry["action"] in MILESTONES
+        entry["action"] for entry in vacuum_audit.audit_entries(vacuum_id) if entry["action"] in MILESTONES
     ]

@@ -26,7 +26,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from g3n_ops.contract.errors import OpsError
 from g3n_ops_client.local.faults import FaultController
-from g3n_ops_client.local.iam import enforce as iam
+from g3n_ops_client.local.iam import context as iam
 
 log = logging.getLogger("g3n.local.lambda")
 TIMEOUT_ERROR = "Sandbox.Timedout"  # Lambda's errorType for a timed-out invocation

@@ -26,7 +26,10 @@ from g3n_ops.observability import logger
 from g3n_ops_client.local import lambda_runtime, moto_patches
 from g3n_ops_client.local.faults import FaultController, FaultSpec
 from g3n_ops_client.local.gateway import API_PREFIX, FAULTS_PATH, SERVICES_PREFIX, Gateway
+from g3n_ops_client.local.iam import context as iam_context
 from g3n_ops_client.local.iam import enforce as iam_enforce
+from g3n_ops_client.local.iam import hooks as iam_hooks
+from g3n_ops_client.local.iam import usage as iam_usage
 from g3n_ops_client.local.iam.identities import register_identities
 from g3n_ops_client.local.iam.principals import moto_key_schema, register_functions
 from g3n_ops_client.local.provision import Provisioner
@@ -141,9 +144,9 @@ class LocalStack:
         if self.iam.mode != "off":
             register_functions(self.iam, stage=LOCAL_STAGE)  # before anything starts: a synth may fail
             register_identities(self.iam, stage=LOCAL_STAGE)
-            iam_enforce.install_process_hooks()
-        iam_enforce.activate(self.iam)
-        aws.set_container(iam_enforce.current_container)  # per-function caches, as in Lambda
+            iam_hooks.install_process_hooks()
+        iam_context.activate(self.iam)
+        aws.set_container(iam_context.current_container)  # per-function caches, as in Lambda
         dispatcher = lambda_runtime.LambdaDispatcher(self.faults)
         lambda_runtime.install(dispatcher)
         self.provisioner = Provisioner(
@@ -249,8 +252,8 @@ class LocalStack:
 
     def stop(self) -> None:
         aws.remove_client_hook(self.faults.hook)
-        iam_enforce.deactivate(self.iam)
-        iam_enforce.write_usage(self.iam)
+        iam_context.deactivate(self.iam)
+        iam_usage.write_usage(self.iam)
         if self.provisioner is not None:
             self.provisioner.status_watcher.stop()
         if self._server is not None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from g3n_ops_client.local.iam.enforce import access_key_for, secret_key_for
+from g3n_ops_client.local.iam.context import access_key_for, secret_key_for
 from g3n_ops_client.local.iam.template import cache_dir, synthesised, synthesised_template
 from infra import catalogue
 from tests.maintenance_support import stop_running_executions

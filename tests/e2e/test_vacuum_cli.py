@@ -11,6 +11,7 @@ import pytest
 from g3n_ops.settings import settings
 from g3n_ops.store import table as ops_table
 from g3n_ops.store import vacuum as vacuum_store
+from g3n_ops.store import vacuum_audit
 from g3n_ops_client.cli import common
 from g3n_ops_client.errors import OpsClientError
 from tests.support import SECRET, run_cli, run_cli_json
@@ -199,12 +200,12 @@ def test_pages_split_entries_of_one_millisecond_and_read_older_runs_shared_trail
             "counts": {"items": index},
             "elapsedSeconds": elapsed,
         }
-        assert vacuum_store.put_audit(entry, key=f"2-unit-done-u{index}")
+        assert vacuum_audit.put_audit(entry, key=f"2-unit-done-u{index}")
     for index, run in enumerate([legacy, other, legacy, other, legacy]):
         at = f"2026-12-01T00:00:0{index}.000Z"
         item = {
             "pk": f"audit#vacuum#{run}#{index}-x",
-            "kind": vacuum_store.AUDIT_KIND,
+            "kind": vacuum_audit.AUDIT_KIND,
             "sortKey": at,
             "vacuumId": run,
             "action": "requested" if index == 0 else "unit-done",

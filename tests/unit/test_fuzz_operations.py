@@ -38,7 +38,7 @@ from g3n_ops.handlers.operations import Operations
 from g3n_ops.models import SecretRequest
 from g3n_ops.observability import logger
 from g3n_ops.store import table as ops_table
-from g3n_ops.store import vacuum as vacuum_store
+from g3n_ops.store import vacuum_mutex
 from g3n_ops_client.local.gateway import http_api_event
 from tests.support import SECRET
 from tests.vacuum_support import PHRASE, ops_items, registry, snapshot
@@ -326,7 +326,7 @@ def fuzz_stack(seeded, local_stack, monkeypatch):
         Item=ops_table.serialize({**original_secret, **secret_domain.hash_secret(SECRET)}),
     )
     now = int(time.time())
-    assert vacuum_store.take_mutex(MUTEX_OWNER, now=now, lease_expires_at=now + 3600)
+    assert vacuum_mutex.take_mutex(MUTEX_OWNER, now=now, lease_expires_at=now + 3600)
     monkeypatch.setattr(logger, "level", logger.level)  # restored afterwards
     logger.setLevel("ERROR")  # thousands of refusals: keep the output readable
     lockout = local_stack.secret_lockout(threshold=100, window_seconds=1)
@@ -335,7 +335,7 @@ def fuzz_stack(seeded, local_stack, monkeypatch):
     yield before
     after = {"ops": kept_items(), "data": snapshot(registry()), "executions": state_machine_executions()}
     lockout.__exit__(None, None, None)
-    vacuum_store.release_mutex(MUTEX_OWNER)
+    vacuum_mutex.release_mutex(MUTEX_OWNER)
     ops_table.dynamodb().put_item(TableName=ops_table.table_name(), Item=ops_table.serialize(original_secret))
     # No refused (or read) request changed any item, object or execution.
     assert after == before

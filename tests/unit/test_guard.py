@@ -232,9 +232,9 @@ def test_retry_after():
 
 
 def test_the_bare_decorator_and_guard_handler_read_the_table_from_the_environment(stack, monkeypatch):
-    import g3n_maintenance_guard
+    from g3n_maintenance_guard import guard as guard_module
 
-    monkeypatch.setattr(g3n_maintenance_guard, "_default_guard", None)  # a fresh per-process guard
+    monkeypatch.setattr(guard_module, "_default_guard", None)  # a fresh per-process guard
     put_state(active())
 
     @maintenance_guard

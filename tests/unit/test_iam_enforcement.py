@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from g3n_ops import aws
 from g3n_ops.settings import settings
 from g3n_ops_client.errors import OpsClientError
-from g3n_ops_client.local.iam.enforce import acting_as
+from g3n_ops_client.local.iam.context import acting_as
 from infra import catalogue
 from infra.constructs.access import MAINTENANCE_BRACKET_SID
 from infra.table_access import FUNCTION_TABLE_ACCESS

@@ -14,6 +14,7 @@ from g3n_ops.contract import discovery
 from g3n_ops.domain import execution_status
 from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops.store import vacuum as vacuum_store
+from g3n_ops.store import vacuum_audit, vacuum_mutex
 from tests.maintenance_support import soon, stop_running_executions
 from tests.support import SECRET, wait_in_state, wait_until
 from tests.vacuum_support import dry_run_first, stop_vacuum_executions, wait_done
@@ -108,7 +109,7 @@ def test_a_vacuum_stopped_from_outside_is_closed_at_once_without_a_read(
     assert vacuum_store.get_record(cancelled["vacuumId"])["status"] == "cancelled"
 
     record = client.vacuum.org(SECRET, "TESTORG", "stopped behind OPS's back")
-    assert record["status"] == "pending" and vacuum_store.read_mutex()["owner"] == record["vacuumId"]
+    assert record["status"] == "pending" and vacuum_mutex.read_mutex()["owner"] == record["vacuumId"]
     vacuum_id = record["vacuumId"]
     record = wait_until(
         lambda: (r := vacuum_store.get_record(vacuum_id)).get("executionArn") and r, timeout=10
@@ -127,8 +128,8 @@ def test_a_vacuum_stopped_from_outside_is_closed_at_once_without_a_read(
     assert closed["status"] == "failed"
     assert closed["error"]["type"] == "ExecutionAborted" and closed["error"]["code"] == "vacuum-step-failed"
     assert "ABORTED outside OPS" in closed["error"]["message"]
-    assert vacuum_store.read_mutex() is None
-    assert [e["action"] for e in vacuum_store.audit_entries(record["vacuumId"])][-1] == "failed"
+    assert vacuum_mutex.read_mutex() is None
+    assert [e["action"] for e in vacuum_audit.audit_entries(record["vacuumId"])][-1] == "failed"
     failed = [e for e in subscriber() if e["type"] == "vacuum.failed"]
     assert [e["ids"]["vacuumId"] for e in failed] == [record["vacuumId"]]
     # Delivered again (EventBridge is at-least-once): nothing more happens.

@@ -15,6 +15,7 @@ import pytest
 from g3n_ops.domain import step_caller
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as vacuum_store
+from g3n_ops.store import vacuum_audit
 from infra import catalogue
 from tests.maintenance_support import audit_lines, soon, stop_running_executions
 from tests.support import SECRET, wait_until
@@ -54,7 +55,7 @@ def invented_execution(lifecycle: str) -> str:
 def refusals(vacuum_id: str) -> list[dict]:
     """The refusals audited on a run's trail (an event naming no run: on ``unnamed``'s)."""
     return [
-        entry for entry in vacuum_store.audit_entries(vacuum_id) if entry["action"] == "step-caller-refused"
+        entry for entry in vacuum_audit.audit_entries(vacuum_id) if entry["action"] == "step-caller-refused"
     ]
 
 
@@ -189,7 +190,7 @@ def test_a_running_vacuum_cannot_be_finalised_verified_or_failed_by_hand(stack, 
     assert mutex()["owner"] == vacuum_id
     final = client.vacuum.wait(vacuum_id, timeout=120, poll=0.2)
     assert final["status"] == "completed", final.get("error")
-    actions = [entry["action"] for entry in vacuum_store.audit_entries(vacuum_id)]
+    actions = [entry["action"] for entry in vacuum_audit.audit_entries(vacuum_id)]
     assert actions.count("step-caller-refused") == 3
 
 

@@ -15,6 +15,7 @@ import pytest
 from g3n_ops.settings import settings
 from g3n_ops.store import table as ops_table
 from g3n_ops.store import vacuum as vacuum_store
+from g3n_ops.store import vacuum_mutex
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.errors import OpsClientError
 from tests.support import SECRET, wait_for_execution, wait_until
@@ -124,7 +125,7 @@ def test_one_vacuum_at_a_time_and_the_next_one_after_it(stack, client, local_sta
 
 
 def _put_mutex(owner: str, lease_expires_at: int) -> None:
-    item = {"pk": vacuum_store.MUTEX_PK, "owner": owner, "leaseExpiresAt": lease_expires_at}
+    item = {"pk": vacuum_mutex.MUTEX_PK, "owner": owner, "leaseExpiresAt": lease_expires_at}
     boto3.client("dynamodb").put_item(TableName=settings().table_name, Item=ops_table.serialize(item))
 
 

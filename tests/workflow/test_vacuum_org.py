@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 
-from g3n_ops.store import vacuum as vacuum_store
+from g3n_ops.store import vacuum_audit
 from g3n_ops_client.errors import OpsClientError
 from tests.support import SECRET
 from tests.vacuum_support import (
@@ -107,7 +107,7 @@ def test_the_run_is_recorded_audited_and_never_carries_the_secret(stack, client)
     table_units = sum(1 for s in registry().services if s.org_scoped for _ in s.tables)
     assert len(chunks) > table_units, "tables over the chunk size loop through several chunks"
 
-    entries = vacuum_store.audit_entries(final["vacuumId"])
+    entries = vacuum_audit.audit_entries(final["vacuumId"])
     assert milestones(final["vacuumId"]) == ["requested", "started", "completed"]
     assert entries[-1]["totals"] == final["stats"]["totals"]
     # The trail shows every unit: its end with its own counts and time, its verify, in time order.

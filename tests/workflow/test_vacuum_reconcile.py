@@ -4,7 +4,7 @@ must not leave its record pending or its mutex held. The EventBridge rule closes
 
 import boto3
 
-from g3n_ops.store import vacuum as vacuum_store
+from g3n_ops.store import vacuum_mutex
 from tests.support import SECRET, wait_until
 from tests.vacuum_support import plant_dry_run
 
@@ -22,7 +22,7 @@ def test_an_execution_stopped_from_the_console_is_closed_as_failed_by_status(see
             timeout=30,  # moto stops an execution between states: slow on a loaded machine
             message="the execution is aborted",
         )
-        assert vacuum_store.read_mutex() is not None  # nothing inside the run could release it
+        assert vacuum_mutex.read_mutex() is not None  # nothing inside the run could release it
 
         closed = client.vacuum.status(record["vacuumId"])
 
@@ -30,7 +30,7 @@ def test_an_execution_stopped_from_the_console_is_closed_as_failed_by_status(see
     assert closed["error"]["code"] == "vacuum-step-failed"
     assert closed["error"]["type"] == "ExecutionAborted"
     assert not closed["stats"]["totals"].get("items")  # it never got past the pending window
-    assert vacuum_store.read_mutex() is None
+    assert vacuum_mutex.read_mutex() is None
     # The stack is usable again at once, not after the lease runs out.
     dry = client.vacuum.org(SECRET, "TESTORG", "after the stop", dry_run=True)
     assert client.vacuum.wait(dry["vacuumId"], timeout=60)["status"] == "completed"

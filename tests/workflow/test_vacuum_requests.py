@@ -6,6 +6,7 @@ import pytest
 
 from g3n_ops import settings as settings_module
 from g3n_ops.store import vacuum as vacuum_store
+from g3n_ops.store import vacuum_audit
 from g3n_ops_client.errors import OpsClientError
 from tests.support import SECRET
 from tests.vacuum_support import PHRASE, mutex, plant_dry_run, stop_vacuum_executions
@@ -76,7 +77,7 @@ def test_a_state_machine_that_cannot_start_fails_the_record_and_frees_the_mutex(
     [record] = vacuum_store.newest_records(5)
     assert record["status"] == "failed" and record["error"]["code"] == "vacuum-start-failed"
     assert mutex() is None
-    assert [e["action"] for e in vacuum_store.audit_entries(record["vacuumId"])] == ["requested", "failed"]
+    assert [e["action"] for e in vacuum_audit.audit_entries(record["vacuumId"])] == ["requested", "failed"]
 
 
 def test_a_retried_request_gets_its_own_run_back(fresh, client):

@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from g3n_ops.store import vacuum as vacuum_store
+from g3n_ops.store import vacuum_audit
 from infra import catalogue
 from tests.support import SECRET, wait_for_execution, wait_until
 from tests.vacuum_support import (
@@ -91,7 +92,7 @@ def test_forged_step_events_are_refused_audited_and_delete_nothing(stack, client
     assert final["status"] == "completed", final.get("error")
     assert service_counters(final) == expected_org_stats(stack, reg, ORG), "forged events added nothing"
     assert snapshot(reg) == before, "nothing was deleted"
-    actions = [entry["action"] for entry in vacuum_store.audit_entries(dry["vacuumId"])]
+    actions = [entry["action"] for entry in vacuum_audit.audit_entries(dry["vacuumId"])]
     assert actions.count("plan-violation") == len(forged)
     assert actions.count("step-caller-refused") == 1
     assert mutex() is None
@@ -167,7 +168,7 @@ def test_cancel_while_running_stops_within_a_chunk_with_exact_partial_stats(stac
     names = {e.get("stateEnteredEventDetails", {}).get("name") for e in history["events"]}
     assert "Cancelled while running" in names and "Finalise" not in names
     assert client.vacuum.status(requested["vacuumId"])["stats"] == final["stats"], "final means final"
-    trail = vacuum_store.audit_entries(final["vacuumId"])
+    trail = vacuum_audit.audit_entries(final["vacuumId"])
     actions = [e["action"] for e in trail]
     assert actions[:3] == ["requested", "admitted", "window-over"] and actions[3] == "started"
     assert actions[-2:] == ["cancel-requested", "cancelled"] or actions[-1] == "cancelled", actions

@@ -28,63 +28,31 @@ report (``bench/iam_unused_grants.py``) lists the grants never used.
 A check on the client side (a botocore hook on OPS's clients) would have been simpler for the
 functions, but would miss the clients OPS does not create (Powertools idempotency, the notifier)
 and could not cover an operator's AWS CLI in another process; SigV4 keys cover both.
+
+Modules: ``context`` (principals, ``acting_as``, the active enforcer), ``hooks`` (the signing and
+thread hooks), this one (the checks), ``responses`` (AWS's refusals), ``usage`` (the
+least-privilege record).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import contextvars
-import hashlib
 import io
 import json
 import logging
-import os
 import threading
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
-from botocore.auth import SigV4Auth
-from botocore.credentials import ReadOnlyCredentials
-
+from g3n_ops_client.local.iam.context import Principal
 from g3n_ops_client.local.iam.policy import Decision, Statement, evaluate
-from g3n_ops_client.local.iam.requests import Check, Mapper, _model, parse
+from g3n_ops_client.local.iam.requests import Check, Mapper, parse
+from g3n_ops_client.local.iam.responses import access_denied
 
 log = logging.getLogger("g3n.local.iam")
 MODES = ("enforce", "soft", "off")
 DEFAULT_MODE = "enforce"
-
-
-def access_key_for(name: str) -> str:
-    """A stable AWS-shaped access key per identity (the same in every process and run)."""
-    digest = base64.b32encode(hashlib.sha256(f"g3n-local:{name}".encode()).digest()).decode()
-    return "AKIA" + digest[:16]
-
-
-def secret_key_for(name: str) -> str:
-    return base64.b64encode(hashlib.sha256(f"g3n-local-secret:{name}".encode()).digest()).decode()[:40]
-
-
-@dataclass
-class Principal:
-    name: str
-    arn: str
-    statements: list[Statement]
-    kind: str = "function"  # or "identity" (a documented operator identity)
-    access_key: str = ""
-    secret_key: str = ""
-
-    def __post_init__(self) -> None:
-        self.access_key = self.access_key or access_key_for(self.name)
-        self.secret_key = self.secret_key or secret_key_for(self.name)
-
-    @property
-    def credentials(self) -> ReadOnlyCredentials:
-        return ReadOnlyCredentials(self.access_key, self.secret_key, None)
 
 
 @dataclass(frozen=True)
@@ -94,105 +62,6 @@ class Refusal:
     resource: str
     explicit: bool
     message: str
-
-
-_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("g3n_iam_principal", default=None)
-
-
-def current() -> Principal | None:
-    return _current.get()
-
-
-@contextlib.contextmanager
-def acting_as(principal: Principal | None) -> Iterator[None]:
-    """Sign every AWS request made in this block (and threads it starts) as ``principal``."""
-    token = _current.set(principal)
-    try:
-        yield
-    finally:
-        _current.reset(token)
-
-
-_active: IamEnforcer | None = None
-
-
-def activate(enforcer: IamEnforcer | None) -> None:
-    """The enforcer whose principals the in-process functions act as."""
-    global _active
-    _active = enforcer
-
-
-def deactivate(enforcer: IamEnforcer) -> None:
-    """Stop acting as ``enforcer``'s principals, unless another stack has activated its own since."""
-    if _active is enforcer:
-        activate(None)
-
-
-def current_container() -> str:
-    """The running function's name (``aws.container()`` on the local stack), "" outside one."""
-    principal = _current.get()
-    return principal.name if principal is not None else ""
-
-
-def function_principal(name: str) -> Principal | None:
-    """The principal the function ``name`` acts as (None when IAM is off)."""
-    if _active is None or _active.mode == "off":
-        return None
-    return _active._by_name.get(name)
-
-
-_installed = False
-_install_lock = threading.Lock()
-
-
-def install_process_hooks() -> None:
-    """Once per process: requests are signed with the current principal's key, and threads started
-    while a principal acts carry it."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        _installed = True
-    add_auth = SigV4Auth.add_auth
-
-    def signed_as_current(self, request):
-        principal = _current.get()
-        if principal is not None:
-            self.credentials = principal.credentials
-        return add_auth(self, request)
-
-    SigV4Auth.add_auth = signed_as_current
-
-    start, run = threading.Thread.start, threading.Thread.run
-
-    def start_carrying(self):
-        self._g3n_principal = _current.get()
-        return start(self)
-
-    def run_carrying(self):
-        principal = getattr(self, "_g3n_principal", None)
-        if principal is None:
-            return run(self)
-        with acting_as(principal):
-            return run(self)
-
-    threading.Thread.start = start_carrying
-    threading.Thread.run = run_carrying
-
-    submit = ThreadPoolExecutor.submit
-
-    def submit_carrying(self, fn, /, *args, **kwargs):
-        principal = _current.get()
-        if principal is None:
-            return submit(self, fn, *args, **kwargs)
-
-        def carried(*a, **k):
-            with acting_as(principal):
-                return fn(*a, **k)
-
-        return submit(self, carried, *args, **kwargs)
-
-    ThreadPoolExecutor.submit = submit_carrying
 
 
 class IamEnforcer:
@@ -228,6 +97,10 @@ class IamEnforcer:
 
     def principal(self, name: str) -> Principal:
         return self._by_name[name]
+
+    def find(self, name: str) -> Principal | None:
+        """The principal ``name``, or None when there is none of that name."""
+        return self._by_name.get(name)
 
     @property
     def principals(self) -> list[Principal]:
@@ -312,7 +185,7 @@ class IamEnforcer:
                 log.warning("IAM (soft, let through): %s", refusal.message)
                 continue
             log.info("IAM refused: %s", refusal.message)
-            return _error_response(request.service, refusal.message)
+            return access_denied(request.service, refusal.message)
         return None
 
     PUBLIC_API_PATHS = ("/status", "/openapi.json")  # the routes without an authoriser
@@ -375,78 +248,7 @@ class IamEnforcer:
             self.refusals.append(refusal)
         return refusal
 
-    # -- least privilege -------------------------------------------------------------------------
-    def usage_document(self) -> dict:
-        """Every grant each principal holds and those that allowed a check, as JSON-able lists
-        (``[policy, action, resource, condition]``): runs in several processes merge by union."""
-
-        def grant(statement: Statement, action: str, resource: str) -> list:
-            return [statement.source, action, resource, json.dumps(statement.condition)]
-
-        document: dict = {"grants": {}, "used": {}, "refused": sorted({r.message for r in self.refusals})}
-        for principal in self.principals:
-            document["grants"][principal.name] = [
-                grant(statement, action, resource)
-                for statement in principal.statements
-                if statement.effect == "Allow"
-                for action in statement.actions or ("NotAction",)
-                for resource in statement.resources or ("NotResource",)
-            ]
-            document["used"][principal.name] = sorted(
-                grant(statement, action, resource)
-                for statement, action, resource in self.used.get(principal.name, ())
-            )
-        return document
-
 
 def _sample(environ: dict, body: bytes) -> dict:
     kept = {key: value for key, value in environ.items() if isinstance(value, str)}
     return {"environ": kept, "body": body}
-
-
-USAGE_DIR_ENV = "G3N_IAM_USAGE_DIR"
-
-
-def write_usage(enforcer: IamEnforcer) -> None:
-    """With ``G3N_IAM_USAGE_DIR`` set, write what this stack's principals used there (one file
-    per process; ``bench/iam_unused_grants.py`` merges them)."""
-    folder = os.environ.get(USAGE_DIR_ENV)
-    if not folder or enforcer.mode == "off":
-        return
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"usage-{os.getpid()}-{uuid.uuid4().hex[:8]}.json")
-    with open(path, "w") as out:
-        json.dump(enforcer.usage_document(), out)
-
-
-def _error_response(service: str, message: str) -> tuple[int, dict, bytes]:
-    protocol = _model(service).metadata.get("protocol", "json") if service != "execute-api" else "rest-json"
-    request_id = str(uuid.uuid4())
-    if protocol == "json":
-        body = json.dumps({"__type": "com.amazon.coral.service#AccessDeniedException", "message": message})
-        headers = {
-            "content-type": "application/x-amz-json-1.0",
-            "x-amzn-errortype": "AccessDeniedException",
-            "x-amzn-requestid": request_id,
-        }
-        return 400, headers, body.encode()
-    if protocol == "rest-json":
-        body = json.dumps({"Type": "User", "message": message})
-        headers = {
-            "content-type": "application/json",
-            "x-amzn-errortype": "AccessDeniedException",
-            "x-amzn-requestid": request_id,
-        }
-        return 403, headers, body.encode()
-    if protocol == "rest-xml":
-        body = (
-            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
-            f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId></Error>"
-        )
-        return 403, {"content-type": "application/xml"}, body.encode()
-    code = "AuthorizationError" if service == "sns" else "AccessDenied"
-    body = (
-        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{escape(message)}"
-        f"</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-    )
-    return 403, {"content-type": "text/xml"}, body.encode()

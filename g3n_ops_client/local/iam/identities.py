@@ -6,7 +6,7 @@
   from the Step Functions console).
 
 The documents name the stage as ``{stage}``; ``tests/infra`` checks every name in them against the
-synthesised template. Each identity has a fixed access key (``enforce.access_key_for``), so
+synthesised template. Each identity has a fixed access key (``context.access_key_for``), so
 ``g3n ops local credentials NAME`` can print it without asking the running stack.
 """
 
@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from g3n_ops_client.local.iam.enforce import IamEnforcer, Principal, access_key_for, secret_key_for
+from g3n_ops_client.local.iam.context import Principal, access_key_for, secret_key_for
+from g3n_ops_client.local.iam.enforce import IamEnforcer
 from g3n_ops_client.local.iam.policy import Statement, statements_of
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "iam"

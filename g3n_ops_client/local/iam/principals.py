@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from g3n_ops_client.local.iam.enforce import IamEnforcer, Principal
+from g3n_ops_client.local.iam.context import Principal
+from g3n_ops_client.local.iam.enforce import IamEnforcer
 from g3n_ops_client.local.iam.policy import Statement
 from g3n_ops_client.local.iam.template import function_statements, synthesised_template
 from infra import catalogue

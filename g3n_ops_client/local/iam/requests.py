@@ -46,14 +46,15 @@ class ParsedRequest:
 
 
 @lru_cache(maxsize=32)
-def _model(service: str):
+def service_model(service: str):
+    """The botocore model of a service, by its signing name."""
     return botocore.session.get_session().get_service_model(BOTOCORE_NAME.get(service, service))
 
 
 @lru_cache(maxsize=32)
 def _rest_routes(service: str) -> list[tuple[int, str, re.Pattern, frozenset, str]]:
     """(specificity, method, path regex, required query keys, operation) for a REST service."""
-    model = _model(service)
+    model = service_model(service)
     routes = []
     for name in model.operation_names:
         http = model.operation_model(name).http

@@ -13,6 +13,7 @@ from g3n_ops.contract.errors import InvalidInput
 from g3n_ops.contract.statuses import VACUUM_STATUSES
 from g3n_ops.domain import paging, vacuum
 from g3n_ops.store import vacuum as store
+from g3n_ops.store import vacuum_audit, vacuum_mutex
 
 STATUSES = VACUUM_STATUSES
 # Terminal: the run's numbers are final from the first read that shows one of these (cancelling
@@ -44,7 +45,7 @@ def list_runs(*, status: str | None, limit: int, next_token: str | None) -> dict
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
     start_key = (
         paging.decode_token(
-            next_token, kind=store.KIND, pk_prefix=store.RECORD_PREFIX, excluded=(store.MUTEX_PK,)
+            next_token, kind=store.KIND, pk_prefix=store.RECORD_PREFIX, excluded=(vacuum_mutex.MUTEX_PK,)
         )
         if next_token
         else None
@@ -64,11 +65,11 @@ def event(entry: dict) -> dict:
 def _events_start_key(vacuum_id: str, next_token: str) -> dict:
     """The token's key, only if it is inside this run's trail (its own kind, or the shared kind
     of entries written before runs had one)."""
-    prefix = store.audit_pk_prefix(vacuum_id)
+    prefix = vacuum_audit.audit_pk_prefix(vacuum_id)
     try:
-        return paging.decode_token(next_token, kind=store.audit_kind(vacuum_id), pk_prefix=prefix)
+        return paging.decode_token(next_token, kind=vacuum_audit.audit_kind(vacuum_id), pk_prefix=prefix)
     except InvalidInput:
-        return paging.decode_token(next_token, kind=store.AUDIT_KIND, pk_prefix=prefix)
+        return paging.decode_token(next_token, kind=vacuum_audit.AUDIT_KIND, pk_prefix=prefix)
 
 
 def events(vacuum_id: str, *, limit: int = EVENTS_PAGE, next_token: str | None = None) -> dict:
@@ -76,7 +77,7 @@ def events(vacuum_id: str, *, limit: int = EVENTS_PAGE, next_token: str | None =
     continues (null on the last page)."""
     record = vacuum.get(vacuum_id)
     start_key = _events_start_key(vacuum_id, next_token) if next_token else None
-    entries, last_key = store.audit_page(vacuum_id, limit=limit, start_key=start_key)
+    entries, last_key = vacuum_audit.audit_page(vacuum_id, limit=limit, start_key=start_key)
     return {
         **summary(record),
         "events": [event(entry) for entry in entries],
@@ -88,7 +89,7 @@ def slowest_units(vacuum_id: str, *, top: int = SLOWEST_UNITS) -> list[dict]:
     """The ``top`` units that took longest, from the run's ``unit-done`` entries (one per unit):
     ``{unitId, service, unit, elapsedSeconds, counts, startedAt}``, slowest first."""
     by_unit: dict[str, dict] = {}
-    for entry in store.unit_timings(vacuum_id):
+    for entry in vacuum_audit.unit_timings(vacuum_id):
         if entry.get("elapsedSeconds") is None:
             continue
         by_unit[str(entry.get("unitId"))] = entry  # written once per unit; a retry would repeat it

@@ -1,4 +1,5 @@
-"""Thin helpers over the DynamoDB client for the OPS table: (de)serialisation and key names."""
+"""Thin helpers over the DynamoDB client for the OPS table: (de)serialisation, key names, conditional
+writes and the kind index."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 from g3n_ops.aws import client
 from g3n_ops.contract.keys import KIND_INDEX
@@ -70,6 +72,17 @@ def is_conditional_failure(error: Exception) -> bool:
         reasons = error.response.get("CancellationReasons", [])  # type: ignore[attr-defined]
         return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
     return False
+
+
+def conditional(call, **kwargs) -> dict | None:
+    """Run a conditional write (``call``: a DynamoDB client method) on the OPS table; ``None`` when
+    the condition did not hold."""
+    try:
+        return call(TableName=table_name(), **kwargs)
+    except ClientError as error:
+        if is_conditional_failure(error):
+            return None
+        raise
 
 
 def query_kind(

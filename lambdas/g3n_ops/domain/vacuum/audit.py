@@ -8,7 +8,7 @@ from typing import Any
 from g3n_ops import notify
 from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.observability import logger
-from g3n_ops.store import vacuum as store
+from g3n_ops.store import vacuum_audit as store
 
 # The run's trail, in the order a run goes (part of the entry's key, so a retried step writes it
 # once). Entries that happen once per unit, continuation or verify name it (``once_per``).

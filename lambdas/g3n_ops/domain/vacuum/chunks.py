@@ -1,7 +1,8 @@
 """Chunks: one bounded chunk of one planned unit, from its stored cursor, under a lease.
 
-Each checkpoint commits the unit's progress and its counts together, once (``store.commit_progress``);
-the lease in the record's ``inFlight`` lets a cancelled or failed run settle only once no chunk runs.
+Each checkpoint commits the unit's progress and its counts together, once
+(``vacuum_progress.commit_progress``); the lease in the record's ``inFlight`` lets a cancelled or
+failed run settle only once no chunk runs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from g3n_ops.domain.vacuum.mutex import renew_mutex
 from g3n_ops.domain.vacuum.records import get, iso, utc_now
 from g3n_ops.domain.vacuum.settle import CHUNK_LEASE_SECONDS
 from g3n_ops.store import vacuum as store
+from g3n_ops.store import vacuum_progress
 
 
 class _Superseded(Exception):
@@ -36,7 +38,7 @@ def purge_chunk(
     claimed: dict[str, Any] | None = None,
 ) -> dict:
     """One bounded chunk of one planned unit, from the unit's STORED cursor; each checkpoint commits
-    progress and counts together, once (see ``store.commit_progress``). ``claimed``: what the event
+    progress and counts together, once (see ``vacuum_progress.commit_progress``). ``claimed``: what the event
     said besides the unit id (a unit, a dryRun flag); it must agree with the record."""
     record = store.get_run(vacuum_id, str(unit_id)) or get(vacuum_id)
     if record.get("executionArn") != execution_arn:
@@ -70,7 +72,7 @@ def purge_chunk(
         for name, value in delta.as_dict().items():
             unit_counts[name] = int(unit_counts.get(name, 0)) + int(value)
         committed, status = retry.call(
-            store.commit_progress,
+            vacuum_progress.commit_progress,
             vacuum_id,
             unit_id,
             unit.service,
@@ -92,7 +94,7 @@ def purge_chunk(
     cursor = json.loads(progress["cursor"]) if progress.get("cursor") else None
     token = secrets.token_hex(8)
     lease_ends = int(time.time()) + CHUNK_LEASE_SECONDS
-    if not store.enter_chunk(vacuum_id, token, execution_arn=execution_arn, expires_at=lease_ends):
+    if not vacuum_progress.enter_chunk(vacuum_id, token, execution_arn=execution_arn, expires_at=lease_ends):
         raise VacuumNotAdmitted(f"vacuum {vacuum_id} is no longer running; stopping")
     try:
         result = purge.run_chunk(
@@ -107,7 +109,7 @@ def purge_chunk(
     finally:
         if unit_state["finished"]:
             _unit_done(record, str(unit_id), unit, unit_state)
-        retry.call(store.leave_chunk, vacuum_id, token, doing="record that a vacuum chunk ended")
+        retry.call(vacuum_progress.leave_chunk, vacuum_id, token, doing="record that a vacuum chunk ended")
     return answer | {"done": result.done, "more": not result.done and turns_left > 1}
 
 

@@ -11,6 +11,7 @@ from g3n_ops.domain.vacuum.maintenance_bracket import close_window
 from g3n_ops.domain.vacuum.requests import mark_failed
 from g3n_ops.domain.vacuum.settle import drain_and_settle
 from g3n_ops.store import vacuum as store
+from g3n_ops.store import vacuum_mutex
 
 # The vacuum ASL's state whose task records a failure (every Catch leads there).
 FAIL_STATE = "Record failure"
@@ -40,7 +41,7 @@ def fail(state: dict, execution_arn: str) -> dict:
         drain_and_settle(vacuum_id)  # cancelled once the chunks in flight are done
         return {"vacuumId": vacuum_id, "outcome": "cancelled"}
     if record and record["status"] == "cancelled" and record.get("executionArn") == execution_arn:
-        store.release_mutex(vacuum_id)  # cancelled before runs settled (an older record)
+        vacuum_mutex.release_mutex(vacuum_id)  # cancelled before runs settled (an older record)
         close_window(record, "was cancelled while running")
         return {"vacuumId": vacuum_id, "outcome": "cancelled"}
     recorded = bool(record) and mark_failed(vacuum_id, error, execution_arn=execution_arn)

@@ -23,6 +23,7 @@ from g3n_ops.domain.vacuum.mutex import renew_mutex
 from g3n_ops.domain.vacuum.records import get, iso, running, step_claim, utc_now
 from g3n_ops.observability import metrics
 from g3n_ops.store import vacuum as store
+from g3n_ops.store import vacuum_mutex
 
 
 def _refuse_unless_done(record: dict, step: str, execution_arn: str) -> None:
@@ -134,7 +135,7 @@ def finalise(vacuum_id: str, execution_arn: str) -> dict:
         # release and the audit entry are idempotent).
         if not (record["status"] == "completed" and record.get("executionArn") == execution_arn):
             raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {record['status']}; cannot complete it")
-    store.release_mutex(vacuum_id)
+    vacuum_mutex.release_mutex(vacuum_id)
     run_totals = record["stats"]["totals"]
     audit(record, "completed", totals=run_totals)
     close_window(record, "completed")

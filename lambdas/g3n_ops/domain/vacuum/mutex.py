@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from g3n_ops.contract.errors import VacuumMutexLocked, VacuumMutexLost
 from g3n_ops.contract.timestamps import iso
-from g3n_ops.store import vacuum as store
+from g3n_ops.store import vacuum_mutex as store
 
 # How long the mutex stays ours without a renewal. Every step renews it; the pending window is
 # added on top when it is taken, because nothing renews during the Wait.

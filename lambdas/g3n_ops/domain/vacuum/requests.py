@@ -39,6 +39,7 @@ from g3n_ops.gateways import executions
 from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as store
+from g3n_ops.store import vacuum_mutex
 
 # Throttling of StartExecution is retried this long (the request function's timeout is 30 s).
 START_RETRY_SECONDS = 10.0
@@ -50,10 +51,10 @@ def open_record(record: dict) -> None:
     try:
         created = store.create_record(record)
     except (ClientError, BotoCoreError):
-        store.release_mutex(record["vacuumId"])
+        vacuum_mutex.release_mutex(record["vacuumId"])
         raise
     if not created:  # ids are random; a clash means a retried request, not a second run
-        store.release_mutex(record["vacuumId"])
+        vacuum_mutex.release_mutex(record["vacuumId"])
         raise InvalidInput(f"vacuum {record['vacuumId']} exists already")
 
 
@@ -157,7 +158,7 @@ def _bracket_with_window(record: dict) -> dict:
 
 def _run_of_request(request_id: str | None) -> dict | None:
     """The run holding the mutex if the same request (a client retry) started it."""
-    holder = store.read_mutex() if request_id else None
+    holder = vacuum_mutex.read_mutex() if request_id else None
     record = store.get_record(holder["owner"]) if holder else None
     return record if record and record.get("requestId") == request_id else None
 
@@ -186,7 +187,7 @@ def status(vacuum_id: str) -> dict:
     elif record["status"] in FINAL_OF and arn and _ended(arn):
         record = settle(vacuum_id) or get(vacuum_id)
     elif record["status"] == "cancelled" and arn and _holds_mutex(vacuum_id) and _ended(arn):
-        store.release_mutex(vacuum_id)  # a run cancelled before runs settled (older records)
+        vacuum_mutex.release_mutex(vacuum_id)  # a run cancelled before runs settled (older records)
         close_window(record, "was cancelled while running")
     return public(record)
 
@@ -196,7 +197,7 @@ def _ended(arn: str) -> bool:
 
 
 def _holds_mutex(vacuum_id: str) -> bool:
-    return (store.read_mutex() or {}).get("owner") == vacuum_id
+    return (vacuum_mutex.read_mutex() or {}).get("owner") == vacuum_id
 
 
 def _execution_status(arn: str) -> str | None:
@@ -252,7 +253,7 @@ def cancel(vacuum_id: str, *, actor: str | None, source: str) -> dict:
         except ClientError as error:
             # Safe to go on: the record is cancelled, so the execution ends at its next check.
             logger.warning("stop_execution failed", extra={"vacuumId": vacuum_id, "error": str(error)})
-    store.release_mutex(vacuum_id)
+    vacuum_mutex.release_mutex(vacuum_id)
     audit(record, "cancelled", by=actor, via=source, cancelledWhile="pending")
     close_window(record, "was cancelled while pending")
     metrics.add_metric(name=Metric.VACUUM_CANCELLED, unit="Count", value=1)
@@ -288,7 +289,7 @@ def resume(vacuum_id: str, *, actor: str | None, source: str) -> dict:
         from_statuses=("failed",),
     )
     if resumed is None:
-        store.release_mutex(vacuum_id)
+        vacuum_mutex.release_mutex(vacuum_id)
         raise VacuumNotResumable(f"vacuum {vacuum_id} changed meanwhile; it is {get(vacuum_id)['status']}")
     audit(resumed, "resumed", by=actor, via=source, previousError=record.get("error"))
     _start_execution(vacuum_id, name, {"vacuumId": vacuum_id, "attempt": attempt}, failed_arn=arn)
@@ -324,7 +325,7 @@ def mark_failed(vacuum_id: str, error: dict, *, execution_arn: str | None) -> bo
         vacuum_id, set_fields=finished, from_statuses=("pending",), execution_arn=execution_arn
     )
     if record is not None:
-        store.release_mutex(vacuum_id)
+        vacuum_mutex.release_mutex(vacuum_id)
         audit(record, "failed", error=error, totals=record.get("stats", {}).get("totals"))
         close_window(record, f"failed ({error.get('code')})")
         metrics.add_metric(name=Metric.VACUUM_FAILED, unit="Count", value=1)

@@ -22,6 +22,7 @@ from g3n_ops.domain.vacuum.maintenance_bracket import close_window
 from g3n_ops.domain.vacuum.records import get
 from g3n_ops.observability import metrics
 from g3n_ops.store import vacuum as store
+from g3n_ops.store import vacuum_mutex
 
 FINAL_OF = {"cancelling": "cancelled", "failing": "failed"}
 # A chunk's lease: the steps function's timeout (a chunk cannot outlive its invocation).
@@ -53,7 +54,7 @@ def settle(vacuum_id: str) -> dict | None:
     )
     if settled is None:
         return None  # settled by someone else meanwhile
-    store.release_mutex(vacuum_id)
+    vacuum_mutex.release_mutex(vacuum_id)
     totals = (settled.get("stats") or {}).get("totals")
     if final == "cancelled":
         audit(settled, "cancelled", by=settled.get("cancelledBy"), cancelledWhile="running", totals=totals)
