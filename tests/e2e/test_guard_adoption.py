@@ -28,7 +28,7 @@ from g3n_ops import discovery
 from g3n_ops_client.local.stack import LOCAL_REGION
 from infra.constructs.guard import stage_layer_content
 from infra.stack import PROJECT_ROOT
-from tests.maintenance_support import fresh_ops, soon
+from tests.maintenance_support import soon
 from tests.support import SECRET
 
 POWERTOOLS = f"aws-lambda-powertools=={metadata.version('aws-lambda-powertools')}"  # the layer's version
@@ -130,11 +130,6 @@ def lambda_service(request, tmp_path_factory) -> dict[str, Path]:
     cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider: this run only
     packages = _packages(Path(cache.mkdir("guard-adoption")) if cache else folder)
     return {"layer": layer, "packages": packages, "code": code, "home": folder}
-
-
-@pytest.fixture
-def ops(local_stack, monkeypatch):
-    yield from fresh_ops(local_stack, monkeypatch)
 
 
 def invoke(service: dict[str, Path], environment: dict[str, str], module: str, *paths: str) -> list[dict]:

@@ -29,7 +29,7 @@ LIFECYCLE = "arn:aws:states:us-east-1:123456789012:stateMachine:g3n-local-ops-ma
 
 
 @pytest.fixture(scope="module")
-def stack(local_stack):
+def module_stack(local_stack):
     """One clean stack for the module (no window left active by another file's tests)."""
     local_stack.reset(seed=False)
     yield local_stack
@@ -44,10 +44,10 @@ def trusted_steps(monkeypatch):
 
 
 @pytest.fixture
-def faults(stack, monkeypatch):
-    monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", stack.endpoint_url)
-    yield stack
-    stack.set_faults(None)
+def faults(module_stack, monkeypatch):
+    monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", module_stack.endpoint_url)
+    yield module_stack
+    module_stack.set_faults(None)
     sfn = boto3.client("stepfunctions")
     for execution in sfn.list_executions(stateMachineArn=LIFECYCLE, statusFilter="RUNNING")["executions"]:
         sfn.stop_execution(executionArn=execution["executionArn"], cause="test teardown")
@@ -57,8 +57,8 @@ def window(description: str) -> dict:
     return {"source": "console", "description": description, "duration": 5, "autoEnd": True}
 
 
-def records_described(stack, description: str) -> list[dict]:
-    page = OpsClient(ClientConfig(endpoint_url=stack.endpoint_url)).maintenance.list()
+def records_described(local_stack, description: str) -> list[dict]:
+    page = OpsClient(ClientConfig(endpoint_url=local_stack.endpoint_url)).maintenance.list()
     return [record for record in page["items"] if record["description"] == description]
 
 

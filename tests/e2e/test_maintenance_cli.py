@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from tests.maintenance_support import RECORD_FIELDS, fresh_ops, soon
+from tests.maintenance_support import RECORD_FIELDS, soon
 from tests.support import SECRET, run_cli, run_cli_json
-
-
-@pytest.fixture
-def ops(local_stack, monkeypatch):
-    yield from fresh_ops(local_stack, monkeypatch)
 
 
 def schedule(capsys, description: str, *extra: str) -> dict:

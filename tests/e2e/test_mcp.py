@@ -67,11 +67,6 @@ class Operator:
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
 def mcp_env(local_stack, monkeypatch):
     """The server's environment as an operator would set it: the endpoint and the secret code."""
     monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", local_stack.endpoint_url)

@@ -19,15 +19,9 @@ from tests.vacuum_support import (
     plant_dry_run,
     registry,
     service_counters,
-    stop_vacuum_executions,
 )
 
-
-@pytest.fixture
-def stack(seeded, monkeypatch):
-    monkeypatch.setenv("G3N_OPS_SECRET_CODE", SECRET)  # the CLI reads the code from the environment
-    yield seeded
-    stop_vacuum_executions()
+pytestmark = pytest.mark.stack(env={"G3N_OPS_SECRET_CODE": SECRET})  # the CLI reads the code from there
 
 
 def test_dry_run_then_status_as_json_and_as_live_progress(stack, capsys):

@@ -67,7 +67,7 @@ def synthesised(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def stack(synthesised):
+def cdk_stack(synthesised):
     return synthesised[0]
 
 
@@ -727,8 +727,8 @@ def test_recurring_window_starts_the_maintenance_state_machine(template):
 # -- cdk-nag ----------------------------------------------------------------------------------------------
 
 
-def test_cdk_nag_aws_solutions_has_no_unsuppressed_findings(stack):
-    annotations = Annotations.from_stack(stack)
+def test_cdk_nag_aws_solutions_has_no_unsuppressed_findings(cdk_stack):
+    annotations = Annotations.from_stack(cdk_stack)
     errors = annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
     warnings = annotations.find_warning("*", Match.string_like_regexp("AwsSolutions-.*"))
     assert [str(e.entry.data)[:200] for e in errors + warnings] == []

@@ -74,18 +74,7 @@ def active(**overrides) -> dict:
     return {**state, **overrides}
 
 
-@pytest.fixture
-def stack(local_stack):
-    local_stack.reset(seed=False)  # the state item starts inactive
-    return local_stack
-
-
-@pytest.fixture
-def state_item(local_stack):
-    """The state item on the running stack, without a reset: each test writes the state it
-    needs, and the item is put back to "no maintenance" afterwards."""
-    yield
-    put_state({"active": False})
+pytestmark = pytest.mark.stack(seed=False)  # for the tests on a reset stack: the state item starts inactive
 
 
 def counted_resource() -> tuple[object, list]:

@@ -21,15 +21,10 @@ from g3n_ops.observability import metrics
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance_state
 from g3n_ops_client.errors import OpsClientError
-from tests.maintenance_support import audit_lines, fresh_ops, parse, soon
+from tests.maintenance_support import audit_lines, parse, soon
 from tests.support import SECRET, run_cli, run_cli_json, wait_for_execution, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def ops(local_stack, monkeypatch):
-    yield from fresh_ops(local_stack, monkeypatch)
 
 
 def actions(record: dict) -> list[str]:

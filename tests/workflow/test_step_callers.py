@@ -16,7 +16,7 @@ from g3n_ops.domain import step_caller
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as vacuum_store
 from infra import catalogue
-from tests.maintenance_support import audit_lines, soon, stop_running_executions
+from tests.maintenance_support import audit_lines, soon
 from tests.support import SECRET, wait_until
 from tests.vacuum_support import (
     mutex,
@@ -24,7 +24,6 @@ from tests.vacuum_support import (
     plant_dry_run,
     registry,
     snapshot,
-    stop_vacuum_executions,
     wait_status,
 )
 
@@ -56,13 +55,6 @@ def refusals(vacuum_id: str) -> list[dict]:
     return [
         entry for entry in vacuum_store.audit_entries(vacuum_id) if entry["action"] == "step-caller-refused"
     ]
-
-
-@pytest.fixture
-def stack(seeded):
-    yield seeded
-    stop_vacuum_executions()
-    stop_running_executions()
 
 
 @pytest.fixture
