@@ -273,9 +273,11 @@ def test_local_up_starts_with_faults_and_honours_vacuum_tuning_from_its_environm
         info = json.loads(process.stdout.readline())
         assert info["faults"] == "throttle=0.1,crash=0.2@vacuum-steps" and info["seed"] == 9
         endpoint = info["endpointUrl"]
-        function = boto3.client("lambda", endpoint_url=endpoint).get_function_configuration(
-            FunctionName="g3n-local-ops-vacuum-steps"
-        )
+        # The local stack's own keys and region, given here: run alone, this test's process has none.
+        lam = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        ).client("lambda", endpoint_url=endpoint)
+        function = lam.get_function_configuration(FunctionName="g3n-local-ops-vacuum-steps")
         variables = function["Environment"]["Variables"]
         assert variables["VACUUM_CHUNK_ITEMS"] == "7" and variables["VACUUM_RETRY_SECONDS"] == "3"
         code, document = run_cli_json(capsys, "ops", "local", "faults", "none", "--endpoint-url", endpoint)
