@@ -175,6 +175,7 @@ def invoke(service: dict[str, Path], environment: dict[str, str], module: str, *
     return result["responses"]
 
 
+@pytest.mark.slow
 def test_a_service_built_as_the_readme_says_answers_503_during_a_window(lambda_service, ops, local_stack):
     # The two variables, from what OPS publishes (a deployed service reads the same parameters,
     # or the guard construct's ``environment`` in the same CDK app).

@@ -72,6 +72,7 @@ def test_credentials_prints_the_environment_of_each_identity(capsys):
     assert code != 0 and "root" in err
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("stack")
 def test_the_operator_runs_every_sop(local_stack, monkeypatch):
     operator = ops_client(local_stack, "operator", monkeypatch)
@@ -162,6 +163,7 @@ def test_steps_and_state_machines_need_the_console_starter(local_stack):
     wait_for_execution(started["executionArn"], expect=None)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("stack")
 def test_any_client_acts_as_the_identity_the_cli_and_the_aws_cli(local_stack):
     environment = {

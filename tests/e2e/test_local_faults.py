@@ -109,6 +109,7 @@ def test_step_functions_reports_a_crash_as_sandbox_timedout(faults):
     assert "Task timed out after" in json.loads(failed[0]["cause"])["errorMessage"]
 
 
+@pytest.mark.slow
 def test_a_lifecycle_completes_under_moderate_throttling(faults):
     faults.set_faults("throttle=0.3,latency=5", seed=11)
     sfn = boto3.client("stepfunctions")
@@ -256,6 +257,7 @@ def test_local_up_refuses_a_bad_spec_before_starting(capsys):
     assert code == 2 and json.loads(out)["error"]["code"] == "invalid-input"
 
 
+@pytest.mark.slow
 def test_local_up_starts_with_faults_and_honours_vacuum_tuning_from_its_environment(capsys):
     env = {**os.environ, "G3N_OPS_SECRET_CODE": "local-up-secret-02", "PYTHONUNBUFFERED": "1"}
     env.update(VACUUM_CHUNK_ITEMS="7", VACUUM_RETRY_SECONDS="3")

@@ -263,6 +263,7 @@ async def wait_final(session: Client, record: dict, *, timeout: float = 60, inte
     )
 
 
+@pytest.mark.slow
 async def test_declining_or_typing_a_wrong_answer_deletes_nothing(seeded, mcp_env):
     data, items = snapshot(registry()), ops_items()
     org_answers = [
@@ -303,6 +304,7 @@ async def test_declining_or_typing_a_wrong_answer_deletes_nothing(seeded, mcp_en
     assert snapshot(registry()) == data
 
 
+@pytest.mark.slow
 async def test_the_operator_confirms_and_the_vacuum_proceeds(seeded, mcp_env):
     operator = Operator(typed="TESTORG", confirm=True)
     async with Client(build_server(), elicitation_callback=operator) as session:

@@ -928,6 +928,7 @@ def test_invalid_reserved_concurrency_fails_the_synth(bad):
         _config(reservedConcurrency=json.dumps(bad))
 
 
+@pytest.mark.slow
 def test_app_py_synthesises_with_plain_python_into_cdk_out(tmp_path):
     """``make synth`` (``python app.py``, no CDK CLI) writes ``cdk.out/`` in the current
     directory, as the CLI would; the CLI's ``CDK_OUTDIR`` still wins (tests/infra/test_cdk_cli.py)."""

@@ -167,6 +167,7 @@ def without_maintenance_bracket(iam, name: str):
     return iam.statements_replaced(name, kept)
 
 
+@pytest.mark.slow  # runs a vacuum-all with its window through the real state machines
 def test_vacuum_all_with_maintenance_fails_without_the_bracket_grants(iam, client):
     """As it did on AWS before the grants: the request function is refused its first read of the
     maintenance state (the run is refused, nothing starts); the steps function, at the end, is

@@ -93,6 +93,7 @@ def seconds_to_wait(error: OpsClientError) -> int:
     return int(error.message.split(" more seconds")[0].rsplit(" ", 1)[1])
 
 
+@pytest.mark.slow
 def test_five_wrong_codes_from_two_callers_lock_every_gated_operation_but_cancelling_even_for_the_right_code(
     local_stack, secret_restored, metrics_spy
 ):
