@@ -1,4 +1,6 @@
-"""The embedded local stack, started once per test process on a free port."""
+"""What every test folder shares: the embedded local stack (``local_stack``, started once per test
+process on a free port) and the fixtures that prepare it for one test: ``seeded``, ``stack`` and
+``ops``; ``client`` talks to it. A folder's own shared fixtures are in its conftest.py."""
 
 from __future__ import annotations
 
