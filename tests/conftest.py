@@ -1,10 +1,13 @@
-"""The embedded local stack, started once per test process on a free port."""
+"""What every test folder shares: the embedded local stack (``local_stack``, started once per test
+process on a free port) and the fixtures that prepare it for one test: ``seeded``, ``stack`` and
+``ops``; ``client`` talks to it. A folder's own shared fixtures are in its conftest.py."""
 
 from __future__ import annotations
 
 import os
 import random
 import time
+from collections.abc import Iterator
 from types import SimpleNamespace
 
 import botocore.retryhandler
@@ -13,7 +16,9 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.local import LocalStack
+from tests.maintenance_support import stop_running_executions
 from tests.support import SECRET
+from tests.vacuum_support import stop_vacuum_executions
 
 # The slowest folders first: with ``--dist loadfile`` each file goes whole to the next free worker,
 # so long files started last leave one worker running alone at the end.
@@ -42,13 +47,45 @@ def local_stack():
     stack.stop()
 
 
-@pytest.fixture
-def seeded(local_stack, monkeypatch) -> dict:
-    """A freshly reset and seeded local stack; returns the seed manifest. The CLI points at it."""
-    manifest = local_stack.reset(seed=True)
+def _reset(local_stack, monkeypatch, *, seed: bool) -> dict | None:
+    manifest = local_stack.reset(seed=seed)
     monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", local_stack.endpoint_url)
     monkeypatch.delenv("G3N_OPS_SECRET_CODE", raising=False)
     return manifest
+
+
+@pytest.fixture
+def seeded(local_stack, monkeypatch) -> dict:
+    """A freshly reset and seeded local stack; returns the seed manifest. The CLI points at it."""
+    return _reset(local_stack, monkeypatch, seed=True)
+
+
+@pytest.fixture
+def stack(request, local_stack, monkeypatch) -> Iterator[dict | None]:
+    """The stack a test runs OPS end to end on: ``seeded``, then tidied up afterwards (no vacuum or
+    maintenance execution of this test may wake up inside the next). Returns the seed manifest.
+
+    Variants, by marker on the test or module (``pytestmark``):
+    ``@pytest.mark.stack(seed=False)``: reset empty instead (returns None);
+    ``@pytest.mark.stack(env={"VACUUM_CHUNK_ITEMS": "50"})``: set variables for the test, e.g. the
+    tuning the functions read on each call (they run in this process)."""
+    marker = request.node.get_closest_marker("stack")
+    options = marker.kwargs if marker else {}
+    manifest = _reset(local_stack, monkeypatch, seed=options.get("seed", True))
+    for variable, value in options.get("env", {}).items():
+        monkeypatch.setenv(variable, value)
+    yield manifest
+    stop_vacuum_executions()
+    stop_running_executions()
+
+
+@pytest.fixture
+def ops(local_stack, monkeypatch) -> Iterator[OpsClient]:
+    """A client on a freshly reset (unseeded) local stack, the CLI pointed at it too; afterwards no
+    maintenance execution is left running."""
+    _reset(local_stack, monkeypatch, seed=False)
+    yield OpsClient(ClientConfig(endpoint_url=local_stack.endpoint_url))
+    stop_running_executions()
 
 
 @pytest.fixture

@@ -1,15 +1,13 @@
-"""Helpers for the maintenance tests: a clean local stack per test, times, audit lines, tidy-up."""
+"""Helpers for the maintenance tests: times, audit lines, tidy-up (the `ops` fixture: tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
 
 from g3n_ops.settings import settings
-from g3n_ops_client.client import ClientConfig, OpsClient
 
 # The fields every maintenance record document carries (docs/calls.md, "The maintenance record").
 RECORD_FIELDS = frozenset(
@@ -46,13 +44,3 @@ def stop_running_executions() -> None:
         running = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")
         for execution in running["executions"]:
             sfn.stop_execution(executionArn=execution["executionArn"], cause="test teardown")
-
-
-def fresh_ops(local_stack, monkeypatch) -> Iterator[OpsClient]:
-    """For an ``ops`` fixture: a client on a freshly reset (unseeded) local stack, the CLI
-    pointed at it too; afterwards no lifecycle execution is left running."""
-    local_stack.reset(seed=False)
-    monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", local_stack.endpoint_url)
-    monkeypatch.delenv("G3N_OPS_SECRET_CODE", raising=False)
-    yield OpsClient(ClientConfig(endpoint_url=local_stack.endpoint_url))
-    stop_running_executions()

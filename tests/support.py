@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import boto3
 import pytest
@@ -12,6 +14,7 @@ from g3n_ops_client.cli import main
 
 SECRET = "test-secret-code-0001"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+T = TypeVar("T")
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -31,34 +34,43 @@ def run_cli_json(capsys, *args: str) -> tuple[int, dict]:
     return code, json.loads(out)
 
 
-def wait_for_execution(execution_arn: str, *, timeout: float = 60, expect: str | None = "SUCCEEDED") -> dict:
-    """Poll until the execution leaves RUNNING; fail at once on an unexpected end, never hang."""
-    sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + timeout
-    while True:
-        described = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] in TERMINAL:
-            if expect and described["status"] != expect:
-                pytest.fail(
-                    f"execution ended {described['status']} (expected {expect}): "
-                    f"{described.get('error')} {described.get('cause')}"
-                )
-            return described
-        if time.monotonic() > deadline:
-            pytest.fail(f"execution still RUNNING after {timeout}s: {execution_arn}")
-        time.sleep(0.2)
-
-
-def wait_until(predicate, *, timeout: float, interval: float = 0.25, message: str = "condition"):
-    """Poll ``predicate`` until it returns a truthy value; fail after ``timeout`` seconds."""
+def wait_until(
+    predicate: Callable[[], T],
+    *,
+    timeout: float,
+    interval: float = 0.25,
+    message: str | Callable[[], str] = "condition",
+) -> T:
+    """THE polling loop of the tests: call ``predicate`` until it returns a truthy value, and return
+    that value; fail the test (never hang) once ``timeout`` seconds have passed. ``message`` names
+    what was awaited; a callable is asked at the timeout, so it can say what was seen last."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"{message} not met within {timeout}s")
+            pytest.fail(f"{message() if callable(message) else message} not met within {timeout}s")
         time.sleep(interval)
+
+
+def wait_for_execution(execution_arn: str, *, timeout: float = 60, expect: str | None = "SUCCEEDED") -> dict:
+    """Poll until the execution leaves RUNNING; fail at once on an unexpected end, never hang."""
+    sfn = boto3.client("stepfunctions")
+
+    def ended() -> dict | None:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        return described if described["status"] in TERMINAL else None
+
+    described = wait_until(
+        ended, timeout=timeout, interval=0.2, message=f"execution {execution_arn} leaves RUNNING"
+    )
+    if expect and described["status"] != expect:
+        pytest.fail(
+            f"execution ended {described['status']} (expected {expect}): "
+            f"{described.get('error')} {described.get('cause')}"
+        )
+    return described
 
 
 def asl_states(states: dict) -> dict:

@@ -7,7 +7,6 @@ import contextlib
 import json
 import math
 import os
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from g3n_ops.store import vacuum_audit, vacuum_mutex
 from g3n_ops_client.errors import OpsClientError
 from g3n_ops_client.local.iam import context as iam_context
 from g3n_ops_client.local.iam.principals import grant_registry_purge
-from tests.support import SECRET
+from tests.support import SECRET, wait_until
 
 PHRASE = "VACUUM ALL DATA PERMANENTLY"
 
@@ -187,14 +186,19 @@ def wait_done(client, record: dict, timeout: float = 60) -> dict:
 
 
 def wait_status(client, record: dict, statuses: set[str], timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
+    seen: list[str] = []
+
+    def reached() -> dict | None:
         current = client.vacuum.status(record["vacuumId"])
-        if current["status"] in statuses:
-            return current
-        if time.monotonic() > deadline:
-            pytest.fail(f"vacuum {record['vacuumId']} still {current['status']}, wanted {statuses}")
-        time.sleep(0.1)
+        seen.append(current["status"])
+        return current if current["status"] in statuses else None
+
+    return wait_until(
+        reached,
+        timeout=timeout,
+        interval=0.1,
+        message=lambda: f"vacuum {record['vacuumId']} (still {seen[-1]}) reaches {statuses}",
+    )
 
 
 __all__ = ["PHRASE", "SECRET"]

@@ -87,6 +87,7 @@ def register(ops: click.Group) -> None:
     ) -> None:
         """Run the local stack in the foreground until Ctrl-C. VACUUM_* variables in its environment
         (VACUUM_RETRY_SECONDS, VACUUM_CHUNK_ITEMS, ...) tune its vacuum."""
+        stopped = _stop_on_signals()  # before the stack starts: a signal from then on stops it cleanly
         stack = LocalStack(
             port=port, pending_seconds=pending_seconds, faults=faults, fault_seed=fault_seed, iam=iam
         )
@@ -113,14 +114,11 @@ def register(ops: click.Group) -> None:
             if stack.faults.spec.active:
                 _faults_text(stack.faults.status())
             stdout.print("Ctrl-C stops it.")
-        stopped = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
         try:
             while not stopped.wait(0.5):
                 pass
-        except KeyboardInterrupt:
-            pass
-        stack.stop()
+        finally:
+            stack.stop()
         if output != "json":
             stdout.print("local stack stopped")
 
@@ -174,6 +172,16 @@ def register(ops: click.Group) -> None:
         from g3n_ops_client.demo import run_demo
 
         sys.exit(run_demo(pending_seconds=pending_seconds, iam=iam))
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event SIGINT (Ctrl-C) or SIGTERM sets. Handlers of our own, not the dispositions this
+    process inherited: started with SIGINT ignored (nohup, a background job, some test runners),
+    Ctrl-C would otherwise never stop the stack."""
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    return stopped
 
 
 def _control_faults(endpoint_url: str | None, spec: str | None, seed: int | None) -> dict:

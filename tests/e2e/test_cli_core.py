@@ -7,6 +7,8 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
+
 from g3n_ops.domain import secret
 from g3n_ops.store import table
 from tests.support import SECRET, run_cli, run_cli_json
@@ -101,6 +103,7 @@ def test_an_unreachable_endpoint_is_named(capsys):
     assert code != 0 and out["error"]["code"] == "endpoint-unreachable"
 
 
+@pytest.mark.slow
 def test_local_up_serves_until_interrupted(tmp_path):
     env = {**os.environ, "G3N_OPS_SECRET_CODE": "local-up-secret-01", "PYTHONUNBUFFERED": "1"}
     env.pop("AWS_ENDPOINT_URL", None)

@@ -28,7 +28,7 @@ from g3n_ops.contract import discovery
 from g3n_ops_client.local.stack import LOCAL_REGION
 from infra.constructs.guard import stage_layer_content
 from infra.stack import PROJECT_ROOT
-from tests.maintenance_support import fresh_ops, soon
+from tests.maintenance_support import soon
 from tests.support import SECRET
 
 POWERTOOLS = f"aws-lambda-powertools=={metadata.version('aws-lambda-powertools')}"  # the layer's version
@@ -132,11 +132,6 @@ def lambda_service(request, tmp_path_factory) -> dict[str, Path]:
     return {"layer": layer, "packages": packages, "code": code, "home": folder}
 
 
-@pytest.fixture
-def ops(local_stack, monkeypatch):
-    yield from fresh_ops(local_stack, monkeypatch)
-
-
 def invoke(service: dict[str, Path], environment: dict[str, str], module: str, *paths: str) -> list[dict]:
     """One cold container of ``module``: each path is one API Gateway request to it."""
     home = service["home"]
@@ -180,6 +175,7 @@ def invoke(service: dict[str, Path], environment: dict[str, str], module: str, *
     return result["responses"]
 
 
+@pytest.mark.slow
 def test_a_service_built_as_the_readme_says_answers_503_during_a_window(lambda_service, ops, local_stack):
     # The two variables, from what OPS publishes (a deployed service reads the same parameters,
     # or the guard construct's ``environment`` in the same CDK app).

@@ -23,16 +23,9 @@ from g3n_ops_client.local.iam.identities import credentials
 from infra import catalogue
 from tests.maintenance_support import soon, stop_running_executions
 from tests.support import SECRET, run_cli, wait_for_execution, wait_until
-from tests.vacuum_support import PHRASE, stop_vacuum_executions, wait_done
+from tests.vacuum_support import PHRASE, wait_done
 
 REGION = "us-east-1"
-
-
-@pytest.fixture
-def stack(seeded, local_stack):
-    yield local_stack
-    stop_vacuum_executions()
-    stop_running_executions()
 
 
 def ops_client(local_stack, name: str, monkeypatch) -> OpsClient:
@@ -79,8 +72,10 @@ def test_credentials_prints_the_environment_of_each_identity(capsys):
     assert code != 0 and "root" in err
 
 
-def test_the_operator_runs_every_sop(stack, monkeypatch):
-    operator = ops_client(stack, "operator", monkeypatch)
+@pytest.mark.slow
+@pytest.mark.usefixtures("stack")
+def test_the_operator_runs_every_sop(local_stack, monkeypatch):
+    operator = ops_client(local_stack, "operator", monkeypatch)
     # Reads.
     operator.ping(), operator.stat(), operator.maintenance.list()
     # SOP 1: a maintenance window, scheduled, started by hand, updated, ended; another cancelled.
@@ -105,21 +100,24 @@ def test_the_operator_runs_every_sop(stack, monkeypatch):
     assert "AccessDenied" not in str(refused.value)
     # Notifications: subscribe to the events; read the maintenance audit.
     topic = operator.parameter("/g3nretailstack/ops/events-topic-arn")
-    aws_client(stack, "operator", "sns").subscribe(TopicArn=topic, Protocol="email", Endpoint="o@example.com")
-    aws_client(stack, "operator", "logs").filter_log_events(
+    aws_client(local_stack, "operator", "sns").subscribe(
+        TopicArn=topic, Protocol="email", Endpoint="o@example.com"
+    )
+    aws_client(local_stack, "operator", "logs").filter_log_events(
         logGroupName="/g3nretailstack/ops/maintenance-audit"
     )
 
 
-def test_oncall_reads_and_cancels_but_can_start_neither_a_vacuum_nor_a_window(stack, monkeypatch):
-    oncall = ops_client(stack, "oncall", monkeypatch)
-    operator = ops_client(stack, "operator", monkeypatch)
+@pytest.mark.usefixtures("stack")
+def test_oncall_reads_and_cancels_but_can_start_neither_a_vacuum_nor_a_window(local_stack, monkeypatch):
+    oncall = ops_client(local_stack, "oncall", monkeypatch)
+    operator = ops_client(local_stack, "operator", monkeypatch)
     oncall.ping(), oncall.stat(), oncall.maintenance.list()
     access_denied(
         lambda: oncall.vacuum.org(SECRET, "TESTORG", "oncall", dry_run=True), "lambda:InvokeFunction"
     )
     access_denied(lambda: oncall.maintenance.schedule(SECRET, "On-call window", 600, soon(600)), "lambda:")
-    sfn = aws_client(stack, "oncall", "stepfunctions")
+    sfn = aws_client(local_stack, "oncall", "stepfunctions")
     access_denied(
         lambda: sfn.start_execution(stateMachineArn=machine_arn("vacuum"), input="{}"), "states:Start"
     )
@@ -139,21 +137,22 @@ def test_oncall_reads_and_cancels_but_can_start_neither_a_vacuum_nor_a_window(st
     )
 
 
-def test_steps_and_state_machines_need_the_console_starter(stack):
+@pytest.mark.usefixtures("stack")
+def test_steps_and_state_machines_need_the_console_starter(local_stack):
     for name in ("operator", "console"):
-        lam = aws_client(stack, name, "lambda")
+        lam = aws_client(local_stack, name, "lambda")
         for key in ("vacuum-steps", "maintenance-steps", "execution-status"):
             function = catalogue.function_name("local", key)
             access_denied(
                 lambda lam=lam, f=function: lam.invoke(FunctionName=f, Payload=b"{}"), "lambda:Invoke"
             )
-    operator = aws_client(stack, "operator", "stepfunctions")
+    operator = aws_client(local_stack, "operator", "stepfunctions")
     for key in ("vacuum", "maintenance"):
         access_denied(
             lambda k=key: operator.start_execution(stateMachineArn=machine_arn(k), input="{}"), "states:"
         )
     # With the console starter's policy, a console start of a window (it admits itself).
-    console = aws_client(stack, "console", "stepfunctions")
+    console = aws_client(local_stack, "console", "stepfunctions")
     started = console.start_execution(
         stateMachineArn=machine_arn("maintenance"),
         input=json.dumps({"description": "Console window", "duration": 60, "source": "console"}),
@@ -164,13 +163,15 @@ def test_steps_and_state_machines_need_the_console_starter(stack):
     wait_for_execution(started["executionArn"], expect=None)
 
 
-def test_any_client_acts_as_the_identity_the_cli_and_the_aws_cli(stack):
+@pytest.mark.slow
+@pytest.mark.usefixtures("stack")
+def test_any_client_acts_as_the_identity_the_cli_and_the_aws_cli(local_stack):
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "G3N_OPS_"))},
         **credentials("oncall"),
         "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL": stack.endpoint_url,
-        "G3N_OPS_ENDPOINT_URL": stack.endpoint_url,
+        "AWS_ENDPOINT_URL": local_stack.endpoint_url,
+        "G3N_OPS_ENDPOINT_URL": local_stack.endpoint_url,
     }
     g3n = [str(Path(sys.executable).parent / "g3n")]
     listed = subprocess.run([*g3n, "ops", "maintenance-list", "--output", "json"], env=environment,

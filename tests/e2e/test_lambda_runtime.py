@@ -25,7 +25,6 @@ import pytest
 from g3n_ops_client.local.iam.context import access_key_for, secret_key_for
 from g3n_ops_client.local.iam.template import cache_dir, synthesised, synthesised_template
 from infra import catalogue
-from tests.maintenance_support import stop_running_executions
 
 # boto3 as the Lambda python3.11 runtime bundles it (it lags the project's pin; from the Lambda
 # docs' "runtime-included SDK versions": update it when AWS updates the runtime).
@@ -129,20 +128,15 @@ def events(local_stack) -> dict[str, dict]:
     }  # fmt: skip
 
 
-@pytest.fixture
-def stack(seeded, local_stack):
-    yield local_stack
-    stop_running_executions()
-
-
 @pytest.mark.parametrize("spec", catalogue.FUNCTIONS, ids=lambda spec: spec.key)
-def test_each_handler_imports_and_runs_a_real_event_as_lambda_would(spec, stack, lambda_paths):
+@pytest.mark.usefixtures("stack")
+def test_each_handler_imports_and_runs_a_real_event_as_lambda_would(spec, local_stack, lambda_paths):
     name = catalogue.function_name("local", spec.key)
     environment = {
-        **stack.provisioner.function_environment(),
+        **local_stack.provisioner.function_environment(),
         "PYTHONPATH": os.pathsep.join(str(path) for path in lambda_paths),
         "PATH": os.environ.get("PATH", ""),
-        "AWS_ENDPOINT_URL": stack.endpoint_url,
+        "AWS_ENDPOINT_URL": local_stack.endpoint_url,
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": access_key_for(name),  # the function's role, enforced by the stack
@@ -154,7 +148,7 @@ def test_each_handler_imports_and_runs_a_real_event_as_lambda_would(spec, stack,
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "ERROR",
     }
-    event = events(stack)[spec.key]
+    event = events(local_stack)[spec.key]
     command = [sys.executable, "-S", "-s", "-c", RUNNER, spec.handler, json.dumps(event), name]
     done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]

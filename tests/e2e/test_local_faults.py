@@ -29,7 +29,7 @@ LIFECYCLE = "arn:aws:states:us-east-1:123456789012:stateMachine:g3n-local-ops-ma
 
 
 @pytest.fixture(scope="module")
-def stack(local_stack):
+def module_stack(local_stack):
     """One clean stack for the module (no window left active by another file's tests)."""
     local_stack.reset(seed=False)
     yield local_stack
@@ -44,10 +44,10 @@ def trusted_steps(monkeypatch):
 
 
 @pytest.fixture
-def faults(stack, monkeypatch):
-    monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", stack.endpoint_url)
-    yield stack
-    stack.set_faults(None)
+def faults(module_stack, monkeypatch):
+    monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", module_stack.endpoint_url)
+    yield module_stack
+    module_stack.set_faults(None)
     sfn = boto3.client("stepfunctions")
     for execution in sfn.list_executions(stateMachineArn=LIFECYCLE, statusFilter="RUNNING")["executions"]:
         sfn.stop_execution(executionArn=execution["executionArn"], cause="test teardown")
@@ -57,8 +57,8 @@ def window(description: str) -> dict:
     return {"source": "console", "description": description, "duration": 5, "autoEnd": True}
 
 
-def records_described(stack, description: str) -> list[dict]:
-    page = OpsClient(ClientConfig(endpoint_url=stack.endpoint_url)).maintenance.list()
+def records_described(local_stack, description: str) -> list[dict]:
+    page = OpsClient(ClientConfig(endpoint_url=local_stack.endpoint_url)).maintenance.list()
     return [record for record in page["items"] if record["description"] == description]
 
 
@@ -109,6 +109,7 @@ def test_step_functions_reports_a_crash_as_sandbox_timedout(faults):
     assert "Task timed out after" in json.loads(failed[0]["cause"])["errorMessage"]
 
 
+@pytest.mark.slow
 def test_a_lifecycle_completes_under_moderate_throttling(faults):
     faults.set_faults("throttle=0.3,latency=5", seed=11)
     sfn = boto3.client("stepfunctions")
@@ -256,6 +257,7 @@ def test_local_up_refuses_a_bad_spec_before_starting(capsys):
     assert code == 2 and json.loads(out)["error"]["code"] == "invalid-input"
 
 
+@pytest.mark.slow
 def test_local_up_starts_with_faults_and_honours_vacuum_tuning_from_its_environment(capsys):
     env = {**os.environ, "G3N_OPS_SECRET_CODE": "local-up-secret-02", "PYTHONUNBUFFERED": "1"}
     env.update(VACUUM_CHUNK_ITEMS="7", VACUUM_RETRY_SECONDS="3")
@@ -273,9 +275,11 @@ def test_local_up_starts_with_faults_and_honours_vacuum_tuning_from_its_environm
         info = json.loads(process.stdout.readline())
         assert info["faults"] == "throttle=0.1,crash=0.2@vacuum-steps" and info["seed"] == 9
         endpoint = info["endpointUrl"]
-        function = boto3.client("lambda", endpoint_url=endpoint).get_function_configuration(
-            FunctionName="g3n-local-ops-vacuum-steps"
-        )
+        # The local stack's own keys and region, given here: run alone, this test's process has none.
+        lam = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        ).client("lambda", endpoint_url=endpoint)
+        function = lam.get_function_configuration(FunctionName="g3n-local-ops-vacuum-steps")
         variables = function["Environment"]["Variables"]
         assert variables["VACUUM_CHUNK_ITEMS"] == "7" and variables["VACUUM_RETRY_SECONDS"] == "3"
         code, document = run_cli_json(capsys, "ops", "local", "faults", "none", "--endpoint-url", endpoint)

@@ -6,13 +6,8 @@ import json
 
 import pytest
 
-from tests.maintenance_support import RECORD_FIELDS, fresh_ops, soon
+from tests.maintenance_support import RECORD_FIELDS, soon
 from tests.support import SECRET, run_cli, run_cli_json
-
-
-@pytest.fixture
-def ops(local_stack, monkeypatch):
-    yield from fresh_ops(local_stack, monkeypatch)
 
 
 def schedule(capsys, description: str, *extra: str) -> dict:
@@ -34,6 +29,7 @@ def schedule(capsys, description: str, *extra: str) -> dict:
     return record
 
 
+@pytest.mark.slow
 def test_a_window_from_schedule_to_end_through_the_cli(ops, capsys, monkeypatch):
     record = schedule(capsys, "Database upgrade", "--auto-end")
     assert record["status"] == "scheduled" and record["autoEnd"] is True and record["duration"] == 600

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from g3n_ops.settings import settings
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.mcp_server import UNCONFIRMED_WRITES, build_server
 from tests.maintenance_support import soon, stop_running_executions
-from tests.support import SECRET
+from tests.support import SECRET, wait_until
 from tests.vacuum_support import PHRASE, ops_items, registry, snapshot
 
 pytestmark = pytest.mark.anyio
@@ -64,11 +64,6 @@ class Operator:
             return ElicitResult(action=self.action)
         content = {"typed": self.typed} if "typed" in fields else {"confirm": self.confirm}
         return ElicitResult(action="accept", content=content)
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 @pytest.fixture
@@ -226,11 +221,7 @@ async def test_vacuum_org_dry_run_counts_what_was_seeded(seeded, mcp_env):
         vacuum = await call(session, "vacuum_org", orgcode=orgcode, reason="MCP dry-run test", dry_run=True)
         assert vacuum["dryRun"] is True and vacuum["scope"] == "org" and vacuum["orgcode"] == orgcode
 
-        deadline = time.monotonic() + 90
-        while vacuum["status"] not in {"completed", "cancelled", "failed"}:
-            assert time.monotonic() < deadline, f"dry-run still {vacuum['status']} after 90 s"
-            await anyio.sleep(0.5)
-            vacuum = await call(session, "vacuum_status", vacuum_id=vacuum["vacuumId"])
+        vacuum = await wait_final(session, vacuum, timeout=90, interval=0.5)
 
     assert vacuum["status"] == "completed", vacuum
     scoped = [service for service in services if service["code"] not in CROSS_ORG]
@@ -252,15 +243,27 @@ def vacuum_executions() -> list[dict]:
     return sfn.list_executions(stateMachineArn=machine)["executions"]
 
 
-async def wait_final(session: Client, record: dict) -> dict:
-    deadline = time.monotonic() + 60
-    while record["status"] not in {"completed", "cancelled", "failed"}:
-        assert time.monotonic() < deadline, f"vacuum still {record['status']} after 60 s"
-        await anyio.sleep(0.2)
-        record = await call(session, "vacuum_status", vacuum_id=record["vacuumId"])
-    return record
+async def wait_final(session: Client, record: dict, *, timeout: float = 60, interval: float = 0.2) -> dict:
+    """The run's final record, read through the MCP session: ``wait_until`` polls in a worker
+    thread, each read runs on the session's event loop (which keeps running meanwhile)."""
+    seen = [record]
+
+    def ended() -> dict | None:
+        status = functools.partial(call, session, "vacuum_status", vacuum_id=record["vacuumId"])
+        seen.append(anyio.from_thread.run(status))
+        return seen[-1] if seen[-1]["status"] in {"completed", "cancelled", "failed"} else None
+
+    return await anyio.to_thread.run_sync(
+        lambda: wait_until(
+            ended,
+            timeout=timeout,
+            interval=interval,
+            message=lambda: f"vacuum {record['vacuumId']} (still {seen[-1]['status']}) ends",
+        )
+    )
 
 
+@pytest.mark.slow
 async def test_declining_or_typing_a_wrong_answer_deletes_nothing(seeded, mcp_env):
     data, items = snapshot(registry()), ops_items()
     org_answers = [
@@ -301,6 +304,7 @@ async def test_declining_or_typing_a_wrong_answer_deletes_nothing(seeded, mcp_en
     assert snapshot(registry()) == data
 
 
+@pytest.mark.slow
 async def test_the_operator_confirms_and_the_vacuum_proceeds(seeded, mcp_env):
     operator = Operator(typed="TESTORG", confirm=True)
     async with Client(build_server(), elicitation_callback=operator) as session:

@@ -9,27 +9,18 @@ import json
 import pytest
 from mcp import Client
 
-from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.mcp_server import build_server, success
 from tests.e2e.test_mcp import Operator
-from tests.maintenance_support import soon, stop_running_executions
+from tests.maintenance_support import soon
 from tests.support import SECRET
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
-def ops(local_stack, monkeypatch):
-    local_stack.reset(seed=False)
-    monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", local_stack.endpoint_url)
+@pytest.fixture(autouse=True)
+def secret_in_environment(ops, monkeypatch):
+    """The MCP server's client reads the code from the environment (after ``ops`` cleared it)."""
     monkeypatch.setenv("G3N_OPS_SECRET_CODE", SECRET)
-    yield OpsClient(ClientConfig(endpoint_url=local_stack.endpoint_url))
-    stop_running_executions()
 
 
 async def test_a_scoped_read_only_window_is_confirmed_with_its_scope_and_methods(ops):

@@ -87,6 +87,7 @@ def exercise_lockout(cli, local_stack) -> None:
         assert locked["error"]["code"] == "secret-code-locked"
 
 
+@pytest.mark.slow
 def test_the_code_appears_nowhere_after_every_surface_used_it(
     seeded, local_stack, capsys, caplog, monkeypatch
 ):
@@ -206,6 +207,7 @@ def use_the_bypass(local_stack, token: str, voided: tuple[str, ...]) -> str:
     return "\n".join(seen)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_the_synthesised_template_carries_no_code(tmp_path, monkeypatch):
     from tests.infra.test_stack import _synth

@@ -109,6 +109,7 @@ def test_the_stack_deploys_exactly_the_contract_routes():
     assert {route.path for route in routes if not route.signed} == PUBLIC_ROUTES
 
 
+@pytest.mark.slow
 @SCHEMA.parametrize()
 @FUZZ
 def test_no_request_breaks_the_contract(case, local_stack, windows):

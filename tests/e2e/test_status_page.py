@@ -42,7 +42,7 @@ def fetch(url: str, accept: str | None = None) -> tuple[int, dict, str]:
 
 
 @pytest.fixture
-def ops(local_stack, monkeypatch):
+def maintenance(local_stack, monkeypatch):
     """A fresh (unseeded) stack whose status page reloads itself every second while it matters."""
     local_stack.reset(seed=False)
     monkeypatch.setenv("STATUS_REFRESH_SECONDS", str(REFRESH_SECONDS))
@@ -58,14 +58,14 @@ def page_url(local_stack) -> str:
     return local_stack.info.api_url + "/status"
 
 
-def test_the_page_escapes_operator_text_and_shows_nothing_but_the_windows(ops, page_url):
-    ended = ops.schedule(SECRET, "Yesterday's work", 600, soon(3600))["maintenanceId"]
-    ops.start(SECRET, ended)
-    ops.end(SECRET, f"Closed {HOSTILE}")
-    window = ops.schedule(SECRET, f"Upgrade {HOSTILE}", 600, soon(3600))["maintenanceId"]
-    ops.start(SECRET, window)
-    ops.update(SECRET, f"First {HOSTILE}")
-    ops.update(SECRET, "Second & last")
+def test_the_page_escapes_operator_text_and_shows_nothing_but_the_windows(maintenance, page_url):
+    ended = maintenance.schedule(SECRET, "Yesterday's work", 600, soon(3600))["maintenanceId"]
+    maintenance.start(SECRET, ended)
+    maintenance.end(SECRET, f"Closed {HOSTILE}")
+    window = maintenance.schedule(SECRET, f"Upgrade {HOSTILE}", 600, soon(3600))["maintenanceId"]
+    maintenance.start(SECRET, window)
+    maintenance.update(SECRET, f"First {HOSTILE}")
+    maintenance.update(SECRET, "Second & last")
 
     status, headers, html = fetch(page_url)  # no signature, no Accept: HTML for people
     assert status == 200 and headers["content-type"].startswith("text/html")
@@ -85,7 +85,7 @@ def test_the_page_escapes_operator_text_and_shows_nothing_but_the_windows(ops, p
     assert [set(u) for u in active["updates"]] == [{"text", "at"}] * 2
     assert [w["maintenanceId"] for w in page["recentlyEnded"]] == [ended]
     assert page["refreshSeconds"] == REFRESH_SECONDS
-    record = ops.get(window)
+    record = maintenance.get(window)
     assert record["actor"] and record["history"]  # the record has them; the page must not
     for text in (html, body):
         assert "arn:" not in text and record["actor"] not in text
@@ -93,9 +93,9 @@ def test_the_page_escapes_operator_text_and_shows_nothing_but_the_windows(ops, p
             assert f'"{private}"' not in text and f">{private}<" not in text
 
 
-def test_the_effect_recorded_on_the_window_is_shown(ops, page_url):
-    window = ops.schedule(SECRET, "Cache flush", 600, soon(3600))["maintenanceId"]
-    ops.start(SECRET, window)
+def test_the_effect_recorded_on_the_window_is_shown(maintenance, page_url):
+    window = maintenance.schedule(SECRET, "Cache flush", 600, soon(3600))["maintenanceId"]
+    maintenance.start(SECRET, window)
     # What the effect probe writes on the record (its own helper's fields): per service, then all.
     boto3.client("dynamodb").update_item(
         TableName=settings().table_name,
@@ -136,7 +136,9 @@ def _record(description: str, status: str, start: datetime, **fields) -> dict:
     return record
 
 
-def test_the_page_lists_a_week_ahead_the_last_ten_ended_and_reloads_only_when_it_matters(ops, page_url):
+def test_the_page_lists_a_week_ahead_the_last_ten_ended_and_reloads_only_when_it_matters(
+    maintenance, page_url
+):
     now = datetime.now(UTC)
 
     def page() -> dict:
@@ -171,7 +173,7 @@ def test_the_page_lists_a_week_ahead_the_last_ten_ended_and_reloads_only_when_it
     assert all(record["actor"] not in json.dumps(shown) for record in (soon_start, *ended))
 
 
-def test_json_only_when_asked_for_above_html(page_url, ops):
+def test_json_only_when_asked_for_above_html(page_url, maintenance):
     for accept, expected in [
         ("application/json", "application/json"),
         ("text/html;q=0.5, application/json", "application/json"),
@@ -225,7 +227,7 @@ def _landmarks_and_layout(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_a_person_follows_a_window_from_schedule_to_recovery(browser, ops, page_url, tmp_path):
+def test_a_person_follows_a_window_from_schedule_to_recovery(browser, maintenance, page_url, tmp_path):
     context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=True)
     page = context.new_page()
     loads: list[str] = []
@@ -240,7 +242,9 @@ def test_a_person_follows_a_window_from_schedule_to_recovery(browser, ops, page_
     page.screenshot(path=tmp_path / "1-no-window.png", full_page=True)
 
     # 2. A window scheduled in two days.
-    window = ops.schedule(SECRET, f"Database upgrade {HOSTILE}", 1800, soon(2 * 24 * 3600))["maintenanceId"]
+    window = maintenance.schedule(SECRET, f"Database upgrade {HOSTILE}", 1800, soon(2 * 24 * 3600))[
+        "maintenanceId"
+    ]
     page.goto(page_url)
     _sees(page, "Scheduled maintenance", 2)
     _sees(page, "All services operating normally", 2)
@@ -252,9 +256,9 @@ def test_a_person_follows_a_window_from_schedule_to_recovery(browser, ops, page_
 
     # 3. It starts, with two updates. The page now reloads itself every REFRESH_SECONDS, so what
     # is read is read within one load (``_settled`` retries a check cut short by a reload).
-    ops.start(SECRET, window)
-    ops.update(SECRET, "Migrations running")
-    ops.update(SECRET, "Migrations done, checking")
+    maintenance.start(SECRET, window)
+    maintenance.update(SECRET, "Migrations running")
+    maintenance.update(SECRET, "Migrations done, checking")
     page.goto(page_url)
     _sees(page, "Maintenance in progress", 2)
 
@@ -277,7 +281,7 @@ def test_a_person_follows_a_window_from_schedule_to_recovery(browser, ops, page_
 
     # 4. The operator ends it; the open page recovers by itself (meta refresh), no reload from here.
     loads.clear()
-    ops.end(SECRET, "Upgrade complete")
+    maintenance.end(SECRET, "Upgrade complete")
     _sees(page, "All services operating normally", 2, timeout=30_000)
     assert loads, "the page reloaded itself"
     recent = page.get_by_role("region", name="Recent maintenance")

@@ -20,17 +20,12 @@ from tests.vacuum_support import (
     plant_dry_run,
     registry,
     service_counters,
-    stop_vacuum_executions,
 )
 
-
-@pytest.fixture
-def stack(seeded, monkeypatch):
-    monkeypatch.setenv("G3N_OPS_SECRET_CODE", SECRET)  # the CLI reads the code from the environment
-    yield seeded
-    stop_vacuum_executions()
+pytestmark = pytest.mark.stack(env={"G3N_OPS_SECRET_CODE": SECRET})  # the CLI reads the code from there
 
 
+@pytest.mark.slow
 def test_dry_run_then_status_as_json_and_as_live_progress(stack, capsys):
     code, requested = run_cli_json(
         capsys, "ops", "vacuum-org", "--orgcode", "TESTORG", "--reason", "how much is there", "--dry-run"
@@ -60,6 +55,7 @@ def test_dry_run_then_status_as_json_and_as_live_progress(stack, capsys):
     assert {line.split()[0] for line in progress_lines} >= {"org", "cat", "inv", "ntf"}
 
 
+@pytest.mark.slow
 def test_request_and_cancel_in_text_and_errors_as_the_contract_says(stack, capsys):
     code, out, err = run_cli(capsys, "ops", "vacuum-org", "--orgcode", "Globex_EU", "--reason", "oops")
     assert code == 1 and err.startswith("error: dry-run-required: ") and out == ""
@@ -103,6 +99,7 @@ def _events(capsys, vacuum_id: str, *args: str) -> dict:
     return page
 
 
+@pytest.mark.slow
 def test_the_trail_as_a_table_a_page_at_a_time_and_the_slowest_units(stack, capsys, monkeypatch):
     # One table row a line, whatever the terminal (rich reads COLUMNS, but not on a dumb one).
     monkeypatch.setattr(common.stdout, "_width", 400)

@@ -89,6 +89,7 @@ def test_readme_deploy_section_bootstraps_and_uses_the_venv():
     )
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)  # the first run on a machine fetches the CLI
 def test_the_pinned_cdk_cli_synthesises_from_a_clean_shell(tmp_path):
     npx = shutil.which("npx")

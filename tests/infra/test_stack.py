@@ -70,7 +70,7 @@ def synthesised(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def stack(synthesised):
+def cdk_stack(synthesised):
     return synthesised[0]
 
 
@@ -730,8 +730,8 @@ def test_recurring_window_starts_the_maintenance_state_machine(template):
 # -- cdk-nag ----------------------------------------------------------------------------------------------
 
 
-def test_cdk_nag_aws_solutions_has_no_unsuppressed_findings(stack):
-    annotations = Annotations.from_stack(stack)
+def test_cdk_nag_aws_solutions_has_no_unsuppressed_findings(cdk_stack):
+    annotations = Annotations.from_stack(cdk_stack)
     errors = annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
     warnings = annotations.find_warning("*", Match.string_like_regexp("AwsSolutions-.*"))
     assert [str(e.entry.data)[:200] for e in errors + warnings] == []
@@ -931,6 +931,7 @@ def test_invalid_reserved_concurrency_fails_the_synth(bad):
         _config(reservedConcurrency=json.dumps(bad))
 
 
+@pytest.mark.slow
 def test_app_py_synthesises_with_plain_python_into_cdk_out(tmp_path):
     """``make synth`` (``python app.py``, no CDK CLI) writes ``cdk.out/`` in the current
     directory, as the CLI would; the CLI's ``CDK_OUTDIR`` still wins (tests/infra/test_cdk_cli.py)."""

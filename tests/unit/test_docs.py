@@ -504,6 +504,7 @@ def real_payloads(local_stack) -> dict[str, list[dict]]:
     }
 
 
+@pytest.mark.slow
 def test_documented_payload_fields_match_real_payloads(real_payloads):
     shapes = documented_fields()
     problems = []

@@ -358,6 +358,7 @@ FUZZ = settings(
 )
 
 
+@pytest.mark.slow
 def test_every_operation_answers_hostile_events_with_a_result_or_a_stable_error(fuzz_stack, local_stack):
     functions = routers(local_stack)
     assert {"g3n-local-ops-admin", "g3n-local-ops-maintenance", "g3n-local-ops-vacuum"} <= set(functions)
@@ -395,6 +396,7 @@ def test_every_operation_answers_hostile_events_with_a_result_or_a_stable_error(
     print(f"\n{count} direct invokes in {elapsed:.1f} s: {dict(sorted(seen.items()))}")
 
 
+@pytest.mark.slow
 def test_every_api_route_answers_hostile_requests_with_a_result_or_a_stable_error(fuzz_stack, local_stack):
     seen: dict[int, int] = {}
     count = 0

@@ -74,18 +74,7 @@ def active(**overrides) -> dict:
     return {**state, **overrides}
 
 
-@pytest.fixture
-def stack(local_stack):
-    local_stack.reset(seed=False)  # the state item starts inactive
-    return local_stack
-
-
-@pytest.fixture
-def state_item(local_stack):
-    """The state item on the running stack, without a reset: each test writes the state it
-    needs, and the item is put back to "no maintenance" afterwards."""
-    yield
-    put_state({"active": False})
+pytestmark = pytest.mark.stack(seed=False)  # for the tests on a reset stack: the state item starts inactive
 
 
 def counted_resource() -> tuple[object, list]:
@@ -115,13 +104,15 @@ def test_no_window_passes_and_a_cache_hit_makes_no_aws_call(stack):
 
 
 def test_a_window_is_seen_when_the_cache_expires_not_before(stack):
-    resource, calls = counted_resource()
-    handler = guarded_handler(MaintenanceGuard(settings().table_name, ttl_seconds=1, boto3_client=resource))
+    resource, calls, clock = *counted_resource(), FakeClock()
+    handler = guarded_handler(
+        MaintenanceGuard(settings().table_name, ttl_seconds=1, boto3_client=resource, clock=clock)
+    )
     assert handler(http_event("/orders"), None)["statusCode"] == 200
     put_state(active())
     assert handler(http_event("/orders"), None)["statusCode"] == 200  # cached: still the old state
     assert len(calls) == 1
-    time.sleep(1.1)
+    clock.now += 1.1  # the TTL has passed
     assert handler(http_event("/orders"), None)["statusCode"] == 503
     assert len(calls) == 2
 

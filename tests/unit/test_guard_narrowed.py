@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
 
 from g3n_maintenance_guard import (
@@ -31,12 +30,6 @@ from tests.unit.test_guard import (
 )
 
 TOKEN = "Zq3v9yK8bX1r_Tn4-Wm0pLd7Hs2Jf6Gc5Ve8Ua1Qb3"  # the shape OPS issues: 43 URL-safe characters
-
-
-@pytest.fixture
-def state_item(local_stack):
-    yield
-    put_state({"active": False})
 
 
 def with_bypass(**overrides) -> dict:

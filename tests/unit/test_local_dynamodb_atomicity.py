@@ -57,6 +57,7 @@ def _race(write) -> list[str]:
     return outcomes
 
 
+@pytest.mark.slow
 def test_racing_transactions_on_one_item_have_one_winner_whose_writes_stay(table):
     for _ in range(ROUNDS):
         flag = {"pk": {"S": f"flag#{uuid.uuid4()}"}}
@@ -90,6 +91,7 @@ def test_racing_transactions_on_one_item_have_one_winner_whose_writes_stay(table
         assert [item["pk"]["S"] for item in taken] == [f"taken#{flag['pk']['S']}#{holder}"]
 
 
+@pytest.mark.slow
 def test_a_cancelled_transaction_never_erases_what_others_wrote_meanwhile(table):
     """Writers put items one by one while other callers' transactions keep failing their
     condition: every item written is still there."""

@@ -16,15 +16,10 @@ from g3n_ops.domain import maintenance
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance_state
 from g3n_ops_client.errors import OpsClientError
-from tests.maintenance_support import audit_lines, fresh_ops, soon
+from tests.maintenance_support import audit_lines, soon
 from tests.support import SECRET, run_cli, run_cli_json
 
 KNOWN = "uas, usm, org, cat, inv, prc, ord, pay, cus, loy, pro, pos, sup, rpt"
-
-
-@pytest.fixture
-def ops(local_stack, monkeypatch):
-    yield from fresh_ops(local_stack, monkeypatch)
 
 
 def error(call) -> OpsClientError:

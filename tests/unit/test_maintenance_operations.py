@@ -12,15 +12,10 @@ import pytest
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance_state
 from g3n_ops_client.errors import OpsClientError
-from tests.maintenance_support import RECORD_FIELDS, audit_lines, fresh_ops, soon
+from tests.maintenance_support import RECORD_FIELDS, audit_lines, soon
 from tests.support import SECRET
 
 WRONG = "not-the-secret-code"
-
-
-@pytest.fixture
-def ops(local_stack, monkeypatch):
-    yield from fresh_ops(local_stack, monkeypatch)
 
 
 def error_code(call) -> str:

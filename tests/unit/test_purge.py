@@ -140,6 +140,13 @@ def waits(monkeypatch):
     return waited
 
 
+@pytest.fixture
+def table_page_items(monkeypatch):
+    """``table_page_items(n)``: table reads come in pages of ``n`` items (a small fake table then
+    spans several pages, as a real one does with the default)."""
+    return lambda items: monkeypatch.setattr(tables, "TABLE_PAGE_ITEMS", items)
+
+
 def _use(monkeypatch, **clients):
     for module in (tables, buckets, log_groups):
         monkeypatch.setattr(module, "client", lambda service: clients[service])
@@ -187,10 +194,10 @@ def test_a_spent_budget_raises_aws_throttled_carrying_what_was_confirmed(monkeyp
     assert now[0] == pytest.approx(105.5) and len(table.writes) == 13, "minutes of retries, not 8 attempts"
 
 
-def test_a_chunk_under_heavy_throttling_deletes_and_counts_exactly(monkeypatch, waits):
+def test_a_chunk_under_heavy_throttling_deletes_and_counts_exactly(monkeypatch, waits, table_page_items):
     table = FakeTable(730, faults=Faults(throttle=0.3, partial=0.2, seed=11))
     _use(monkeypatch, dynamodb=table)
-    monkeypatch.setattr(tables, "TABLE_PAGE_ITEMS", 100)
+    table_page_items(100)
     result, checkpoints = _chunk(ORG_TABLE)
     assert table.items == {}
     assert result.done and result.counts.items == 730 and checkpoints.total() == 730
@@ -208,10 +215,10 @@ def test_budget_spent_on_reads_fails_the_chunk_with_aws_throttled(monkeypatch, w
 
 
 # -- the checkpoint contract ----------------------------------------------------------------------
-def test_the_cursor_never_passes_unconfirmed_work_and_a_resume_is_exact(monkeypatch, waits):
+def test_the_cursor_never_passes_unconfirmed_work_and_a_resume_is_exact(monkeypatch, waits, table_page_items):
     table = FakeTable(100)
     _use(monkeypatch, dynamodb=table)
-    monkeypatch.setattr(tables, "TABLE_PAGE_ITEMS", 30)  # batches of 25 straddle pages
+    table_page_items(30)  # batches of 25 straddle pages
     original = table.batch_write_item
     sent = [0]
 
@@ -239,10 +246,12 @@ def test_the_cursor_never_passes_unconfirmed_work_and_a_resume_is_exact(monkeypa
     assert checkpoints.total() + resumed.total() == 100, "counted once across the failure"
 
 
-def test_a_checkpoint_that_stops_the_chunk_propagates_after_the_writes_in_flight(monkeypatch):
+def test_a_checkpoint_that_stops_the_chunk_propagates_after_the_writes_in_flight(
+    monkeypatch, table_page_items
+):
     table = FakeTable(300, latency=0.005)
     _use(monkeypatch, dynamodb=table)
-    monkeypatch.setattr(tables, "TABLE_PAGE_ITEMS", 50)
+    table_page_items(50)
     checkpoints = Checkpoints(raise_on=2, error=VacuumNotAdmitted("vacuum v is cancelled"))
     with pytest.raises(VacuumNotAdmitted):
         _chunk(ORG_TABLE, checkpoint=checkpoints)
@@ -252,10 +261,10 @@ def test_a_checkpoint_that_stops_the_chunk_propagates_after_the_writes_in_flight
     assert checkpoints.last[2] is False
 
 
-def test_a_checkpoint_that_fails_to_record_is_sent_again(monkeypatch):
+def test_a_checkpoint_that_fails_to_record_is_sent_again(monkeypatch, table_page_items):
     table = FakeTable(60)
     _use(monkeypatch, dynamodb=table)
-    monkeypatch.setattr(tables, "TABLE_PAGE_ITEMS", 30)
+    table_page_items(30)
     checkpoints = Checkpoints(raise_on=1, error=AwsThrottled("the OPS table is throttled"))
     with pytest.raises(AwsThrottled):
         _chunk(ORG_TABLE, checkpoint=checkpoints)
@@ -264,10 +273,10 @@ def test_a_checkpoint_that_fails_to_record_is_sent_again(monkeypatch):
     assert last["items"] == 60 - len(table.items), "the unrecorded delta is sent again with the rest"
 
 
-def test_checkpoints_are_spaced_by_the_flush_interval(monkeypatch):
+def test_checkpoints_are_spaced_by_the_flush_interval(monkeypatch, table_page_items):
     table = FakeTable(500)
     _use(monkeypatch, dynamodb=table)
-    monkeypatch.setattr(tables, "TABLE_PAGE_ITEMS", 25)
+    table_page_items(25)
     _result, checkpoints = _chunk(ORG_TABLE, limits=purge.Limits(flush_seconds=3600))
     assert len(checkpoints.calls) == 1 and checkpoints.last == (
         {**purge.Counts().as_dict(), "items": 500},
@@ -292,10 +301,10 @@ def test_a_dry_run_resumed_from_its_checkpoints_counts_every_item_once(monkeypat
     assert all(request["Select"] == "COUNT" and request["ConsistentRead"] for request in table.requests)
 
 
-def test_a_failed_dry_run_chunk_checkpoints_only_what_it_read(monkeypatch, waits):
+def test_a_failed_dry_run_chunk_checkpoints_only_what_it_read(monkeypatch, waits, table_page_items):
     table = FakeTable(90)
     _use(monkeypatch, dynamodb=table)
-    monkeypatch.setattr(tables, "TABLE_PAGE_ITEMS", 30)
+    table_page_items(30)
     original, reads = table.scan, [0]
 
     def third_read_fails(**request):
@@ -315,10 +324,10 @@ def test_a_failed_dry_run_chunk_checkpoints_only_what_it_read(monkeypatch, waits
 
 
 # -- the pipeline ----------------------------------------------------------------------------------
-def test_reading_the_next_page_overlaps_deleting_the_current_one(monkeypatch):
+def test_reading_the_next_page_overlaps_deleting_the_current_one(monkeypatch, table_page_items):
     table = FakeTable(400, latency=0.04)
     _use(monkeypatch, dynamodb=table)
-    monkeypatch.setattr(tables, "TABLE_PAGE_ITEMS", 100)
+    table_page_items(100)
     limits = purge.Limits(flush_seconds=0.0, writes_in_flight=4)
     began = time.perf_counter()
     result, _ = _chunk(ORG_TABLE, limits=limits)
@@ -356,11 +365,13 @@ def test_writes_in_flight_are_bounded(monkeypatch):
     assert peak[0] == 3 and table.items == {}
 
 
-def test_an_item_of_another_org_stops_everything_before_any_of_its_page_is_deleted(monkeypatch):
+def test_an_item_of_another_org_stops_everything_before_any_of_its_page_is_deleted(
+    monkeypatch, table_page_items
+):
     table = FakeTable(40)
     table.items[f"{ORG}#00039"] = "testorg"
     _use(monkeypatch, dynamodb=table)
-    monkeypatch.setattr(tables, "TABLE_PAGE_ITEMS", 20)
+    table_page_items(20)
     checkpoints = Checkpoints()
     with pytest.raises(VacuumScopeViolation, match="another organisation"):
         _chunk(ORG_TABLE, checkpoint=checkpoints)

@@ -9,11 +9,6 @@ from g3n_ops.registry import Registry
 from g3n_ops_client.local.provision import registry_template, table_definition
 
 
-@pytest.fixture
-def registry() -> Registry:
-    return Registry.from_template(registry_template(), stage="dev", account="111122223333")
-
-
 def test_catalogue_has_fourteen_api_services_and_twenty_tables(registry):
     assert len(registry.api_services) == 14
     assert sum(len(service.tables) for service in registry.services) == 20

@@ -49,6 +49,7 @@ def test_put_if_absent_never_overwrites(local_stack):
     assert table.get(secret.SECRET_PK) == before
 
 
+@pytest.mark.slow
 def test_rotation_needs_the_current_code_and_replaces_it(local_stack):
     local_stack.reset(seed=False)
     before = table.get(secret.SECRET_PK)

@@ -20,7 +20,6 @@ from g3n_ops.domain.vacuum import checks, failure, rounds
 from g3n_ops.handlers import vacuum_steps
 from g3n_ops.registry import DEFAULT_ORGCODE_PATTERN, Registry
 from g3n_ops.settings import Settings
-from g3n_ops_client.local.provision import registry_template
 from tests.support import asl_states
 
 SETTINGS = Settings(
@@ -33,11 +32,6 @@ SETTINGS = Settings(
     vacuum_pending_seconds=300,
     vacuum_allowed=True,
 )
-
-
-@pytest.fixture
-def registry() -> Registry:
-    return Registry.from_template(registry_template(), stage="dev", account="111122223333")
 
 
 @pytest.fixture

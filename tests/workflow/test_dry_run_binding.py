@@ -22,23 +22,8 @@ from tests.vacuum_support import (
     registry,
     service_counters,
     snapshot,
-    stop_vacuum_executions,
     wait_done,
 )
-
-
-@pytest.fixture
-def bare(local_stack, monkeypatch):
-    local_stack.reset(seed=False)
-    monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", local_stack.endpoint_url)
-    yield
-    stop_vacuum_executions()
-
-
-@pytest.fixture
-def stack(seeded):
-    yield seeded
-    stop_vacuum_executions()
 
 
 def _refused(call) -> OpsClientError:
@@ -47,8 +32,9 @@ def _refused(call) -> OpsClientError:
     return refused.value
 
 
+@pytest.mark.stack(seed=False)
 def test_a_real_run_without_a_matching_completed_dry_run_is_refused_and_changes_nothing(
-    bare, client, monkeypatch
+    stack, client, monkeypatch
 ):
     refused = _refused(lambda: client.vacuum.org(SECRET, "TESTORG", "no dry-run"))
     assert refused.code == "dry-run-required" and "--dry-run" in refused.message

@@ -7,7 +7,6 @@ by hand in between (start early, cancel, end early) or did not do (end an overru
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -21,15 +20,10 @@ from g3n_ops.observability import metrics
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance_state
 from g3n_ops_client.errors import OpsClientError
-from tests.maintenance_support import audit_lines, fresh_ops, parse, soon
+from tests.maintenance_support import audit_lines, parse, soon
 from tests.support import SECRET, run_cli, run_cli_json, wait_for_execution, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def ops(local_stack, monkeypatch):
-    yield from fresh_ops(local_stack, monkeypatch)
 
 
 def actions(record: dict) -> list[str]:
@@ -61,13 +55,19 @@ def watch_metrics(monkeypatch) -> list[dict]:
 
 def wait_for_all(services_url: str, codes: list[str], status: int, *, deadline: datetime) -> float:
     """Poll every stand-in until all answer ``status``; fail at ``deadline``. Returns when (UTC s)."""
-    while True:
+
+    def answered() -> float | None:
         if all(standin_status(services_url, code)[0] == status for code in codes):
             return datetime.now(UTC).timestamp()
-        if datetime.now(UTC) > deadline:
-            seen = {code: standin_status(services_url, code)[0] for code in codes}
-            pytest.fail(f"not all stand-ins answered {status} by {deadline.isoformat()}: {seen}")
-        time.sleep(0.5)
+        return None
+
+    def seen() -> str:
+        answers = {code: standin_status(services_url, code)[0] for code in codes}
+        return f"all stand-ins answer {status} by {deadline.isoformat()} (seen: {answers})"
+
+    return wait_until(
+        answered, timeout=(deadline - datetime.now(UTC)).total_seconds(), interval=0.5, message=seen
+    )
 
 
 def test_happy_path_schedule_start_on_time_services_503_update_end_services_recover(ops, local_stack):

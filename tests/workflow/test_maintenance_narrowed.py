@@ -26,18 +26,13 @@ from g3n_ops.settings import settings
 from g3n_ops_client.errors import OpsClientError
 from infra.constructs.schedules import RecurringWindow, api_service_codes
 from infra.stack import PROJECT_ROOT
-from tests.maintenance_support import audit_lines, fresh_ops, parse, soon
+from tests.maintenance_support import audit_lines, parse, soon
 from tests.support import SECRET, run_cli, run_cli_json, wait_until
 
 pytestmark = pytest.mark.slow
 
 SCOPE = ["ord", "pay"]  # in registry order
 REGISTRY_FILE = PROJECT_ROOT / "infra" / "registry.json"
-
-
-@pytest.fixture
-def ops(local_stack, monkeypatch):
-    yield from fresh_ops(local_stack, monkeypatch)
 
 
 def call(services_url: str, code: str, *, method: str = "GET", headers: dict | None = None):

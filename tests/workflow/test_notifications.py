@@ -15,16 +15,9 @@ from g3n_ops.domain import execution_status
 from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops.store import vacuum as vacuum_store
 from g3n_ops.store import vacuum_audit, vacuum_mutex
-from tests.maintenance_support import soon, stop_running_executions
+from tests.maintenance_support import soon
 from tests.support import SECRET, wait_in_state, wait_until
-from tests.vacuum_support import dry_run_first, stop_vacuum_executions, wait_done
-
-
-@pytest.fixture
-def stack(seeded):
-    yield seeded
-    stop_vacuum_executions()
-    stop_running_executions()
+from tests.vacuum_support import dry_run_first, wait_done
 
 
 @pytest.fixture
@@ -140,15 +133,8 @@ def test_a_vacuum_stopped_from_outside_is_closed_at_once_without_a_read(
     assert vacuum_store.get_record(record["vacuumId"]) == closed
 
 
-@pytest.fixture
-def bare(local_stack):
-    """No seed: the maintenance cases need none."""
-    local_stack.reset(seed=False)
-    yield
-    stop_running_executions()
-
-
-def test_a_scheduled_window_whose_execution_is_stopped_is_cancelled_with_the_reason(bare, client):
+@pytest.mark.stack(seed=False)  # the maintenance cases need no seed
+def test_a_scheduled_window_whose_execution_is_stopped_is_cancelled_with_the_reason(stack, client):
     window = client.maintenance.schedule(SECRET, "timer lost", 600, soon(600))
     arn = maintenance_store.get(window["maintenanceId"])["executionArn"]
     wait_in_state(arn, "Wait for the scheduled start")
@@ -162,7 +148,8 @@ def test_a_scheduled_window_whose_execution_is_stopped_is_cancelled_with_the_rea
     assert "ABORTED outside OPS" in record["history"][-1]["message"]
 
 
-def test_an_active_window_whose_timer_is_stopped_keeps_blocking_and_says_so(bare, client, subscriber):
+@pytest.mark.stack(seed=False)
+def test_an_active_window_whose_timer_is_stopped_keeps_blocking_and_says_so(stack, client, subscriber):
     window = client.maintenance.schedule(SECRET, "timer lost while active", 600, soon(600))
     client.maintenance.start(SECRET, window["maintenanceId"])  # hands timing to <id>-started
     arn = maintenance_store.get(window["maintenanceId"])["executionArn"]

@@ -17,7 +17,7 @@ from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as vacuum_store
 from g3n_ops.store import vacuum_audit
 from infra import catalogue
-from tests.maintenance_support import audit_lines, soon, stop_running_executions
+from tests.maintenance_support import audit_lines, soon
 from tests.support import SECRET, wait_until
 from tests.vacuum_support import (
     mutex,
@@ -25,7 +25,6 @@ from tests.vacuum_support import (
     plant_dry_run,
     registry,
     snapshot,
-    stop_vacuum_executions,
     wait_status,
 )
 
@@ -57,13 +56,6 @@ def refusals(vacuum_id: str) -> list[dict]:
     return [
         entry for entry in vacuum_audit.audit_entries(vacuum_id) if entry["action"] == "step-caller-refused"
     ]
-
-
-@pytest.fixture
-def stack(seeded):
-    yield seeded
-    stop_vacuum_executions()
-    stop_running_executions()
 
 
 @pytest.fixture

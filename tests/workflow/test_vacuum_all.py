@@ -19,7 +19,6 @@ from tests.vacuum_support import (
     registry,
     service_counters,
     snapshot,
-    stop_vacuum_executions,
     table_keys,
     wait_done,
 )
@@ -34,14 +33,9 @@ MAINTENANCE_RECORD = {
 }
 
 
-@pytest.fixture
-def stack(seeded, monkeypatch):
-    # Split whole-table scans into parallel segments (one per 100 items) and keep chunks small, so
-    # segments and cursors both run through the real state machine.
-    monkeypatch.setenv("VACUUM_SEGMENT_ITEMS", "100")
-    monkeypatch.setenv("VACUUM_CHUNK_ITEMS", "60")
-    yield seeded
-    stop_vacuum_executions()
+# Split whole-table scans into parallel segments (one per 100 items) and keep chunks small, so
+# segments and cursors both run through the real state machine.
+pytestmark = pytest.mark.stack(env={"VACUUM_SEGMENT_ITEMS": "100", "VACUUM_CHUNK_ITEMS": "60"})
 
 
 def test_vacuum_all_empties_every_service_and_keeps_the_ops_table(stack, client):

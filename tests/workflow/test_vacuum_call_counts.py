@@ -16,17 +16,10 @@ from tests.vacuum_support import (
     expected_org_stats,
     plant_dry_run,
     registry,
-    stop_vacuum_executions,
     wait_done,
 )
 
 EXTRA_OBJECTS = 1_100  # with the seeded ones: two DeleteObjects calls for that bucket
-
-
-@pytest.fixture
-def stack(seeded):
-    yield seeded
-    stop_vacuum_executions()
 
 
 @pytest.fixture

@@ -30,16 +30,9 @@ from tests.vacuum_support import (
     registry,
     service_counters,
     snapshot,
-    stop_vacuum_executions,
     table_keys,
     wait_done,
 )
-
-
-@pytest.fixture
-def stack(seeded):
-    yield seeded
-    stop_vacuum_executions()
 
 
 def _audit_actions(vacuum_id: str) -> list[str]:

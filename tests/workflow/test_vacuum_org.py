@@ -20,20 +20,15 @@ from tests.vacuum_support import (
     registry,
     service_counters,
     snapshot,
-    stop_vacuum_executions,
     wait_done,
 )
 
 ORG = "TESTORG"
 
 
-@pytest.fixture
-def stack(seeded, monkeypatch):
-    # Small chunks: every table with more than 50 of the org's items needs several chunks, so the
-    # state machine's loop and the cursors between chunks are exercised.
-    monkeypatch.setenv("VACUUM_CHUNK_ITEMS", "50")
-    yield seeded
-    stop_vacuum_executions()
+# Small chunks: every table with more than 50 of the org's items needs several chunks, so the
+# state machine's loop and the cursors between chunks are exercised.
+pytestmark = pytest.mark.stack(env={"VACUUM_CHUNK_ITEMS": "50"})
 
 
 def test_dry_run_counts_exactly_the_org_and_the_real_run_deletes_exactly_that(stack, client):

@@ -34,11 +34,8 @@ ORG = "TESTORG"
 STEPS_FUNCTION = catalogue.function_name("local", "vacuum-steps")
 
 
-@pytest.fixture
-def stack(seeded, monkeypatch):
-    monkeypatch.setenv("VACUUM_CHUNK_ITEMS", "5")  # many chunks: the run lasts long enough to meddle
-    yield seeded
-    stop_vacuum_executions()
+# Many chunks: the run lasts long enough to meddle.
+pytestmark = pytest.mark.stack(env={"VACUUM_CHUNK_ITEMS": "5"})
 
 
 def _invoke_steps(event: dict) -> tuple[str | None, dict]:

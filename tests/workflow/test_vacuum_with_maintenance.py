@@ -21,7 +21,6 @@ from g3n_ops.observability import metrics
 from g3n_ops.store import maintenance_state
 from g3n_ops.store import vacuum as vacuum_store
 from g3n_ops_client.errors import OpsClientError
-from tests.maintenance_support import stop_running_executions
 from tests.support import SECRET, wait_until
 from tests.vacuum_support import (
     PHRASE,
@@ -29,19 +28,12 @@ from tests.vacuum_support import (
     plant_dry_run,
     put_registry,
     registry,
-    stop_vacuum_executions,
     wait_done,
     wait_status,
 )
 from tests.workflow.test_maintenance_lifecycle import standin_status
 
-
-@pytest.fixture
-def stack(seeded, local_stack, monkeypatch):
-    monkeypatch.setenv("VACUUM_SETTLE_SECONDS", "0.2")
-    yield seeded
-    stop_vacuum_executions()
-    stop_running_executions()  # the windows' timers and recovery probes
+pytestmark = pytest.mark.stack(env={"VACUUM_SETTLE_SECONDS": "0.2"})
 
 
 def window_of(client, record: dict) -> dict:

@@ -81,6 +81,10 @@ IN_FLIGHT_RETRY_SECONDS = 2
 # Safety valves: an attacker's wrong codes must never keep the operator from stopping harm.
 LOCKOUT_EXEMPT_OPERATIONS = frozenset({"vacuum-cancel", "maintenance-cancel", "maintenance-end"})
 
+# The wall clock the lockout reads (windows, lockedUntil): a seam for tests, which move it on
+# instead of waiting a lockout out.
+clock = time.time
+
 _cache_key_secret = os.urandom(32)
 _verified_until: dict[str, float] = {}
 _cache_lock = threading.Lock()
@@ -176,7 +180,7 @@ def _refuse(*, lockout_exempt: bool, state: dict | None = None) -> NoReturn:
     """Raise SecretCodeLocked for a call that may not verify now, saying why and for how long."""
     limits = settings()
     threshold, window = limits.secret_lockout_threshold, limits.secret_lockout_window_seconds
-    state, now = state if state is not None else store.get_lockout(), time.time()
+    state, now = state if state is not None else store.get_lockout(), clock()
     budgets = (store.MAIN, store.CANCEL) if lockout_exempt else (store.MAIN,)
     waits = [seconds_unavailable(state, now, budget, threshold=threshold) for budget in budgets]
     wait = max(1, min(waits))  # the first budget to reopen (a race lost: try again at once)
@@ -216,7 +220,7 @@ def _refuse_if_locked() -> None:
     """For a cached right code on a non-exempt operation: it runs no scrypt, so it takes no
     attempt, but a lockout still holds for it."""
     state = store.get_lockout()
-    if seconds_locked(state, time.time()):
+    if seconds_locked(state, clock()):
         _refuse(lockout_exempt=False, state=state)
 
 
@@ -225,7 +229,7 @@ def _take_attempt(*, lockout_exempt: bool) -> tuple[store.Budget, float]:
     limits = settings()
     limit = {"threshold": limits.secret_lockout_threshold, "window": limits.secret_lockout_window_seconds}
     for budget in (store.MAIN, store.CANCEL) if lockout_exempt else (store.MAIN,):
-        window_ends = store.take_attempt(budget, now=time.time(), **limit)
+        window_ends = store.take_attempt(budget, now=clock(), **limit)
         if window_ends is not None:
             return budget, window_ends
     _refuse(lockout_exempt=lockout_exempt)
@@ -242,7 +246,7 @@ def _record_failure(budget: store.Budget, window_ends: float, by: dict) -> NoRet
     logger.warning("secret code mismatch", extra={"failuresInWindow": failures, **cancel_budget})
     counted = {} if failures is None else {"failuresInWindow": failures}
     _audit("secret-code-mismatch", by, **counted, **cancel_budget)
-    now = time.time()
+    now = clock()
     if (
         failures is None
         or failures < threshold
