@@ -7,6 +7,7 @@ once per process (each is idempotent). Re-check each on a moto upgrade:
 - ``_own_session_for_moto_clients`` 5.2.5: Lambda tasks create clients on the shared default session
 - ``remembering_hosts``           5.2.5: the dispatcher lists its package on every request (speed)
 - ``_stop_waits_for_the_program`` 5.2.5: a StopExecution before the program runs is lost (HTTP 500)
+- ``_a_stop_is_final``            5.2.5: a StopExecution as a task starts ends it FAILED (States.Runtime)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def install() -> None:
     _remember_valid_definitions()
     _own_session_for_moto_clients()
     _stop_waits_for_the_program()
+    _a_stop_is_final()
 
 
 def _serialise_asl_parsing() -> None:
@@ -129,3 +131,41 @@ def _stop_waits_for_the_program() -> None:
 
     stop.waits_for_the_program = True
     ExecutionWorker.stop = stop
+
+
+def _a_stop_is_final() -> None:
+    """Once an execution is stopped moto skips ("prunes") every evaluation that follows, but the
+    code around them still pops from the evaluation stack what they would have pushed. A
+    StopExecution landing as a task state starts (after its TimeoutSeconds is read, before the
+    task's thread has evaluated its Resource; a window the thread start widens under load, and
+    that ``_stop_waits_for_the_program`` aims at when a stop follows a start) makes the task pop
+    its input where its resource belonged: "'dict' object has no attribute 'region'". That error
+    then overwrote the stop (``Environment.set_error`` is unconditional): the execution ended
+    FAILED, States.Runtime, not ABORTED. On AWS a stop is final: ExecutionAborted, no TaskFailed.
+    A state whose evaluation fails once its execution is stopped ends quietly, and a stopped
+    program's error no longer replaces its stop."""
+    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    evaluate = ExecutionState._evaluate_with_timeout
+    if getattr(evaluate, "stop_is_final", False):
+        return
+    set_error = Environment.set_error
+
+    def evaluate_unless_stopped(self, env: Environment) -> None:
+        try:
+            evaluate(self, env)
+        except Exception:
+            if isinstance(env.program_state(), ProgramStopped):
+                return  # the fallout of evaluations the stop pruned, not the task's outcome
+            raise
+
+    def set_error_unless_stopped(self, error) -> None:
+        with self._state_mutex:  # an RLock: set_error takes it again
+            if not isinstance(self._program_state, ProgramStopped):
+                set_error(self, error)
+
+    evaluate_unless_stopped.stop_is_final = True
+    ExecutionState._evaluate_with_timeout = evaluate_unless_stopped
+    Environment.set_error = set_error_unless_stopped

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import boto3
 import pytest
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+    StateTaskServiceLambda,
+)
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from tests.support import wait_until
@@ -43,3 +47,52 @@ def test_an_execution_stopped_before_its_program_runs_is_stopped(waiting_machine
         message="the execution stops",
     )
     assert stopped["status"] == "ABORTED"
+
+
+TASK = json.dumps(
+    {
+        "StartAt": "Task",
+        "States": {
+            "Task": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "never-invoked", "Payload": {"input.$": "$"}},
+                "End": True,
+            }
+        },
+    }
+)
+
+
+def test_an_execution_stopped_as_its_task_starts_is_aborted(local_stack, monkeypatch):
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="stop-task-race", definition=TASK, roleArn="arn:aws:iam::123456789012:role/stop-task-race"
+    )["stateMachineArn"]
+    task_thread_runs, stopped = threading.Event(), threading.Event()
+    run = StateTaskServiceLambda._eval_execution
+
+    def late_start(self, env):  # the task's own thread, scheduled late under load
+        task_thread_runs.set()
+        stopped.wait(10)
+        return run(self, env)
+
+    monkeypatch.setattr(StateTaskServiceLambda, "_eval_execution", late_start)
+    try:
+        execution = sfn.start_execution(stateMachineArn=machine, name="stop-task-race", input='{"a": 1}')[
+            "executionArn"
+        ]
+        assert task_thread_runs.wait(10)
+        sfn.stop_execution(executionArn=execution, cause="stopped as the task starts")
+        stopped.set()
+        ended = wait_until(
+            lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d,
+            timeout=10,
+            message="the execution ends",
+        )
+        events = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
+        assert ended["status"] == "ABORTED", ended.get("cause")
+        assert events[-1] == "ExecutionAborted" and "TaskFailed" not in events
+    finally:
+        stopped.set()
+        sfn.delete_state_machine(stateMachineArn=machine)
