@@ -63,3 +63,16 @@ def test_no_module_uses_another_modules_private_names():
             ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value.id}.{node.attr}")
     assert not offenders
+
+
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_of_the_product_is_over_400_lines():
+    # The purge engine too: a module over the bound mixes concerns a reader must find separately.
+    too_long = {
+        str(path.relative_to(ROOT)): lines
+        for path in _modules(*PRODUCT)
+        if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert not too_long
