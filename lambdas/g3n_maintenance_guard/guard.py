@@ -116,39 +116,36 @@ class MaintenanceGuard:
     ) -> tuple[dict[str, str], str] | None:
         """``(headers, JSON body)`` of the 503 to send for a request (its path, HTTP method and
         headers), or None to let it through."""
-        if (path or "/").rstrip("/") in self.exempt_paths:
-            return None
-        now = self._clock()
-        blocked = self._blocked if now < self._fresh_until else self._refresh(now)
-        if blocked is None:
-            return None
-        if blocked.allow and method in blocked.allow:
-            return None
-        if blocked.bypass is not None:
-            token = bypass_token(headers)
-            if token is not None and blocked.passes(token):
-                self._count_bypass(now)
-                return None
-        return blocked.headers(now), blocked.body
+        return self._decide(path, lambda: method, lambda: bypass_token(headers))
 
     def event_unavailable(self, event: dict) -> tuple[dict[str, str], str] | None:
         """:meth:`unavailable` for an API Gateway event (HTTP API 2.0 or REST 1.0): the method and
         headers are looked up only when the window has a rule that needs them."""
         if not isinstance(event, dict):
             return self.unavailable(None)
-        path = event.get("rawPath") or event.get("path")
-        if (path or "/").rstrip("/") in self.exempt_paths:
+        return self._decide(
+            event.get("rawPath") or event.get("path"),
+            lambda: _event_method(event),
+            # HTTP API (2.0) events carry lowercased header names: no scan for other casings.
+            lambda: bypass_token(event.get("headers"), any_case=event.get("version") != "2.0"),
+        )
+
+    def _decide(
+        self, path: str | None, method: Callable[[], str | None], token: Callable[[], str | None]
+    ) -> tuple[dict[str, str], str] | None:
+        """The one decision: exempt path, no window, an allowed method, a valid bypass token pass;
+        anything else gets the 503. ``method`` and ``token`` are read only when a rule needs them."""
+        if self.is_exempt(path):
             return None
         now = self._clock()
         blocked = self._blocked if now < self._fresh_until else self._refresh(now)
         if blocked is None:
             return None
-        if blocked.allow and _event_method(event) in blocked.allow:
+        if blocked.allow and method() in blocked.allow:
             return None
         if blocked.bypass is not None:
-            # HTTP API (2.0) events carry lowercased header names: no scan for other casings.
-            token = bypass_token(event.get("headers"), any_case=event.get("version") != "2.0")
-            if token is not None and blocked.passes(token):
+            given = token()
+            if given is not None and blocked.passes(given):
                 self._count_bypass(now)
                 return None
         return blocked.headers(now), blocked.body
