@@ -10,7 +10,9 @@ from g3n_ops.domain.maintenance_effect import PHASES, REQUEST_TIMEOUT_SECONDS, A
 
 
 @pytest.fixture
-def standins(local_stack):
+def standins(ops, local_stack):
+    # ``ops`` resets the stack: a window an earlier test of this process left open would make
+    # every stand-in answer 503.
     yield local_stack
     for code in ("cat", "ord", "pos"):
         local_stack.rig_standin(code, None)
