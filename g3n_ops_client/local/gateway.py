@@ -113,9 +113,12 @@ class Gateway:
         self.writes = 0
         self._lock = threading.Lock()
         # DynamoDB applies each write, its condition checked, atomically (a transaction as a
-        # whole); moto's threaded server does not, so two racing conditional writes could both
-        # pass. The local stack serialises DynamoDB writes, as the real service behaves.
-        self._dynamodb_writes = threading.Lock()
+        # whole), and a read sees an item whole. moto's threaded server does neither: two racing
+        # conditional writes could both pass, and a read could see half an update (a window's
+        # status ended, its end message not yet set). The local stack serialises DynamoDB
+        # requests, as the real service behaves; moto's DynamoDB is CPU-bound under the GIL, so
+        # this costs no parallelism.
+        self._dynamodb = threading.Lock()
 
     def __call__(self, environ: dict, start_response):
         path = environ.get("PATH_INFO", "")
@@ -136,12 +139,11 @@ class Gateway:
             return _respond(start_response, self._faults(environ))
         if self.iam is not None and (refused := self.iam.check_request(environ)) is not None:
             return _refuse(start_response, refused)
-        if not may_write(environ):
-            return self.moto_app(environ, start_response)
-        with self._lock:
-            self.writes += 1
+        if may_write(environ):
+            with self._lock:
+                self.writes += 1
         if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
-            with self._dynamodb_writes:
+            with self._dynamodb:
                 return self.moto_app(environ, start_response)
         return self.moto_app(environ, start_response)
 

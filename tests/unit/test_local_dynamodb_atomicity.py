@@ -146,3 +146,42 @@ def test_a_cancelled_transaction_never_erases_what_others_wrote_meanwhile(table)
     )
     kept = {item["pk"]["S"] for page in scan for item in page["Items"]}
     assert kept >= set(written), f"{len(set(written) - kept)} of {len(written)} writes were erased"
+
+
+@pytest.mark.slow
+def test_a_read_sees_an_update_whole_never_half_applied(table):
+    """One writer keeps setting many attributes to one value in one update; readers never see two
+    values in one item (moto applies SET clauses one by one, in place)."""
+    key = {"pk": {"S": f"whole#{uuid.uuid4()}"}}
+    fields = [f"f{n}" for n in range(40)]
+    assignment = ", ".join(f"{field} = :v" for field in fields)
+    boto3.client("dynamodb").put_item(TableName=table, Item=key | {field: {"N": "0"} for field in fields})
+    done = threading.Event()
+    session = boto3.session.Session()
+    clients = [session.client("dynamodb") for _ in range(3)]
+    torn: list[set[str]] = []
+
+    def writer(client) -> None:
+        for value in range(1, 60):
+            client.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression=f"SET {assignment}",
+                ExpressionAttributeValues={":v": {"N": str(value)}},
+            )
+        done.set()
+
+    def reader(client) -> None:
+        while not done.is_set():
+            item = client.get_item(TableName=table, Key=key)["Item"]
+            values = {item[field]["N"] for field in fields}
+            if len(values) > 1:
+                torn.append(values)
+
+    threads = [threading.Thread(target=writer, args=(clients[0],))]
+    threads += [threading.Thread(target=reader, args=(client,)) for client in clients[1:]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not torn, f"{len(torn)} reads saw half an update, e.g. {sorted(torn[0])}"
