@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -86,6 +87,8 @@ def translate_aws_error(error: Exception) -> OpsClientError:
 class OpsClient:
     def __init__(self, config: ClientConfig | None = None) -> None:
         self.config = config or ClientConfig.from_options()
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()  # a session makes one client at a time
 
     # -- AWS plumbing ----------------------------------------------------------------------------
     @cached_property
@@ -106,7 +109,14 @@ class OpsClient:
         return boto3.session.Session(profile_name=self.config.profile, region_name=self.config.region)
 
     def aws(self, service: str):
-        return self.session.client(service, endpoint_url=self.config.endpoint_url, config=_CONFIG)
+        """This client's boto3 client for ``service``, made once: a poll (``vacuum wait``, say)
+        reuses it instead of paying a client's creation on every call."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self.session.client(
+                    service, endpoint_url=self.config.endpoint_url, config=_CONFIG
+                )
+            return self._clients[service]
 
     @cached_property
     def parameters(self) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Patches to moto (pinned at 5.2.5 in pyproject.toml) that the local stack needs, each where
-moto's behaviour differs from AWS or breaks under parallel executions. They patch moto in place,
-once per process (each is idempotent). Re-check each on a moto upgrade:
+moto's behaviour differs from AWS or breaks under parallel executions, and one to botocore for
+speed. They patch in place, once per process (each is idempotent). Re-check each on an upgrade:
 
 - ``_serialise_asl_parsing``      5.2.5: the ANTLR parser's shared DFA cache is not thread-safe
 - ``_remember_valid_definitions`` 5.2.5: CreateStateMachine re-parses the whole ASL every time (speed)
@@ -8,6 +8,7 @@ once per process (each is idempotent). Re-check each on a moto upgrade:
 - ``remembering_hosts``           5.2.5: the dispatcher lists its package on every request (speed)
 - ``_stop_waits_for_the_program`` 5.2.5: a StopExecution before the program runs is lost (HTTP 500)
 - ``_a_stop_is_final``            5.2.5: a StopExecution as a task starts ends it FAILED (States.Runtime)
+- ``_one_model_loader``           botocore 1.44.8: each new Session reads the service models from disk
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import threading
 import time
 
 import boto3
+import botocore.loaders
+import botocore.session
 
 
 def install() -> None:
@@ -24,6 +27,7 @@ def install() -> None:
     _own_session_for_moto_clients()
     _stop_waits_for_the_program()
     _a_stop_is_final()
+    _one_model_loader()
 
 
 def _serialise_asl_parsing() -> None:
@@ -87,6 +91,32 @@ class _LockedClientFactory:
     def client(self, *args, **kwargs):
         with self._lock:
             return self._session.client(*args, **kwargs)
+
+
+def _one_model_loader() -> None:
+    """Every botocore Session loads the service models (and the endpoint rules) from disk again
+    for its first client: ~110 ms of CPU, against ~15 ms with the models at hand. On AWS each
+    function's container loads them once; here every function, stand-in, client and test shares
+    one process and makes sessions all the time (a third of the test suite's CPU went there).
+    Sessions of this process share one loader per data path (its cache is the models it read)."""
+    if getattr(botocore.session.Session._register_data_loader, "shared_loader", False):
+        return
+    loaders: dict[object, botocore.loaders.Loader] = {}
+    lock = threading.Lock()
+
+    def shared(data_path) -> botocore.loaders.Loader:
+        with lock:
+            if data_path not in loaders:
+                loaders[data_path] = botocore.loaders.create_loader(data_path)
+            return loaders[data_path]
+
+    def register_shared_loader(self) -> None:
+        self._components.lazy_register_component(
+            "data_loader", lambda: shared(self.get_config_variable("data_path"))
+        )
+
+    register_shared_loader.shared_loader = True  # type: ignore[attr-defined]
+    botocore.session.Session._register_data_loader = register_shared_loader
 
 
 def remembering_hosts(base: type) -> type:

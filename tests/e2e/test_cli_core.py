@@ -23,6 +23,13 @@ def test_ping_reports_health_and_no_maintenance(seeded, capsys):
     assert code == 0 and "no maintenance window is active" in out
 
 
+def test_a_client_makes_each_aws_client_once_however_often_it_calls(seeded, client):
+    client.ping()
+    made = client.aws("lambda")
+    client.ping(), client.maintenance.list()
+    assert client.aws("lambda") is made
+
+
 def test_stat_counts_every_seeded_table(seeded, capsys):
     code, document = run_cli_json(capsys, "ops", "stat")
     assert code == 0

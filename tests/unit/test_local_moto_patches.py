@@ -96,3 +96,15 @@ def test_an_execution_stopped_as_its_task_starts_is_aborted(local_stack, monkeyp
     finally:
         stopped.set()
         sfn.delete_state_machine(stateMachineArn=machine)
+
+
+def test_sessions_of_the_local_stack_share_the_models_they_load(local_stack):
+    """Every function, stand-in and client of the local stack makes sessions in one process; the
+    second one reads no service model from disk again."""
+    first, second = boto3.session.Session(), boto3.session.Session()
+    loader = first._session.get_component("data_loader")
+    assert second._session.get_component("data_loader") is loader
+    first.client("lambda", region_name="us-east-1")
+    began = time.thread_time()
+    second.client("lambda", region_name="us-east-1")
+    assert time.thread_time() - began < 0.06  # ~15 ms; ~110 ms when it reads the models again
