@@ -5,6 +5,8 @@ prepared request over and answers it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from urllib.parse import urlsplit
 
 import boto3
@@ -24,10 +26,10 @@ _session = boto3.session.Session()
 _NO_RETRY = Config(retries={"total_max_attempts": 1})
 
 
-def checks_of(service: str, operation: str, **params) -> list[Check]:
+def checks_of(service: str, operation: str, session=_session, **params) -> list[Check]:
     """The checks for one call, from the request botocore would send."""
     sent = []
-    client = _session.client(
+    client = session.client(
         service, region_name=REGION, endpoint_url="http://127.0.0.1:1", config=_NO_RETRY,
         aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="x",
     )  # fmt: skip
@@ -116,6 +118,25 @@ def test_s3_actions_are_not_the_operation_names():
     assert (check.action, check.resource) == ("s3:ListBucketMultipartUploads", "arn:aws:s3:::media")
     (check,) = checks_of("s3", "abort_multipart_upload", Bucket="media", Key="ORG/a.bin", UploadId="u1")
     assert (check.action, check.resource) == ("s3:AbortMultipartUpload", "arn:aws:s3:::media/ORG/a.bin")
+
+
+def test_s3_calls_map_the_same_after_clients_rewrote_the_models_the_local_stack_shares():
+    """An S3 client drops ``/{Bucket}`` from the request URIs of the model it loaded; the local
+    stack's sessions share their models, so the mapper must read the published ones. In a fresh
+    process: the mapper caches the routes it reads first."""
+    script = (
+        "import boto3, sys\n"
+        "from g3n_ops_client.local import moto_patches\n"
+        "moto_patches.install()\n"
+        "import tests.unit.test_iam_requests as t\n"
+        "shared = boto3.session.Session()\n"
+        "for _ in range(2):\n"
+        "    (check,) = t.checks_of('s3', 'list_multipart_uploads', session=shared, Bucket='media')\n"
+        "    print(check.action, check.resource)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["s3:ListBucketMultipartUploads arn:aws:s3:::media"] * 2
 
 
 def test_delete_objects_needs_delete_object_for_every_key_and_delete_object_version_for_versions():

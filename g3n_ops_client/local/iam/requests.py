@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import parse_qs, unquote
 
-import botocore.session
+import botocore.loaders
+import botocore.model
 
 # SigV4 credential scope's service → IAM's service prefix (where they differ) and botocore's name.
 IAM_PREFIX = {"monitoring": "cloudwatch", "execute-api": "execute-api"}
@@ -46,9 +47,17 @@ class ParsedRequest:
 
 
 @lru_cache(maxsize=32)
-def service_model(service: str):
-    """The botocore model of a service, by its signing name."""
-    return botocore.session.get_session().get_service_model(BOTOCORE_NAME.get(service, service))
+def service_model(service: str) -> botocore.model.ServiceModel:
+    """The botocore model of a service, by its signing name, as published: read by a loader of
+    its own, since clients rewrite the models they load (an S3 client drops ``/{Bucket}`` from
+    its request URIs) and the local stack's sessions share theirs."""
+    name = BOTOCORE_NAME.get(service, service)
+    return botocore.model.ServiceModel(_published_models().load_service_model(name, "service-2"), name)
+
+
+@lru_cache(maxsize=1)
+def _published_models() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
 
 
 @lru_cache(maxsize=32)
