@@ -1,1 +1,1 @@
-"""Typed records: what the store reads and writes, and the conditions each write is made under."""
+"""Typed records: what the store reads and writes, and the rules each change is written under."""
