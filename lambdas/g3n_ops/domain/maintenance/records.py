@@ -128,14 +128,14 @@ def audit_action(action: str, record: MaintenanceRecord, entry: HistoryEntry | U
     if isinstance(entry, UpdateEntry):
         moved, message = (MaintenanceStatus.ACTIVE, MaintenanceStatus.ACTIVE), entry.text
     else:
-        moved, message = (entry.from_status, entry.to), entry.message
+        moved, message = (entry.from_status, entry.to), entry.message or None
     audit.write(
         {
             "action": action,
             "maintenanceId": record.maintenance_id,
             "description": record.description,
-            "from": moved[0],
-            "to": moved[1],
+            "from": moved[0].value if moved[0] else None,  # plain strings, as the line always had
+            "to": moved[1].value,
             "at": entry.at,
             "source": entry.source,
             "actor": entry.actor,
