@@ -15,6 +15,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 from g3n_ops.domain.maintenance import Actor, new_record
+from g3n_ops.records.maintenance import MaintenanceRecord
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops_client.client import ClientConfig, OpsClient
@@ -121,7 +122,7 @@ def test_the_effect_recorded_on_the_window_is_shown(maintenance, page_url):
     assert "<b>x</b>" not in html
 
 
-def _record(description: str, status: str, start: datetime, **fields) -> dict:
+def _record(description: str, status: str, start: datetime, **fields) -> MaintenanceRecord:
     """A record as the maintenance domain writes it, put straight into the store (fast setup)."""
     record = new_record(
         description=description,
@@ -130,8 +131,7 @@ def _record(description: str, status: str, start: datetime, **fields) -> dict:
         auto_end=False,
         by=Actor("cli", "arn:aws:iam::123456789012:user/operator"),
         moment=datetime.now(UTC),
-    )
-    record.update(status=status, **fields)
+    ).changed(status=status, **fields)
     maintenance_store.create(record)
     return record
 
@@ -151,7 +151,7 @@ def test_the_page_lists_a_week_ahead_the_last_ten_ended_and_reloads_only_when_it
     ended = [
         # Created in one order, ended in the other: the page orders by when they ended.
         _record(
-            f"Ended {n}", "ended", now - timedelta(days=30), endedAt=f"2026-10-{12 - n:02d}T00:00:00.000Z"
+            f"Ended {n}", "ended", now - timedelta(days=30), ended_at=f"2026-10-{12 - n:02d}T00:00:00.000Z"
         )
         for n in range(12)
     ]
@@ -159,18 +159,18 @@ def test_the_page_lists_a_week_ahead_the_last_ten_ended_and_reloads_only_when_it
 
     shown = page()
     assert [w["maintenanceId"] for w in shown["scheduled"]] == [
-        tomorrow["maintenanceId"],
-        in_two_days["maintenanceId"],
+        tomorrow.maintenance_id,
+        in_two_days.maintenance_id,
     ]
     assert [w["description"] for w in shown["recentlyEnded"]] == [f"Ended {n}" for n in range(10)]
     assert shown["refreshSeconds"] is None  # a start a day away is not imminent
 
     soon_start = _record("In ten minutes", "scheduled", now + timedelta(minutes=10))
     shown = page()
-    assert shown["scheduled"][0]["maintenanceId"] == soon_start["maintenanceId"]
+    assert shown["scheduled"][0]["maintenanceId"] == soon_start.maintenance_id
     assert shown["refreshSeconds"] == REFRESH_SECONDS
     assert f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' in fetch(page_url)[2]
-    assert all(record["actor"] not in json.dumps(shown) for record in (soon_start, *ended))
+    assert all(record.actor not in json.dumps(shown) for record in (soon_start, *ended))
 
 
 def test_json_only_when_asked_for_above_html(page_url, maintenance):

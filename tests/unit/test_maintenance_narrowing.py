@@ -135,7 +135,7 @@ def test_the_token_is_shown_once_and_only_its_digest_is_kept(ops, capsys):
 
     # The end forgets the digest: on the record and on the state.
     ops.maintenance.end(SECRET, "done")
-    assert maintenance.get(maintenance_id)["bypassSha256"] is None
+    assert maintenance.get(maintenance_id).bypass_sha256 is None
     assert "bypassSha256" not in maintenance_state.read()
 
 

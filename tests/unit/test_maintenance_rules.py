@@ -9,6 +9,7 @@ import workflows
 from g3n_ops.contract import maintenance as limits
 from g3n_ops.contract.errors import InvalidInput
 from g3n_ops.domain import maintenance, paging
+from g3n_ops.records.maintenance import HistoryEntry, Transition
 from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops.store.maintenance import Change
 from tests.maintenance_support import RECORD_FIELDS
@@ -102,8 +103,10 @@ def test_page_tokens_round_trip_and_reject_tampering():
 
 
 def test_a_change_is_conditional_on_status_and_version_and_appends_history():
-    entry = {"action": "start"}
-    expression = Change("scheduled", 3, {"status": "active"}, history_entry=entry).expression()
+    entry = HistoryEntry(
+        action="start", from_status="scheduled", to="active", at="t", source="cli", actor=None, message=None
+    )
+    expression = Change(Transition.START, {"status": "active"}, history_entry=entry, version=3).expression()
     assert expression["ConditionExpression"] == "#status = :expected AND #version = :version"
     assert expression["ExpressionAttributeValues"][":expected"] == {"S": "scheduled"}
     assert expression["ExpressionAttributeValues"][":version"] == {"N": "3"}
@@ -117,9 +120,10 @@ def test_a_new_record_has_the_contract_fields_and_its_first_history_entry():
     record = maintenance.new_record(
         description="Upgrade", duration=60, start=NOW, auto_end=True, by=by, moment=NOW
     )
-    assert set(record) >= RECORD_FIELDS
-    assert record["status"] == "scheduled" and record["start"] == "2026-12-01T02:00:00Z"
-    assert record["history"] == [
+    document = record.document()
+    assert set(document) >= RECORD_FIELDS
+    assert document["status"] == "scheduled" and document["start"] == "2026-12-01T02:00:00Z"
+    assert document["history"] == [
         {
             "action": "schedule",
             "from": None,

@@ -136,34 +136,34 @@ def test_a_vacuum_stopped_from_outside_is_closed_at_once_without_a_read(
 @pytest.mark.stack(seed=False)  # the maintenance cases need no seed
 def test_a_scheduled_window_whose_execution_is_stopped_is_cancelled_with_the_reason(stack, client):
     window = client.maintenance.schedule(SECRET, "timer lost", 600, soon(600))
-    arn = maintenance_store.get(window["maintenanceId"])["executionArn"]
+    arn = maintenance_store.get(window["maintenanceId"]).execution_arn
     wait_in_state(arn, "Wait for the scheduled start")
     boto3.client("stepfunctions").stop_execution(executionArn=arn, cause="deleted by mistake")
     record = wait_until(
-        lambda: (r := maintenance_store.get(window["maintenanceId"]))["status"] == "cancelled" and r,
+        lambda: (r := maintenance_store.get(window["maintenanceId"])).status == "cancelled" and r,
         timeout=10,
         interval=0.1,
         message="the window is cancelled",
     )
-    assert "ABORTED outside OPS" in record["history"][-1]["message"]
+    assert "ABORTED outside OPS" in record.history[-1].message
 
 
 @pytest.mark.stack(seed=False)
 def test_an_active_window_whose_timer_is_stopped_keeps_blocking_and_says_so(stack, client, subscriber):
     window = client.maintenance.schedule(SECRET, "timer lost while active", 600, soon(600))
     client.maintenance.start(SECRET, window["maintenanceId"])  # hands timing to <id>-started
-    arn = maintenance_store.get(window["maintenanceId"])["executionArn"]
+    arn = maintenance_store.get(window["maintenanceId"]).execution_arn
     assert arn.endswith("-started")
     boto3.client("stepfunctions").stop_execution(executionArn=arn, cause="console")
     record = wait_until(
-        lambda: (r := maintenance_store.get(window["maintenanceId"])).get("timerStopped") and r,
+        lambda: (r := maintenance_store.get(window["maintenanceId"])).timer_stopped and r,
         timeout=10,
         interval=0.1,
         message="the window is flagged",
     )
-    assert record["status"] == "active" and record["history"][-1]["action"] == "timer-stopped"
+    assert record.status == "active" and record.history[-1].action == "timer-stopped"
     assert client.ping()["maintenance"]["active"] is True
     # The first execution (stopped by OPS's own hand-over) changed nothing.
-    assert [h["action"] for h in record["history"]] == ["schedule", "start", "timer-stopped"]
+    assert [h.action for h in record.history] == ["schedule", "start", "timer-stopped"]
     assert "maintenance.timer-stopped" in _types(subscriber())
     client.maintenance.end(SECRET, "ended by hand")

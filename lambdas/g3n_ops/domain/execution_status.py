@@ -27,9 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from g3n_ops.contract import events
 from g3n_ops.contract.errors import InvalidInput, InvalidTransition, MaintenanceNotFound, VacuumStepFailed
 from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.statuses import MaintenanceStatus
 from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.domain import maintenance, step_caller, vacuum
 from g3n_ops.observability import logger, metrics
+from g3n_ops.records.maintenance import MaintenanceRecord, Transition
 from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops.store import vacuum as vacuum_store
 
@@ -179,10 +181,10 @@ def close_maintenance(ended: ExecutionEnded) -> str | None:
         record = maintenance.get(maintenance_id)
     except (MaintenanceNotFound, InvalidInput):
         return None
-    if record.get("executionArn") != ended.execution_arn:
+    if record.execution_arn != ended.execution_arn:
         return None  # not the window's timer any more (a hand-over, or a stray execution)
     by = maintenance.Actor(SOURCE, ended.execution_arn)
-    if record["status"] == "scheduled":
+    if record.status == MaintenanceStatus.SCHEDULED:
         # maintenance.cancel would stop the (already ended) execution unless the state machine
         # asks; the execution is this window's own timer, so it asks as the state machine.
         with contextlib.suppress(InvalidTransition):
@@ -193,24 +195,25 @@ def close_maintenance(ended: ExecutionEnded) -> str | None:
             )
             return f"maintenance {maintenance_id} cancelled"
         return None
-    if record["status"] == "active" and not record.get("timerStopped"):
+    if record.status == MaintenanceStatus.ACTIVE and not record.timer_stopped:
         return _flag_timer_stopped(record, by, ended)
     return None
 
 
-def _flag_timer_stopped(record: dict, by: maintenance.Actor, ended: ExecutionEnded) -> str | None:
+def _flag_timer_stopped(
+    record: MaintenanceRecord, by: maintenance.Actor, ended: ExecutionEnded
+) -> str | None:
     message = (
         f"{reason(ended)}: the window stays active (services keep answering 503) but will not be "
         "auto-ended or flagged overrunning; end it with maintenance-end"
     )
     at = iso(utc_now())
-    entry = maintenance.history_entry("timer-stopped", "active", "active", at, by, message)
-    change = maintenance_store.Change(
-        "active", record["version"], {"timerStopped": True}, history_entry=entry
-    )
+    active = MaintenanceStatus.ACTIVE
+    entry = maintenance.history_entry("timer-stopped", active, active, at, by, message)
+    change = maintenance_store.Change(Transition.TIMER_STOPPED, {"timer_stopped": True}, history_entry=entry)
     try:
-        maintenance_store.apply(record["maintenanceId"], change)
+        maintenance_store.apply(record, change)
     except maintenance_store.RecordConditionFailed:
         return None  # changed meanwhile (ended by hand, say): nothing left to flag
     maintenance.audit_action("timer-stopped", record, entry)
-    return f"maintenance {record['maintenanceId']} flagged timer-stopped"
+    return f"maintenance {record.maintenance_id} flagged timer-stopped"

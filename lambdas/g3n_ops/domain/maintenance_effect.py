@@ -41,9 +41,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.statuses import MaintenanceStatus
 from g3n_ops.contract.timestamps import iso, parse_iso, utc_now
 from g3n_ops.domain import maintenance
 from g3n_ops.observability import logger, metrics
+from g3n_ops.records.maintenance import WRITTEN_UNDER, MaintenanceRecord, Transition, stored_name
 from g3n_ops.registry import Service, load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance as store
@@ -67,13 +69,20 @@ class Answer:
 
 @dataclass(frozen=True)
 class Phase:
+    """A phase and the record attributes it reads and writes."""
+
     name: str
-    record_status: str  # the window's status while this phase is worth probing
-    since: str  # the record field the deadline counts from
+    transition: Transition  # what its writes are conditional on: the window still in this phase
+    since: str  # the attribute the deadline counts from
     per_service: str
     all_done: str
     missing: str
     metric: str
+
+    @property
+    def record_status(self) -> MaintenanceStatus | None:
+        """The window's status while this phase is worth probing."""
+        return WRITTEN_UNDER[self.transition].status
 
     def shows(self, answer: Answer, maintenance_id: str) -> bool:
         if self.name == "blocked":
@@ -88,28 +97,41 @@ def answering(answer: Answer) -> bool:
 
 PHASES = {
     "blocked": Phase(
-        "blocked", "active", "startedAt", "effectiveAt", "allBlockedAt", "notEffective", NOT_EFFECTIVE_METRIC
+        "blocked",
+        Transition.PROBE_BLOCKED,
+        "started_at",
+        "effective_at",
+        "all_blocked_at",
+        "not_effective",
+        NOT_EFFECTIVE_METRIC,
     ),
     "recovered": Phase(
-        "recovered", "ended", "endedAt", "recoveredAt", "allRecoveredAt", "notRecovered", NOT_RECOVERED_METRIC
+        "recovered",
+        Transition.PROBE_RECOVERED,
+        "ended_at",
+        "recovered_at",
+        "all_recovered_at",
+        "not_recovered",
+        NOT_RECOVERED_METRIC,
     ),
 }
+# The record attributes the probes write that ping and the like show (``summary``).
 RECORD_FIELDS = (
-    "effectiveAt",
-    "allBlockedAt",
-    "notEffective",
-    "recoveredAt",
-    "allRecoveredAt",
-    "notRecovered",
-    "othersUnaffected",
+    "effective_at",
+    "all_blocked_at",
+    "not_effective",
+    "recovered_at",
+    "all_recovered_at",
+    "not_recovered",
+    "others_unaffected",
     "collateral",
 )
 
 
-def probe_method(record: dict) -> str:
+def probe_method(record: MaintenanceRecord) -> str:
     """The method that shows whether ``record``'s window blocks a service: GET, unless it lets GET
     through (read-only maintenance); then the first method in PROBE_METHODS it stops."""
-    allowed = set(record.get("allowMethods") or ())
+    allowed = set(record.allow_methods or ())
     return next((method for method in PROBE_METHODS if method not in allowed), "GET")
 
 
@@ -145,17 +167,17 @@ def _probe_all(services: list[Service], methods: dict[str, str] | None = None) -
         return list(pool.map(lambda s: health(s.health_url, method=methods.get(s.code, "GET")), services))
 
 
-def split_scope(record: dict, services: list[Service]) -> tuple[list[Service], list[Service]]:
+def split_scope(record: MaintenanceRecord, services: list[Service]) -> tuple[list[Service], list[Service]]:
     """(the API services the window affects, the others): a window without ``services`` affects all."""
-    scope = record.get("services")
+    scope = record.services
     if not isinstance(scope, list):
         return list(services), []
     return [s for s in services if s.code in scope], [s for s in services if s.code not in scope]
 
 
-def _deadline(record: dict, phase: Phase) -> datetime:
+def _deadline(record: MaintenanceRecord, phase: Phase) -> datetime:
     slack = settings().guard_ttl_seconds + settings().maintenance_probe_margin_seconds
-    return parse_iso(record[phase.since]) + timedelta(seconds=slack)
+    return parse_iso(getattr(record, phase.since)) + timedelta(seconds=slack)
 
 
 def probe(maintenance_id: str, phase_name: str, *, until: str | None = None) -> dict:
@@ -165,13 +187,13 @@ def probe(maintenance_id: str, phase_name: str, *, until: str | None = None) -> 
     phase = PHASES[phase_name]
     record = maintenance.get(maintenance_id)
     result = {"maintenanceId": maintenance_id, "phase": phase.name, "done": True, "pending": []}
-    if record["status"] != phase.record_status or not record.get(phase.since):
+    if record.status != phase.record_status or not getattr(record, phase.since):
         return {**result, "outcome": "window-moved-on"}
     affected, others = split_scope(record, load_registry().api_services)
     if phase.name != "blocked":
         others = []  # after the end only the affected services have anything to recover from
-    concluded = bool(record.get(phase.all_done) or record.get(phase.missing))
-    others_concluded = not others or bool(record.get("othersUnaffected") or record.get("collateral"))
+    concluded = bool(getattr(record, phase.all_done) or getattr(record, phase.missing))
+    others_concluded = not others or bool(record.others_unaffected or record.collateral)
     if concluded and others_concluded:
         return {**result, "outcome": "already-concluded"}
 
@@ -179,10 +201,10 @@ def probe(maintenance_id: str, phase_name: str, *, until: str | None = None) -> 
     stop = min(utc_now() + timedelta(seconds=STEP_BUDGET_SECONDS), deadline)
     if until:
         stop = min(stop, parse_iso(until))
-    seen: dict[str, str] = dict(record.get(phase.per_service) or {})
+    seen: dict[str, str] = dict(getattr(record, phase.per_service) or {})
     pending = [] if concluded else [service for service in affected if service.code not in seen]
     watched = [] if others_concluded else others
-    collateral_at: dict[str, str] = dict(record.get("collateralAt") or {})
+    collateral_at: dict[str, str] = dict(record.collateral_at or {})
     last: dict[str, Answer] = {}
     # The affected services, while blocked, with a method the window stops (read-only windows).
     method = probe_method(record) if phase.name == "blocked" else "GET"
@@ -208,7 +230,7 @@ def probe(maintenance_id: str, phase_name: str, *, until: str | None = None) -> 
     moment = utc_now()
     outcome = "probing"
     if concluded:  # in an earlier call; only the others were left to watch
-        outcome = "all-" + phase.name if record.get(phase.all_done) else "not-effective"
+        outcome = "all-" + phase.name if getattr(record, phase.all_done) else "not-effective"
     if not concluded:
         fields[phase.per_service] = seen
         if not pending:
@@ -219,24 +241,24 @@ def probe(maintenance_id: str, phase_name: str, *, until: str | None = None) -> 
             outcome = "not-" + ("effective" if phase.name == "blocked" else "recovered")
     collateral: list[str] = []
     if watched:
-        fields["collateralAt"] = collateral_at
+        fields["collateral_at"] = collateral_at
         if moment >= deadline:
             silent = {code for code, answer in last.items() if not answering(answer)}
             collateral = sorted(set(collateral_at) | silent | ({s.code for s in watched} - set(last)))
-            fields["collateral" if collateral else "othersUnaffected"] = collateral or iso(moment)
+            fields["collateral" if collateral else "others_unaffected"] = collateral or iso(moment)
     affected_done = concluded or phase.all_done in fields or phase.missing in fields
-    others_done = others_concluded or "collateral" in fields or "othersUnaffected" in fields
+    others_done = others_concluded or "collateral" in fields or "others_unaffected" in fields
     if not (affected_done and others_done):
         # A window shorter than TTL + margin reaches its expected end first: no verdict.
         outcome = "expected-end-reached" if until and moment >= parse_iso(until) else "probing"
     try:
-        store.record_effect(maintenance_id, fields, expected_status=phase.record_status)
+        store.record_effect(maintenance_id, fields, transition=phase.transition)
     except store.RecordConditionFailed:
         return {**result, "outcome": "window-moved-on"}
     if phase.missing in fields:
         logger.error(
             f"maintenance {phase.name} phase not reached by every service",
-            extra={"maintenanceId": maintenance_id, phase.missing: codes},
+            extra={"maintenanceId": maintenance_id, stored_name(phase.missing): codes},
         )
         metrics.add_metric(name=phase.metric, unit="Count", value=len(codes))
     if collateral:
@@ -251,6 +273,9 @@ def probe(maintenance_id: str, phase_name: str, *, until: str | None = None) -> 
     return answer
 
 
-def summary(record: dict) -> dict:
+def summary(record: MaintenanceRecord | None) -> dict:
     """The probe fields a record has so far (for ping, and anything that shows a window)."""
-    return {name: record[name] for name in RECORD_FIELDS if record.get(name) is not None}
+    if record is None:
+        return {}
+    found = {name: getattr(record, name) for name in RECORD_FIELDS}
+    return {stored_name(name): value for name, value in found.items() if value is not None}

@@ -17,7 +17,9 @@ from g3n_ops.api_models import (
     PublicStatus,
     PublicUpdate,
 )
+from g3n_ops.contract.statuses import MaintenanceStatus
 from g3n_ops.contract.timestamps import iso_seconds, parse_iso
+from g3n_ops.records.maintenance import MaintenanceRecord
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance as store
 from g3n_ops.store import maintenance_state
@@ -33,51 +35,49 @@ PAGE_LIMIT = 100
 MAX_SCHEDULED_PAGES = 5  # bounds the page's latency; 500 scheduled windows is far beyond real use
 
 
-def _effect(record: dict) -> PublicEffect | None:
+def _effect(record: MaintenanceRecord) -> PublicEffect | None:
     """The effect probe's findings, when the record has them (service codes and times only)."""
-    effective = record.get("effectiveAt")
+    effective = record.effective_at
     effect = PublicEffect(
-        effectiveAt={str(k): str(v) for k, v in effective.items()} if isinstance(effective, dict) else None,
-        allBlockedAt=record.get("allBlockedAt") if isinstance(record.get("allBlockedAt"), str) else None,
-        notEffective=_codes(record.get("notEffective")),
-        othersUnaffected=record.get("othersUnaffected")
-        if isinstance(record.get("othersUnaffected"), str)
-        else None,
-        collateral=_codes(record.get("collateral")),
+        effectiveAt={str(k): str(v) for k, v in effective.items()} if effective is not None else None,
+        allBlockedAt=record.all_blocked_at,
+        notEffective=_codes(record.not_effective),
+        othersUnaffected=record.others_unaffected,
+        collateral=_codes(record.collateral),
     )
     return effect if effect.model_dump(exclude_none=True) else None
 
 
-def _codes(value: object) -> list[str] | None:
+def _codes(value: list[str] | None) -> list[str] | None:
     return [str(code) for code in value] if isinstance(value, list) else None
 
 
-def _scope(record: dict) -> dict:
+def _scope(record: MaintenanceRecord) -> dict:
     """The public fields of a window's scope: affected services and read-only methods."""
-    methods = _codes(record.get("allowMethods"))
+    methods = _codes(record.allow_methods)
     return {
-        "services": _codes(record.get("services")),
+        "services": _codes(record.services),
         "mode": "read-only" if methods else "full",
         "allowMethods": methods or None,
     }
 
 
-def _active(record: dict) -> PublicActiveWindow:
-    updates = sorted(record.get("updates") or [], key=lambda update: update["at"], reverse=True)
+def _active(record: MaintenanceRecord) -> PublicActiveWindow:
+    updates = sorted(record.updates, key=lambda update: update.at, reverse=True)
     return PublicActiveWindow(
-        maintenanceId=record["maintenanceId"],
-        description=record["description"],
-        startedAt=record.get("startedAt"),
-        expectedEnd=record.get("expectedEnd"),
-        overrunning=bool(record.get("overrunning")),
-        updates=[PublicUpdate(text=update["text"], at=update["at"]) for update in updates],
+        maintenanceId=record.maintenance_id,
+        description=record.description,
+        startedAt=record.started_at,
+        expectedEnd=record.expected_end,
+        overrunning=bool(record.overrunning),
+        updates=[PublicUpdate(text=update.text, at=update.at) for update in updates],
         effect=_effect(record),
         **_scope(record),
     )
 
 
-def _scheduled_records() -> list[dict]:
-    found: list[dict] = []
+def _scheduled_records() -> list[MaintenanceRecord]:
+    found: list[MaintenanceRecord] = []
     key = None
     for _ in range(MAX_SCHEDULED_PAGES):
         items, key = store.list_page(status="scheduled", limit=PAGE_LIMIT, start_key=key)
@@ -87,25 +87,25 @@ def _scheduled_records() -> list[dict]:
     return found
 
 
-def _scheduled(record: dict) -> PublicScheduledWindow:
-    end = parse_iso(record["start"]) + timedelta(seconds=int(record["duration"]))
+def _scheduled(record: MaintenanceRecord) -> PublicScheduledWindow:
+    end = parse_iso(record.start) + timedelta(seconds=record.duration)
     return PublicScheduledWindow(
-        maintenanceId=record["maintenanceId"],
-        description=record["description"],
-        start=record["start"],
-        duration=int(record["duration"]),
+        maintenanceId=record.maintenance_id,
+        description=record.description,
+        start=record.start,
+        duration=record.duration,
         expectedEnd=iso_seconds(end),
         **_scope(record),
     )
 
 
-def _ended(record: dict) -> PublicEndedWindow:
+def _ended(record: MaintenanceRecord) -> PublicEndedWindow:
     return PublicEndedWindow(
-        maintenanceId=record["maintenanceId"],
-        description=record["description"],
-        startedAt=record.get("startedAt"),
-        endedAt=record.get("endedAt"),
-        endMessage=record.get("endMessage"),
+        maintenanceId=record.maintenance_id,
+        description=record.description,
+        startedAt=record.started_at,
+        endedAt=record.ended_at,
+        endMessage=record.end_message,
     )
 
 
@@ -113,16 +113,16 @@ def public_status(moment: datetime | None = None) -> PublicStatus:
     moment = moment or datetime.now(UTC)
     state = maintenance_state.read()
     record = store.get(state["maintenanceId"]) if state.get("active") else None
-    active = _active(record) if record and record["status"] == "active" else None
+    active = _active(record) if record and record.status == MaintenanceStatus.ACTIVE else None
 
     upcoming = sorted(
-        (r for r in _scheduled_records() if parse_iso(r["start"]) <= moment + SCHEDULED_HORIZON),
-        key=lambda r: r["start"],
+        (r for r in _scheduled_records() if parse_iso(r.start) <= moment + SCHEDULED_HORIZON),
+        key=lambda r: r.start,
     )
     ended, _ = store.list_page(status="ended", limit=ENDED_READ, start_key=None)
-    ended.sort(key=lambda r: r.get("endedAt") or "", reverse=True)
+    ended.sort(key=lambda r: r.ended_at or "", reverse=True)
 
-    imminent = any(parse_iso(r["start"]) <= moment + IMMINENT for r in upcoming)
+    imminent = any(parse_iso(r.start) <= moment + IMMINENT for r in upcoming)
     return PublicStatus(
         generatedAt=iso_seconds(moment),
         active=active,

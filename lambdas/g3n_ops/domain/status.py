@@ -36,7 +36,7 @@ def _maintenance_with_effect(state: dict) -> dict:
     if not state.get("active"):
         return state
     record = maintenance_store.get(state["maintenanceId"])
-    return {**state, "effect": maintenance_effect.summary(record or {})}
+    return {**state, "effect": maintenance_effect.summary(record)}
 
 
 def _count_by_status(kind: str) -> dict[str, int]:

@@ -114,8 +114,14 @@ def confirm_caller(event: StepEvent) -> None:
         id_key="maintenanceId",
         record_id=_window_id(event),
         claimed=claimed,
-        owners=lambda: ((store.get(_window_id(event)) or {}).get("executionArn"),),
+        owners=lambda: (_timer(_window_id(event)),),
     )
+
+
+def _timer(maintenance_id: str) -> str | None:
+    """The execution timing the window, if it exists."""
+    record = store.get(maintenance_id)
+    return record.execution_arn if record else None
 
 
 @logger.inject_lambda_context(log_event=False)  # console input is free text: never log it

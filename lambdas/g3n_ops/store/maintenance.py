@@ -3,20 +3,32 @@
 Item: ``pk = "maintenance#<id>"``, ``kind = "maintenance"``, ``sortKey = createdAt`` (so the
 kind-index lists windows newest first), plus the record document's own fields.
 
-A transition is one conditional write on the record (its status must still be the one the caller
-saw). When the window becomes active, gets an update or ends, the state item the guard reads is
-written in the same transaction, with its own condition, so the record and what the 14 services
-see can never disagree and at most one window is ever active.
+A transition is one conditional write on the record; what it is conditional on (status, version
+as read, …) is ``records.maintenance.WRITTEN_UNDER``, which the expressions here are built from.
+When the window becomes active, gets an update or ends, the state item the guard reads is written
+in the same transaction, with its own condition, so the record and what the 14 services see can
+never disagree and at most one window is ever active.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from g3n_ops.contract.keys import MAINTENANCE_PREFIX, Kind
+from g3n_ops.records.maintenance import (
+    WRITTEN_UNDER,
+    HistoryEntry,
+    MaintenanceRecord,
+    StateRule,
+    Transition,
+    UpdateEntry,
+    stored_attributes,
+    stored_name,
+)
 from g3n_ops.store import maintenance_state, table
 
 PK_PREFIX = MAINTENANCE_PREFIX
@@ -34,11 +46,11 @@ class StateConditionFailed(Exception):
 
 @dataclass(frozen=True)
 class StateChange:
-    """Write the state item as ``state``, if nothing is active (``require="inactive"``) or if
-    ``maintenance_id`` is the active window (``require="owned"``)."""
+    """Write the state item as ``state``, if nothing is active (``require=INACTIVE``) or if
+    ``maintenance_id`` is the active window (``require=OWNED``)."""
 
     state: dict
-    require: str
+    require: StateRule
     maintenance_id: str
 
     def transact_put(self) -> dict:
@@ -48,9 +60,9 @@ class StateChange:
             "Item": table.serialize(maintenance_state.item(self.state)),
             "ExpressionAttributeNames": names,
         }
-        if self.require == "inactive":
+        if self.require == StateRule.INACTIVE:
             put["ConditionExpression"] = "attribute_not_exists(#active)"
-        elif self.require == "owned":
+        elif self.require == StateRule.OWNED:
             put["ConditionExpression"] = "#active = :owner"
             put["ExpressionAttributeValues"] = {":owner": {"S": self.maintenance_id}}
         else:
@@ -60,41 +72,54 @@ class StateChange:
 
 @dataclass
 class Change:
-    """One conditional update of a record: the status and version it must have, the fields to
-    set, and the entries to append to its ``history`` / ``updates`` lists."""
+    """One conditional update of a record: the transition (``WRITTEN_UNDER`` says what it is
+    conditional on), the attributes to set, and the entries to append to ``history`` / ``updates``.
+    ``version``: the one the caller read, for a transition made under it (the write bumps it)."""
 
-    expected_status: str
-    # Optimistic concurrency: the version the caller read; the write bumps it. Any concurrent
-    # change (an update racing an overrun flag, say) makes the later writer re-read and decide.
-    expected_version: int
-    set_fields: dict[str, Any] = field(default_factory=dict)
-    history_entry: dict | None = None
-    update_entry: dict | None = None
+    transition: Transition
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    history_entry: HistoryEntry | None = None
+    update_entry: UpdateEntry | None = None
+    version: int | None = None
 
     def expression(self) -> dict:
-        names = {"#status": "status", "#version": "version"}
-        values: dict[str, Any] = {
-            ":expected": self.expected_status,
-            ":version": self.expected_version,
-            ":next_version": self.expected_version + 1,
-        }
-        clauses = ["#version = :next_version"]
-        for index, (name, value) in enumerate(self.set_fields.items()):
+        rule = WRITTEN_UNDER[self.transition]
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        clauses = []
+        conditions = []
+        if rule.status is not None:
+            names["#status"] = "status"
+            values[":expected"] = rule.status.value
+            conditions.append("#status = :expected")
+        else:
+            conditions.append("attribute_exists(pk)")
+        if rule.version:
+            if self.version is None:
+                raise ValueError(f"a {self.transition} is made under the version read; give it")
+            names["#version"] = "version"
+            values |= {":version": self.version, ":next_version": self.version + 1}
+            clauses.append("#version = :next_version")
+            conditions.append("#version = :version")
+        for index, attribute in enumerate(rule.unset):
+            names[f"#u{index}"] = stored_name(attribute)
+            values[":null"] = None
+            conditions.append(f"(attribute_not_exists(#u{index}) OR #u{index} = :null)")
+        for index, (name, value) in enumerate(stored_attributes(self.fields).items()):
             names[f"#f{index}"] = name
             values[f":v{index}"] = value
             clauses.append(f"#f{index} = :v{index}")
         for attribute, entry in (("history", self.history_entry), ("updates", self.update_entry)):
             if entry is not None:
                 names[f"#{attribute}"] = attribute
-                values[f":{attribute}"] = [entry]
+                values[f":{attribute}"] = [entry.document()]
                 values[":empty"] = []
                 clauses.append(
                     f"#{attribute} = list_append(if_not_exists(#{attribute}, :empty), :{attribute})"
                 )
-        condition = "#status = :expected AND #version = :version"
         return {
             "UpdateExpression": "SET " + ", ".join(clauses),
-            "ConditionExpression": condition,
+            "ConditionExpression": " AND ".join(conditions),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": {key: table.serialize_value(value) for key, value in values.items()},
         }
@@ -104,64 +129,59 @@ def pk(maintenance_id: str) -> str:
     return PK_PREFIX + maintenance_id
 
 
-def document(item: dict) -> dict:
-    """The record as callers see it (storage keys removed)."""
-    return {key: value for key, value in item.items() if key not in _STORAGE_ONLY}
+def record(item: dict) -> MaintenanceRecord:
+    """The record in a stored item (storage keys dropped)."""
+    return MaintenanceRecord.model_validate(
+        {key: value for key, value in item.items() if key not in _STORAGE_ONLY}
+    )
 
 
-def create(record: dict) -> None:
-    item = {"pk": pk(record["maintenanceId"]), "kind": KIND, "sortKey": record["createdAt"], **record}
+def create(new: MaintenanceRecord) -> None:
+    item = {"pk": pk(new.maintenance_id), "kind": KIND, "sortKey": new.created_at, **new.document()}
     try:
         table.dynamodb().put_item(
             TableName=table.table_name(),
             Item=table.serialize(item),
-            ConditionExpression="attribute_not_exists(pk)",
+            ConditionExpression="attribute_not_exists(pk)",  # WRITTEN_UNDER[CREATE]: a new record
         )
     except ClientError as error:
         if table.is_conditional_failure(error):
-            raise RecordConditionFailed(record["maintenanceId"]) from error
+            raise RecordConditionFailed(new.maintenance_id) from error
         raise
 
 
-def get(maintenance_id: str) -> dict | None:
+def get(maintenance_id: str) -> MaintenanceRecord | None:
     item = table.get(pk(maintenance_id))
-    return document(item) if item else None
+    return record(item) if item else None
 
 
 def set_execution_arn(maintenance_id: str, execution_arn: str, *, only_if_absent: bool = False) -> None:
     """Remember the execution that times the window (``only_if_absent``: never replace one)."""
-    condition = "attribute_exists(pk)"
-    if only_if_absent:
-        condition += " AND (attribute_not_exists(executionArn) OR executionArn = :null)"
-    values = {":arn": {"S": execution_arn}}
-    if only_if_absent:
-        values[":null"] = {"NULL": True}
-    try:
-        table.dynamodb().update_item(
-            TableName=table.table_name(),
-            Key={"pk": {"S": pk(maintenance_id)}},
-            UpdateExpression="SET executionArn = :arn",
-            ConditionExpression=condition,
-            ExpressionAttributeValues=values,
-        )
-    except ClientError as error:
-        if table.is_conditional_failure(error):
-            raise RecordConditionFailed(maintenance_id) from error
-        raise
+    transition = Transition.ADOPT_TIMER if only_if_absent else Transition.SET_TIMER
+    write(maintenance_id, Change(transition, {"execution_arn": execution_arn}))
 
 
-def apply(maintenance_id: str, change: Change, state: StateChange | None = None) -> None:
-    """Apply ``change`` (and ``state``, atomically with it). Raises Record/StateConditionFailed."""
+def apply(current: MaintenanceRecord, change: Change, state: dict | None = None) -> None:
+    """Apply ``change`` to the record as read (its version is the one the write is made under), and
+    write the guard's ``state`` atomically with it when the transition changes the state.
+    Raises Record/StateConditionFailed."""
+    write(current.maintenance_id, replace(change, version=current.version), state)
+
+
+def write(maintenance_id: str, change: Change, state: dict | None = None) -> None:
     key = {"pk": {"S": pk(maintenance_id)}}
     expression = change.expression()
+    require = WRITTEN_UNDER[change.transition].state
+    if (require is None) != (state is None):
+        raise ValueError(f"a {change.transition} writes the state item if and only if its rule names one")
     try:
-        if state is None:
+        if require is None:
             table.dynamodb().update_item(TableName=table.table_name(), Key=key, **expression)
             return
         table.dynamodb().transact_write_items(
             TransactItems=[
                 {"Update": {"TableName": table.table_name(), "Key": key, **expression}},
-                state.transact_put(),
+                StateChange(state, require, maintenance_id).transact_put(),
             ]
         )
     except ClientError as error:
@@ -186,7 +206,7 @@ def _raise_condition_failure(error: ClientError, maintenance_id: str) -> None:
 
 def list_page(
     *, status: str | None, limit: int, start_key: dict | None, max_pages: int = 10
-) -> tuple[list[dict], dict | None]:
+) -> tuple[list[MaintenanceRecord], dict | None]:
     """Up to ``limit`` records, newest first, optionally only those in ``status``.
 
     With a status filter a DynamoDB page may hold fewer matches than asked for, so this reads on
@@ -195,28 +215,10 @@ def list_page(
     found, key = table.newest_of_kind(
         KIND, limit=limit, status=status, start_key=start_key, max_pages=max_pages
     )
-    return [document(item) for item in found], key
+    return [record(item) for item in found], key
 
 
-def record_effect(maintenance_id: str, fields: dict[str, Any], *, expected_status: str) -> None:
-    """Write what the probes saw (``effectiveAt`` and the like) while the record is still in
-    ``expected_status``. Observations only: no version bump, so they never make a transition
-    re-read, and transitions never touch these fields. Raises RecordConditionFailed."""
-    names = {"#status": "status", **{f"#e{index}": name for index, name in enumerate(fields)}}
-    values = {
-        ":expected": expected_status,
-        **{f":e{index}": value for index, value in enumerate(fields.values())},
-    }
-    try:
-        table.dynamodb().update_item(
-            TableName=table.table_name(),
-            Key={"pk": {"S": pk(maintenance_id)}},
-            UpdateExpression="SET " + ", ".join(f"#e{index} = :e{index}" for index in range(len(fields))),
-            ConditionExpression="#status = :expected",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={key: table.serialize_value(value) for key, value in values.items()},
-        )
-    except ClientError as error:
-        if table.is_conditional_failure(error):
-            raise RecordConditionFailed(maintenance_id) from error
-        raise
+def record_effect(maintenance_id: str, fields: Mapping[str, Any], *, transition: Transition) -> None:
+    """Write what the probes saw (``effective_at`` and the like) while the record is still in the
+    status the probe ``transition`` is made under. Raises RecordConditionFailed."""
+    write(maintenance_id, Change(transition, fields))

@@ -25,6 +25,8 @@ guard already reads, so none of it costs a read):
 
 Modules: ``rules`` (limits, validation, the bypass token), ``records`` (history, state, audit,
 conditional writes), ``lifecycle`` (the transitions), ``timers`` (the executions that time a window).
+The record itself (``MaintenanceRecord``, attributes not string keys) and what each write on it is
+conditional on (``WRITTEN_UNDER``) are ``g3n_ops.records.maintenance``.
 """
 
 from g3n_ops.domain.maintenance.lifecycle import (

@@ -12,6 +12,7 @@ from g3n_ops.contract.errors import (
     MaintenanceNotFound,
 )
 from g3n_ops.contract.metrics import maintenance_action
+from g3n_ops.contract.statuses import MaintenanceStatus
 from g3n_ops.contract.timestamps import iso, iso_seconds
 from g3n_ops.domain import audit, paging
 from g3n_ops.domain.maintenance.rules import (
@@ -25,23 +26,35 @@ from g3n_ops.domain.maintenance.rules import (
     new_id,
 )
 from g3n_ops.observability import metrics
+from g3n_ops.records.maintenance import (
+    WRITTEN_UNDER,
+    HistoryEntry,
+    MaintenanceRecord,
+    StateRule,
+    UpdateEntry,
+)
 from g3n_ops.store import maintenance as store
 from g3n_ops.store import maintenance_state
 
 
 # -- records -------------------------------------------------------------------------------------
 def history_entry(
-    action: str, from_status: str | None, to_status: str, at: str, by: Actor, message: str | None
-):
-    return {
-        "action": action,
-        "from": from_status,
-        "to": to_status,
-        "at": at,
-        "source": by.source,
-        "actor": by.actor,
-        "message": message,
-    }
+    action: str,
+    from_status: MaintenanceStatus | None,
+    to_status: MaintenanceStatus,
+    at: str,
+    by: Actor,
+    message: str | None,
+) -> HistoryEntry:
+    return HistoryEntry(
+        action=action,
+        from_status=from_status,
+        to=to_status,
+        at=at,
+        source=by.source,
+        actor=by.actor,
+        message=message,
+    )
 
 
 def new_record(
@@ -55,84 +68,91 @@ def new_record(
     services: list[str] | None = None,
     allow_methods: list[str] | None = None,
     bypass_token: str | None = None,
-) -> dict:
+    execution_arn: str | None = None,
+) -> MaintenanceRecord:
+    """A scheduled window. Every field it will ever show is set (most to null until they happen)."""
     created = iso(moment)
-    return {
-        "maintenanceId": new_id(moment),
-        "status": "scheduled",
-        "description": description,
-        "start": iso_seconds(start),
-        "duration": duration,
-        "autoEnd": auto_end,
-        "services": services,  # None: every API service
-        "allowMethods": allow_methods,  # None: every method answers 503
-        "bypass": bypass_token is not None,
-        "bypassSha256": bypass_sha256(bypass_token) if bypass_token else None,
-        "overrunning": False,
-        "createdAt": created,
-        "source": by.source,
-        "actor": by.actor,
-        "executionArn": None,
-        "startedAt": None,
-        "expectedEnd": None,
-        "endedAt": None,
-        "cancelledAt": None,
-        "endMessage": None,
-        "latestUpdate": None,
+    return MaintenanceRecord(
+        maintenance_id=new_id(moment),
+        status=MaintenanceStatus.SCHEDULED,
+        description=description,
+        start=iso_seconds(start),
+        duration=duration,
+        auto_end=auto_end,
+        services=services,  # None: every API service
+        allow_methods=allow_methods,  # None: every method answers 503
+        bypass=bypass_token is not None,
+        bypass_sha256=bypass_sha256(bypass_token) if bypass_token else None,
+        overrunning=False,
+        created_at=created,
+        source=by.source,
+        actor=by.actor,
+        execution_arn=execution_arn,
+        started_at=None,
+        expected_end=None,
+        ended_at=None,
+        cancelled_at=None,
+        end_message=None,
+        latest_update=None,
         # What the probes prove after the start and after the end (domain.maintenance_effect).
-        "effectiveAt": None,
-        "allBlockedAt": None,
-        "notEffective": None,
-        "recoveredAt": None,
-        "allRecoveredAt": None,
-        "notRecovered": None,
-        "updates": [],
-        "history": [history_entry("schedule", None, "scheduled", created, by, None)],
-        "version": 1,
-    }
+        effective_at=None,
+        all_blocked_at=None,
+        not_effective=None,
+        recovered_at=None,
+        all_recovered_at=None,
+        not_recovered=None,
+        updates=[],
+        history=[history_entry("schedule", None, MaintenanceStatus.SCHEDULED, created, by, None)],
+        version=1,
+    )
 
 
-def active_state(record: dict) -> dict:
+def active_state(record: MaintenanceRecord) -> dict:
     """What the guard and ping see while ``record`` is the active window."""
     return {
         "active": True,
-        "maintenanceId": record["maintenanceId"],
-        "description": record["description"],
-        "latestUpdate": record.get("latestUpdate"),
-        "startedAt": record["startedAt"],
-        "expectedEnd": record["expectedEnd"],
-        "overrunning": bool(record.get("overrunning")),
-        "services": record.get("services"),
-        "allowMethods": record.get("allowMethods"),
-        "bypassSha256": record.get("bypassSha256"),
+        "maintenanceId": record.maintenance_id,
+        "description": record.description,
+        "latestUpdate": record.latest_update.document() if record.latest_update else None,
+        "startedAt": record.started_at,
+        "expectedEnd": record.expected_end,
+        "overrunning": bool(record.overrunning),
+        "services": record.services,
+        "allowMethods": record.allow_methods,
+        "bypassSha256": record.bypass_sha256,
     }
 
 
-def audit_action(action: str, record: dict, entry: dict) -> None:
+def audit_action(action: str, record: MaintenanceRecord, entry: HistoryEntry | UpdateEntry) -> None:
+    """One audit line (and a count) for ``entry``; a posted update goes from active to active."""
+    if isinstance(entry, UpdateEntry):
+        moved, message = (MaintenanceStatus.ACTIVE, MaintenanceStatus.ACTIVE), entry.text
+    else:
+        moved, message = (entry.from_status, entry.to), entry.message or None
     audit.write(
         {
             "action": action,
-            "maintenanceId": record["maintenanceId"],
-            "description": record["description"],
-            "from": entry.get("from"),
-            "to": entry.get("to"),
-            "at": entry["at"],
-            "source": entry["source"],
-            "actor": entry["actor"],
-            "message": entry.get("message") or entry.get("text"),
+            "maintenanceId": record.maintenance_id,
+            "description": record.description,
+            "from": moved[0].value if moved[0] else None,  # plain strings, as the line always had
+            "to": moved[1].value,
+            "at": entry.at,
+            "source": entry.source,
+            "actor": entry.actor,
+            "message": message,
         }
     )
     metrics.add_metric(name=maintenance_action(action), unit="Count", value=1)
 
 
-def get(maintenance_id: str) -> dict:
+def get(maintenance_id: str) -> MaintenanceRecord:
     record = store.get(check_id(maintenance_id))
     if record is None:
         raise MaintenanceNotFound(f"no maintenance window {maintenance_id}")
     return record
 
 
-def with_fresh_record(maintenance_id: str, attempt: Callable[[dict], T]) -> T:
+def with_fresh_record(maintenance_id: str, attempt: Callable[[MaintenanceRecord], T]) -> T:
     """Run ``attempt`` on the current record; if another writer got in first, read and decide again."""
     for _ in range(RACE_ATTEMPTS):
         try:
@@ -144,15 +164,16 @@ def with_fresh_record(maintenance_id: str, attempt: Callable[[dict], T]) -> T:
     )
 
 
-def apply_change(record: dict, change: store.Change, state: store.StateChange | None = None) -> None:
-    """A failed condition is a race (re-read and retry), except when a start finds another window
-    active: that ``StateConditionFailed`` is the caller's to answer."""
+def apply_change(record: MaintenanceRecord, change: store.Change, state: dict | None = None) -> None:
+    """Write ``change`` under the record as read (and ``state``, the guard's, with it). A failed
+    condition is a race (re-read and retry), except when a start finds another window active:
+    that ``StateConditionFailed`` is the caller's to answer."""
     try:
-        store.apply(record["maintenanceId"], change, state)
+        store.apply(record, change, state)
     except store.RecordConditionFailed:
         raise Raced() from None
     except store.StateConditionFailed:
-        if state is not None and state.require == "owned":  # the window stopped being ours
+        if WRITTEN_UNDER[change.transition].state == StateRule.OWNED:  # the window stopped being ours
             raise Raced() from None
         raise
 
@@ -163,7 +184,7 @@ def active_window_id() -> str | None:
     return maintenance_state.active_id()
 
 
-def active_record() -> dict:
+def active_record() -> MaintenanceRecord:
     active_id = maintenance_state.active_id()
     if not active_id:
         raise InvalidTransition("no maintenance window is active")

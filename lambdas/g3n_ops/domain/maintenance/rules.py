@@ -23,6 +23,7 @@ from g3n_ops.contract.maintenance import (
 )
 from g3n_ops.contract.statuses import MAINTENANCE_STATUSES
 from g3n_ops.contract.timestamps import iso_seconds, parse_iso, utc_now
+from g3n_ops.records.maintenance import MaintenanceRecord
 from g3n_ops.registry import load_registry
 
 STATUSES = MAINTENANCE_STATUSES
@@ -184,9 +185,11 @@ def mode(document: dict) -> str:
     return "read-only" if document.get("allowMethods") else "full"
 
 
-def shown(document: dict) -> dict:
+def shown(document: dict | MaintenanceRecord) -> dict:
     """A record or state as any read shows it: without the bypass digest, saying whether there is
     a bypass and what kind of window it is."""
+    if isinstance(document, MaintenanceRecord):
+        document = document.document()
     if not isinstance(document, dict) or not document.get("maintenanceId"):
         return document
     visible = {key: value for key, value in document.items() if key not in PRIVATE_FIELDS}

@@ -7,6 +7,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from g3n_ops.gateways import executions
 from g3n_ops.observability import logger
+from g3n_ops.records.maintenance import MaintenanceRecord
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance as store
 
@@ -32,11 +33,11 @@ def stop_execution(execution_arn: str, *, cause: str) -> None:
         )
 
 
-def hand_timing_to_new_execution(record: dict) -> None:
+def hand_timing_to_new_execution(record: MaintenanceRecord) -> None:
     """A window started by hand is timed from its real start: a fresh execution (named
     ``<id>-started``) waits for the expected end, and the one still waiting for the scheduled
     start is stopped. If the fresh one cannot start, the old one times it at the scheduled start."""
-    maintenance_id = record["maintenanceId"]
+    maintenance_id = record.maintenance_id
     try:
         new_arn = start_execution(maintenance_id, f"{maintenance_id}-started")
     except (ClientError, BotoCoreError) as error:
@@ -45,5 +46,5 @@ def hand_timing_to_new_execution(record: dict) -> None:
         )
         return
     store.set_execution_arn(maintenance_id, new_arn)
-    if record.get("executionArn"):
-        stop_execution(record["executionArn"], cause=f"maintenance {maintenance_id} was started by hand")
+    if record.execution_arn:
+        stop_execution(record.execution_arn, cause=f"maintenance {maintenance_id} was started by hand")

@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from g3n_ops.contract.errors import InvalidTransition, MaintenanceAlreadyActive, OpsError
 from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.statuses import MaintenanceStatus
 from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.domain import maintenance
 from g3n_ops.domain.vacuum.audit import audit
@@ -62,12 +63,12 @@ def open_window(record: dict) -> str:
         auto_end=False,
         by=by,
     )
-    maintenance_id = window["maintenanceId"]
+    maintenance_id = window.maintenance_id
     try:
         maintenance.start(maintenance_id, by)
     except MaintenanceAlreadyActive:
         # The window's own execution may have started it first (its start is now): that is ours.
-        if maintenance.get(maintenance_id)["status"] != "active":
+        if maintenance.get(maintenance_id).status != MaintenanceStatus.ACTIVE:
             _discard(maintenance_id, by)
             raise
     except (OpsError, ClientError, BotoCoreError):
@@ -79,7 +80,7 @@ def open_window(record: dict) -> str:
 def _discard(maintenance_id: str, by: maintenance.Actor) -> None:
     """A window that did not start for the run is cancelled (or ended), never left to start later."""
     try:
-        if maintenance.get(maintenance_id)["status"] == "scheduled":
+        if maintenance.get(maintenance_id).status == MaintenanceStatus.SCHEDULED:
             maintenance.cancel(maintenance_id, by, message="cancelled: the vacuum it was for did not start")
         else:
             maintenance.end_window(maintenance_id, PUBLIC_END_MESSAGE, by)
@@ -101,16 +102,16 @@ def close_window(record: dict, outcome: str) -> str | None:
     by = _actor(record)
     try:
         current = maintenance.get(maintenance_id)
-        if current["status"] == "scheduled":
+        if current.status == MaintenanceStatus.SCHEDULED:
             maintenance.cancel(
                 maintenance_id, by, message=f"cancelled: vacuum {record['vacuumId']} {outcome}"
             )
             result = "cancelled"
-        elif current["status"] == "active":
+        elif current.status == MaintenanceStatus.ACTIVE:
             maintenance.end_window(maintenance_id, PUBLIC_END_MESSAGE, by)
             result = "ended"
         else:
-            return f"already-{current['status']}"  # ended or cancelled by an operator: fine
+            return f"already-{current.status}"  # ended or cancelled by an operator: fine
     except InvalidTransition:
         return "already-closed"  # ended or cancelled between our read and our write
     except (OpsError, ClientError, BotoCoreError) as error:
