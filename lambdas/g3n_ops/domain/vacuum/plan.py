@@ -14,7 +14,7 @@ import json
 from g3n_ops.contract.errors import VacuumPlanViolation
 from g3n_ops.domain import purge
 from g3n_ops.domain.vacuum.audit import audit
-from g3n_ops.domain.vacuum.records import Scope
+from g3n_ops.domain.vacuum.records import Scope, VacuumRecord
 from g3n_ops.registry import Registry, load_registry
 
 COUNTERS = ("items", "objects", "bytes", "uploads")  # uploads: aborted S3 multipart uploads
@@ -78,9 +78,9 @@ def touched_digest(units: list[dict]) -> str:
     return hashlib.sha256(json.dumps(touched).encode()).hexdigest()
 
 
-def stored_plan(record: dict) -> dict | None:
+def stored_plan(record: VacuumRecord | None) -> dict | None:
     """The plan bound to the record (kept as JSON text: one attribute, cheap to read)."""
-    text = record.get("plan")
+    text = record.plan if record else None
     return json.loads(text) if isinstance(text, str) and text else None
 
 
@@ -113,13 +113,13 @@ def totals(services: dict[str, dict]) -> dict[str, int]:
     return summed
 
 
-def units_of(record: dict) -> list[tuple[str, purge.WorkUnit]]:
+def units_of(record: VacuumRecord) -> list[tuple[str, purge.WorkUnit]]:
     """Every unit of the record's plan, checked (see ``planned_unit``)."""
     stored = stored_plan(record) or {"units": []}
     return [(entry["id"], planned_unit(record, entry["id"])) for entry in stored["units"]]
 
 
-def planned_unit(record: dict, unit_id: str) -> purge.WorkUnit:
+def planned_unit(record: VacuumRecord, unit_id: str) -> purge.WorkUnit:
     """The unit ``unit_id`` of the record's stored plan, after checking that the plan is intact
     (digest over the record's own scope, orgcode and dryRun), that the unit fits the run's scope
     and that it names the registry's resources. Anything else is a plan violation."""
@@ -130,7 +130,7 @@ def planned_unit(record: dict, unit_id: str) -> purge.WorkUnit:
     if not stored:
         raise violation(record, unit_id, "the run has no stored plan")
     expected = digest(
-        stored["units"], scope=record["scope"], orgcode=record.get("orgcode"), dry_run=record["dryRun"]
+        stored["units"], scope=str(record.scope), orgcode=record.orgcode, dry_run=record.dry_run
     )
     if stored.get("digest") != expected:
         raise violation(record, unit_id, "the stored plan does not match its digest")
@@ -142,14 +142,14 @@ def planned_unit(record: dict, unit_id: str) -> purge.WorkUnit:
     return unit
 
 
-def _check_scope(record: dict, unit_id: str, unit: purge.WorkUnit) -> None:
-    org = record.get("orgcode") if record["scope"] == "org" else None
+def _check_scope(record: VacuumRecord, unit_id: str, unit: purge.WorkUnit) -> None:
+    org = record.orgcode if record.scope == "org" else None
     if unit.orgcode != org:
         raise violation(record, unit_id, "the unit's orgcode is not the run's")
-    if isinstance(unit, purge.LogGroupUnit) and record["scope"] != "all":
+    if isinstance(unit, purge.LogGroupUnit) and record.scope != "all":
         raise violation(record, unit_id, "log groups are purged by vacuum-all only")
     service = next((s for s in load_registry().services if s.code == unit.service), None)
-    if service is None or (record["scope"] == "org" and not service.org_scoped):
+    if service is None or (record.scope == "org" and not service.org_scoped):
         raise violation(record, unit_id, f"service {unit.service!r:.40} is not in the run's scope")
     names = {
         purge.TableUnit: [t.name for t in service.tables],
@@ -161,7 +161,7 @@ def _check_scope(record: dict, unit_id: str, unit: purge.WorkUnit) -> None:
         raise violation(record, unit_id, f"{name!r:.80} is not a registry resource of {unit.service}")
 
 
-def violation(record: dict, unit_id: str, why: str) -> VacuumPlanViolation:
+def violation(record: VacuumRecord, unit_id: str, why: str) -> VacuumPlanViolation:
     message = f"refused: {why}; nothing was deleted"
     audit(record, "plan-violation", unitId=str(unit_id)[:80], message=message)
-    return VacuumPlanViolation(f"vacuum {record['vacuumId']}: {message}")
+    return VacuumPlanViolation(f"vacuum {record.vacuum_id}: {message}")

@@ -1,0 +1,1 @@
+"""Typed records: what the store reads and writes, and the rules each change is written under."""
