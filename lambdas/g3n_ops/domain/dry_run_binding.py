@@ -29,7 +29,7 @@ from g3n_ops.contract.errors import DryRunRequired, DryRunStale
 from g3n_ops.contract.statuses import VacuumStatus
 from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.domain.vacuum import plan as plans
-from g3n_ops.records.vacuum import VacuumRecord, VacuumStats
+from g3n_ops.records.vacuum import BoundPlan, VacuumRecord, VacuumStats
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as store
 
@@ -125,7 +125,7 @@ def bind(record: VacuumRecord, *, dry_run_id: str | None) -> None:
     )
 
 
-def consume(record: VacuumRecord, bound: dict, *, at: str) -> None:
+def consume(record: VacuumRecord, bound: BoundPlan, *, at: str) -> None:
     """A real run leaves its pending window: its dry-run must have counted the same plan, and it
     becomes this run's (a retried start claims it again). Raises ``dry-run-stale`` otherwise."""
     dry_run_id = record.dry_run_id
@@ -133,7 +133,7 @@ def consume(record: VacuumRecord, bound: dict, *, at: str) -> None:
         raise DryRunRequired(f"vacuum {record.vacuum_id} is a real run bound to no dry-run")
     dry = store.get_record(dry_run_id)
     counted = plans.stored_plan(dry) if dry else None
-    if counted is None or plans.touched_digest(counted["units"]) != plans.touched_digest(bound["units"]):
+    if counted is None or plans.touched_digest(counted.units) != plans.touched_digest(bound.units):
         raise DryRunStale(
             f"the plan changed since dry-run {dry_run_id} counted it (the registry's tables, buckets or "
             "log groups differ); nothing was deleted: run the dry-run again and review its counts"

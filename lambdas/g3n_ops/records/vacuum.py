@@ -59,6 +59,19 @@ class VerifyProgress(_Part):
     cursor: str | None = None
 
 
+class PlanEntry(_Part):
+    id: str
+    unit: dict[str, Any]  # a unit document (see ``domain.purge``)
+
+
+class BoundPlan(_Part):
+    """The plan bound to a run when it starts (stored as JSON text in ``plan``): every unit with
+    its id, and a digest over the units, scope, orgcode and dryRun."""
+
+    units: list[PlanEntry]
+    digest: str
+
+
 class VacuumRecord(_Part):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="allow", validate_assignment=True
@@ -119,7 +132,8 @@ class VacuumRecord(_Part):
 
     @property
     def totals(self) -> dict[str, int | float] | None:
-        return self.stats.totals if self.stats else None
+        """The run's totals, if its stats hold any."""
+        return self.stats.totals if self.stats and "totals" in self.stats.model_fields_set else None
 
 
 # -- the concurrency rules --------------------------------------------------------------------------

@@ -157,10 +157,10 @@ def start(vacuum_id: str, execution_arn: str) -> dict:
     if leaves_window:
         audit(record, "window-over", pendingSeconds=settings().vacuum_pending_seconds)
     units = [
-        {"unitId": entry["id"], "unit": purge.describe(purge.UNIT.validate_python(entry["unit"]))}
-        for entry in bound["units"]
+        {"unitId": entry.id, "unit": purge.describe(purge.UNIT.validate_python(entry.unit))}
+        for entry in bound.units
     ]
-    audit(record, "started", units=units, planDigest=bound["digest"])
+    audit(record, "started", units=units, planDigest=bound.digest)
     return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": True}
 
 

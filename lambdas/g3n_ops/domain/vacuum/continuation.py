@@ -38,8 +38,7 @@ def next_round(vacuum_id: str, execution_arn: str) -> dict:
     record = running(vacuum_id, execution_arn)
     renew_mutex(vacuum_id)
     progress = record.progress or {}
-    bound = plans.stored_plan(record) or {"units": []}
-    unfinished = [entry["id"] for entry in bound["units"] if not progress[entry["id"]].done]
+    unfinished = [entry.id for entry in plans.stored_units(record) if not progress[entry.id].done]
     state = {"vacuumId": vacuum_id, "dryRun": bool(record.dry_run)}
     planned: dict[str, Any] = {"units": [], "turns": 0, "concurrency": rounds.concurrency()}
     if not unfinished:

@@ -38,8 +38,7 @@ def _refuse_unless_done(record: VacuumRecord, step: str, execution_arn: str) -> 
     real run after every unit is verified); sent earlier, they would end a run half-way."""
     claimed = step_claim(step, record.vacuum_id, execution_arn)
     progress = record.progress or {}
-    bound = plans.stored_plan(record) or {"units": []}
-    if not all(_done(progress, entry["id"]) for entry in bound["units"]):
+    if not all(_done(progress, entry.id) for entry in plans.stored_units(record)):
         step_caller.refuse("vacuum", "units of the run are not purged yet", claimed)
     if step == "finalise" and not record.dry_run:
         checked = record.verify_progress or {}
