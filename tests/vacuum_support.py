@@ -164,7 +164,8 @@ def execution(record: dict) -> dict:
 
 
 def mutex() -> dict | None:
-    return vacuum_mutex.read_mutex()
+    holder = vacuum_mutex.read_mutex()
+    return holder.document() if holder else None
 
 
 def stop_vacuum_executions() -> None:

@@ -102,7 +102,7 @@ def test_a_vacuum_stopped_from_outside_is_closed_at_once_without_a_read(
     assert vacuum_store.get_record(cancelled["vacuumId"]).document()["status"] == "cancelled"
 
     record = client.vacuum.org(SECRET, "TESTORG", "stopped behind OPS's back")
-    assert record["status"] == "pending" and vacuum_mutex.read_mutex()["owner"] == record["vacuumId"]
+    assert record["status"] == "pending" and vacuum_mutex.read_mutex().owner == record["vacuumId"]
     vacuum_id = record["vacuumId"]
     record = wait_until(
         lambda: (r := vacuum_store.get_record(vacuum_id).document()).get("executionArn") and r, timeout=10

@@ -136,6 +136,17 @@ class VacuumRecord(_Part):
         return self.stats.totals if self.stats and "totals" in self.stats.model_fields_set else None
 
 
+class VacuumMutex(_Part):
+    """One run at a time: the vacuum holding the mutex, until its lease ends (epoch seconds)."""
+
+    owner: str
+    lease_expires_at: int | float | None = None
+    taken_at: int | float | None = None
+
+    def document(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_unset=True, mode="json")
+
+
 # -- the concurrency rules --------------------------------------------------------------------------
 class Owner(StrEnum):
     """Which execution a change must come from (the record's ``executionArn``)."""

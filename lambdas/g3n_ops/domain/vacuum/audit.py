@@ -13,8 +13,8 @@ from g3n_ops.observability import logger
 from g3n_ops.records.vacuum import VacuumRecord
 from g3n_ops.store import vacuum_audit as store
 
-# What every entry repeats about its run.
-RUN_FIELDS = ("status", "scope", "orgcode", "dryRun", "reason", "source", "actor", "executionArn")
+# What every entry repeats about its run (record attributes; null when the record has none).
+RUN_FIELDS = ("status", "scope", "orgcode", "dry_run", "reason", "source", "actor", "execution_arn")
 # The run's trail, in the order a run goes (part of the entry's key, so a retried step writes it
 # once). Entries that happen once per unit, continuation or verify name it (``once_per``).
 AUDIT_SEQUENCE = {
@@ -57,13 +57,15 @@ def audit_unknown_run(vacuum_id: str, action: str, **details: Any) -> None:
 def _write(
     vacuum_id: str, record: VacuumRecord | None, action: str, once_per: str | None, details: dict
 ) -> None:
-    # A record's fields as it stores them (an unset one is null here, as a missing one always was).
-    stored = record.document() if record else {}
+    if record is None:
+        run = {VacuumRecord.model_fields[name].alias: None for name in RUN_FIELDS}
+    else:
+        run = record.model_dump(by_alias=True, mode="json", include=set(RUN_FIELDS))
     entry = {
         "vacuumId": vacuum_id,
         "action": action,
         "at": iso(utc_now()),
-        **{field: stored.get(field) for field in RUN_FIELDS},
+        **run,
         **({"attempt": record.attempt} if record and record.attempt else {}),
         **{name: _plain(value) for name, value in details.items()},
     }

@@ -158,7 +158,7 @@ def _bracket_with_window(record: VacuumRecord) -> VacuumRecord:
 def _run_of_request(request_id: str | None) -> VacuumRecord | None:
     """The run holding the mutex if the same request (a client retry) started it."""
     holder = vacuum_mutex.read_mutex() if request_id else None
-    record = store.get_record(holder["owner"]) if holder else None
+    record = store.get_record(holder.owner) if holder else None
     return record if record and record.request_id == request_id else None
 
 
@@ -196,7 +196,8 @@ def _ended(arn: str) -> bool:
 
 
 def _holds_mutex(vacuum_id: str) -> bool:
-    return (vacuum_mutex.read_mutex() or {}).get("owner") == vacuum_id
+    holder = vacuum_mutex.read_mutex()
+    return holder is not None and holder.owner == vacuum_id
 
 
 def _execution_status(arn: str) -> str | None:
