@@ -18,6 +18,7 @@ import pytest
 from g3n_ops.contract import discovery
 from g3n_ops.domain import purge
 from g3n_ops.domain.vacuum import plan as plans
+from g3n_ops.records.vacuum import VacuumRecord
 from g3n_ops.registry import Registry, forget_cached_registry, load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import table as ops_table
@@ -163,7 +164,8 @@ def execution(record: dict) -> dict:
 
 
 def mutex() -> dict | None:
-    return vacuum_mutex.read_mutex()
+    holder = vacuum_mutex.read_mutex()
+    return holder.document() if holder else None
 
 
 def stop_vacuum_executions() -> None:
@@ -241,8 +243,31 @@ def plant_dry_run(orgcode: str | None = None) -> str:
     scope = "org" if orgcode else "all"
     plan = plans.build_plan(load_registry(), scope, orgcode, purge.Limits.from_environment())
     record["plan"] = plans.plan_attribute(plans.bound_plan(plan, scope=scope, orgcode=orgcode, dry_run=True))
-    assert vacuum_store.create_record(record)
+    assert vacuum_store.create_record(VacuumRecord.from_item(record))
     return vacuum_id
+
+
+def force_fields(vacuum_id: str, fields: dict, *, from_status: str | None = None) -> dict | None:
+    """Write ``fields`` (camelCase) on a record behind the domain's back (only if it is
+    ``from_status``, when given): a test's meddling, under no transition of the record. Returns
+    the record as stored then, or None if the condition did not hold."""
+    names = {f"#f{index}": name for index, name in enumerate(fields)}
+    values = {f":v{index}": ops_table.serialize_value(value) for index, value in enumerate(fields.values())}
+    condition = "attribute_exists(pk)"
+    if from_status is not None:
+        names["#status"] = "status"
+        values[":from"] = {"S": from_status}
+        condition += " AND #status = :from"
+    response = ops_table.conditional(
+        ops_table.dynamodb().update_item,
+        Key={"pk": {"S": vacuum_store.record_pk(vacuum_id)}},
+        UpdateExpression="SET " + ", ".join(f"#f{index} = :v{index}" for index in range(len(fields))),
+        ConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+        ReturnValues="ALL_NEW",
+    )
+    return ops_table.deserialize(response["Attributes"]) if response else None
 
 
 @contextlib.contextmanager

@@ -10,13 +10,13 @@ import pytest
 
 from g3n_ops.settings import settings
 from g3n_ops.store import table as ops_table
-from g3n_ops.store import vacuum as vacuum_store
 from g3n_ops.store import vacuum_audit
 from g3n_ops_client.cli import common
 from g3n_ops_client.errors import OpsClientError
 from tests.support import SECRET, run_cli, run_cli_json
 from tests.vacuum_support import (
     expected_org_stats,
+    force_fields,
     plant_dry_run,
     registry,
     service_counters,
@@ -231,7 +231,7 @@ def test_pages_split_entries_of_one_millisecond_and_read_older_runs_shared_trail
     # slowestUnits: slowest first (a tie by unit id), on an ended run; a running one on request.
     ranked = [unit["unitId"] for unit in client.vacuum.status(same_ms)["slowestUnits"]]
     assert ranked == ["u1", "u3", "u2", "u0", "u4"]
-    assert vacuum_store.update_record(same_ms, set_fields={"status": "running"})
+    assert force_fields(same_ms, {"status": "running"})
     assert "slowestUnits" not in client.vacuum.status(same_ms)
     assert client.vacuum.status(same_ms, slowest_units=True)["slowestUnits"][0] == {
         "unitId": "u1",

@@ -18,6 +18,7 @@ from g3n_ops.contract.errors import (
 from g3n_ops.domain import purge, vacuum
 from g3n_ops.domain.vacuum import checks, failure, rounds
 from g3n_ops.handlers import vacuum_steps
+from g3n_ops.records.vacuum import VacuumRecord
 from g3n_ops.registry import DEFAULT_ORGCODE_PATTERN, Registry
 from g3n_ops.settings import Settings
 from tests.support import asl_states
@@ -244,7 +245,7 @@ def test_the_public_record_hides_keys_and_shows_every_contract_field():
         "reason": "r",
         "requestId": "req",
     }
-    document = vacuum.public(item)
+    document = vacuum.public(VacuumRecord.from_item(item))
     assert list(document)[:5] == ["vacuumId", "status", "scope", "orgcode", "dryRun"]
     assert {"pk", "kind", "sortKey"}.isdisjoint(document)
     assert (

@@ -15,6 +15,7 @@ from tests.support import SECRET, run_cli, run_cli_json, wait_for_execution, wai
 from tests.vacuum_support import (
     PHRASE,
     dry_run_first,
+    force_fields,
     mutex,
     pending_window,
     plant_dry_run,
@@ -55,7 +56,7 @@ def test_a_real_run_without_a_matching_completed_dry_run_is_refused_and_changes_
 
     # A dry-run that did not complete is no review.
     failed = plant_dry_run("TESTORG")
-    vacuum_store.update_record(failed, set_fields={"status": "failed"})
+    force_fields(failed, {"status": "failed"})
     assert _refused(lambda: client.vacuum.org(SECRET, "TESTORG", "failed dry-run")).code == "dry-run-required"
     # Too old: the setting (24 h by default) bounds the implicit choice.
     plant_dry_run("TESTORG")
@@ -67,7 +68,7 @@ def test_a_real_run_without_a_matching_completed_dry_run_is_refused_and_changes_
         monkeypatch.delenv("VACUUM_DRY_RUN_MAX_AGE_SECONDS")
         settings.cache_clear()
     assert old.code == "dry-run-required" and "last 0 h" in old.message
-    assert [r["dryRun"] for r in vacuum_store.newest_records(10)] == [True] * 4, "nothing real was written"
+    assert [r.dry_run for r in vacuum_store.newest_records(10)] == [True] * 4, "nothing real was written"
     assert mutex() is None
 
     # A console start is bound the same way: it fails before writing or locking anything.
@@ -106,7 +107,7 @@ def test_dry_run_then_run_shows_both_columns_and_the_trail(stack, client, capsys
     assert "deleted per service" in text
 
     # The dry-run backed that run: it backs no other, from the CLI or the console.
-    assert vacuum_store.get_record(dry["vacuumId"])["consumedBy"] == final["vacuumId"]
+    assert vacuum_store.get_record(dry["vacuumId"]).document()["consumedBy"] == final["vacuumId"]
     again = _refused(lambda: client.vacuum.org(SECRET, "TESTORG", "again", dry_run_id=dry["vacuumId"]))
     assert again.code == "dry-run-stale" and f"already backed run {final['vacuumId']}" in again.message
     assert _refused(lambda: client.vacuum.org(SECRET, "TESTORG", "again")).code == "dry-run-stale"
@@ -148,7 +149,7 @@ def test_a_dry_run_backs_one_run_recently_and_for_the_same_plan(stack, client):
     before = snapshot(reg)
     # Named but older than 24 h: stale.
     old = plant_dry_run("TESTORG")
-    vacuum_store.update_record(old, set_fields={"createdAt": "2026-01-01T00:00:00.000Z"})
+    force_fields(old, {"createdAt": "2026-01-01T00:00:00.000Z"})
     refused = _refused(lambda: client.vacuum.org(SECRET, "TESTORG", "old", dry_run_id=old))
     assert refused.code == "dry-run-stale" and "older than 24 h" in refused.message
 
@@ -157,7 +158,7 @@ def test_a_dry_run_backs_one_run_recently_and_for_the_same_plan(stack, client):
         dry = plant_dry_run("TESTORG")
         cancelled = client.vacuum.org(SECRET, "TESTORG", "cancelled while pending", dry_run_id=dry)
         assert client.vacuum.cancel(SECRET, cancelled["vacuumId"])["status"] == "cancelled"
-    assert "consumedBy" not in vacuum_store.get_record(dry)
+    assert "consumedBy" not in vacuum_store.get_record(dry).document()
 
     # The registry changes between the dry-run and the run: the run is refused as it leaves its
     # pending window, before it deletes anything, and the dry-run stays unused.
@@ -172,12 +173,12 @@ def test_a_dry_run_backs_one_run_recently_and_for_the_same_plan(stack, client):
     assert final["status"] == "failed" and final["error"]["code"] == "dry-run-stale", final["error"]
     assert "the plan changed since dry-run" in final["error"]["message"]
     assert final.get("startedAt") is None and snapshot(reg) == before and mutex() is None
-    assert "consumedBy" not in vacuum_store.get_record(dry)
+    assert "consumedBy" not in vacuum_store.get_record(dry).document()
 
     # Same plan: the run starts and the dry-run is its, once (a second claim by another run loses).
     requested = client.vacuum.org(SECRET, "TESTORG", "the plan held", dry_run_id=dry)
     running = wait_until(
-        lambda: vacuum_store.get_record(dry).get("consumedBy"),
+        lambda: vacuum_store.get_record(dry).document().get("consumedBy"),
         timeout=30,
         message="the run claims its dry-run",
     )

@@ -99,20 +99,20 @@ def test_a_vacuum_stopped_from_outside_is_closed_at_once_without_a_read(
         timeout=10,
         message="the ABORTED event of the cancelled run is delivered",
     )
-    assert vacuum_store.get_record(cancelled["vacuumId"])["status"] == "cancelled"
+    assert vacuum_store.get_record(cancelled["vacuumId"]).document()["status"] == "cancelled"
 
     record = client.vacuum.org(SECRET, "TESTORG", "stopped behind OPS's back")
-    assert record["status"] == "pending" and vacuum_mutex.read_mutex()["owner"] == record["vacuumId"]
+    assert record["status"] == "pending" and vacuum_mutex.read_mutex().owner == record["vacuumId"]
     vacuum_id = record["vacuumId"]
     record = wait_until(
-        lambda: (r := vacuum_store.get_record(vacuum_id)).get("executionArn") and r, timeout=10
+        lambda: (r := vacuum_store.get_record(vacuum_id).document()).get("executionArn") and r, timeout=10
     )
     wait_in_state(record["executionArn"], "Wait pending window")
     boto3.client("stepfunctions").stop_execution(executionArn=record["executionArn"], cause="console")
     began = time.monotonic()
     # The store, not vacuum-status: nothing reads the run through OPS meanwhile.
     closed = wait_until(
-        lambda: (r := vacuum_store.get_record(record["vacuumId"]))["status"] != "pending" and r,
+        lambda: (r := vacuum_store.get_record(record["vacuumId"]).document())["status"] != "pending" and r,
         timeout=10,
         interval=0.1,
         message="the record is closed",
@@ -130,7 +130,7 @@ def test_a_vacuum_stopped_from_outside_is_closed_at_once_without_a_read(
         d["event"] for d in watcher.delivered if d["event"]["resources"] == [record["executionArn"]]
     )
     assert execution_status.handle(delivered)["closed"] is None
-    assert vacuum_store.get_record(record["vacuumId"]) == closed
+    assert vacuum_store.get_record(record["vacuumId"]).document() == closed
 
 
 @pytest.mark.stack(seed=False)  # the maintenance cases need no seed

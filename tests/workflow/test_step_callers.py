@@ -68,7 +68,10 @@ def pending_run(client) -> dict:
     plant_dry_run(ORG)
     requested = client.vacuum.org(SECRET, ORG, "meddled with")
     return wait_until(
-        lambda: (record := vacuum_store.get_record(requested["vacuumId"])).get("executionArn") and record,
+        lambda: (
+            (record := vacuum_store.get_record(requested["vacuumId"]).document()).get("executionArn")
+            and record
+        ),
         timeout=15,
         interval=0.05,
         message="the execution admits the run",
@@ -82,13 +85,13 @@ def test_an_invented_execution_cannot_admit_or_drive_a_vacuum(stack):
     reg = registry()
     before = snapshot(reg)
     arn = invented_execution("vacuum")
-    newest_before = {record["vacuumId"] for record in vacuum_store.newest_records(50)}
+    newest_before = {record.vacuum_id for record in vacuum_store.newest_records(50)}
     refused(
         invoke(
             VACUUM_STEPS, {"step": "admit", "executionArn": arn, "input": {"scope": "org", "orgcode": ORG}}
         )
     )
-    assert {record["vacuumId"] for record in vacuum_store.newest_records(50)} == newest_before
+    assert {record.vacuum_id for record in vacuum_store.newest_records(50)} == newest_before
     assert mutex() is None
 
     planted = plant_dry_run(ORG)
@@ -104,7 +107,7 @@ def test_an_invented_execution_cannot_admit_or_drive_a_vacuum(stack):
         message = refused(invoke(VACUUM_STEPS, event | {"executionArn": arn}))
         assert "does not exist" in message, event
     assert snapshot(reg) == before
-    assert vacuum_store.get_record(planted)["status"] == "completed"
+    assert vacuum_store.get_record(planted).document()["status"] == "completed"
     [admit] = [entry["claimed"] for entry in refusals("unnamed") if entry["claimed"]["executionArn"] == arn]
     assert admit["step"] == "admit"
     claims = [entry["claimed"] for entry in refusals(planted)]
@@ -208,7 +211,7 @@ def test_a_hand_made_aborted_event_does_not_close_a_running_vacuum_or_free_its_m
     error, answer = invoke(EXECUTION_STATUS, event)
     assert error is None and answer["error"]["code"] == "step-caller-refused", answer
     assert "RUNNING, not ended" in answer["error"]["message"]
-    assert vacuum_store.get_record(vacuum_id)["status"] == "pending"
+    assert vacuum_store.get_record(vacuum_id).document()["status"] == "pending"
     assert mutex()["owner"] == vacuum_id
     with pytest.raises(Exception, match="vacuum-mutex-locked"):
         client.vacuum.org(SECRET, ORG, "a second run while the first holds the mutex", dry_run=True)
@@ -223,7 +226,7 @@ def test_a_hand_made_aborted_event_does_not_close_a_running_vacuum_or_free_its_m
         EXECUTION_STATUS, status_event(arn, settings().vacuum_state_machine_arn, status="FAILED")
     )
     assert (answer["status"], answer["closed"]) == ("ABORTED", f"vacuum {vacuum_id}"), answer
-    assert vacuum_store.get_record(vacuum_id)["status"] == "failed"
+    assert vacuum_store.get_record(vacuum_id).document()["status"] == "failed"
     assert mutex() is None
 
 

@@ -103,7 +103,7 @@ def test_one_unit_of_hundreds_of_chunks_continues_as_new_under_the_budget(one_ta
     verify_turns = [_entered(events, "Verify nothing left") for events in histories]
     assert sum(verify_turns) >= OTHERS, verify_turns  # one chunk per item read, from stored cursors
     assert len([turns for turns in verify_turns if turns]) >= 2, "verify went on in a new execution"
-    assert vacuum_store.get_record(final["vacuumId"])["verifyProgress"] == {
+    assert vacuum_store.get_record(final["vacuumId"]).document()["verifyProgress"] == {
         one_table.name: {"done": True, "cursor": None}
     }
     assert rounds.history_budget() == BUDGET < rounds.HISTORY_BUDGET

@@ -23,6 +23,7 @@ from tests.vacuum_support import (
     PHRASE,
     deleted_by_org,
     execution,
+    force_fields,
     milestones,
     mutex,
     plant_dry_run,
@@ -73,9 +74,7 @@ def test_a_cancel_that_wins_without_stopping_the_execution_still_ends_it_cleanly
         return any(e["type"] == "WaitStateEntered" for e in history["events"])
 
     wait_until(waiting, timeout=20, interval=0.1, message="the execution waits out the pending window")
-    assert vacuum_store.update_record(
-        requested["vacuumId"], set_fields={"status": "cancelled"}, from_statuses=("pending",)
-    )
+    assert force_fields(requested["vacuumId"], {"status": "cancelled"}, from_status="pending")
     wait_for_execution(requested["executionArn"], timeout=30, expect="SUCCEEDED")
     history = sfn.get_execution_history(executionArn=requested["executionArn"], maxResults=1000)
     names = [e.get("stateEnteredEventDetails", {}).get("name") for e in history["events"]]
@@ -109,7 +108,7 @@ def test_one_vacuum_at_a_time_and_the_next_one_after_it(stack, client, local_sta
     assert len(runs) == 1 and len(refused) == 1
     assert refused[0].code == "vacuum-mutex-locked"
     assert runs[0]["vacuumId"] in refused[0].message and "lease until" in refused[0].message
-    assert [r["vacuumId"] for r in vacuum_store.newest_records(10)] == [runs[0]["vacuumId"]]
+    assert [r.vacuum_id for r in vacuum_store.newest_records(10)] == [runs[0]["vacuumId"]]
 
     assert wait_done(client, runs[0])["status"] == "completed"
     assert mutex() is None
@@ -197,7 +196,7 @@ def test_a_console_start_writes_its_own_record(stack, client):
         input=json.dumps({"scope": "org", "orgcode": "Globex_EU", "dryRun": True}),
     )
     wait_for_execution(started["executionArn"], timeout=30)
-    record = vacuum_store.newest_records(1)[0]
+    record = vacuum_store.newest_records(1)[0].document()
     assert record["source"] == "console" and record["executionArn"] == started["executionArn"]
     assert (record["status"], record["scope"], record["orgcode"], record["dryRun"]) == (
         "completed",
@@ -214,7 +213,7 @@ def test_a_console_start_writes_its_own_record(stack, client):
     )
     described = wait_for_execution(stray["executionArn"], timeout=30, expect="FAILED")
     assert described["error"] == "VacuumNotAdmitted"
-    assert vacuum_store.get_record(record["vacuumId"]) == record
+    assert vacuum_store.get_record(record["vacuumId"]).document() == record
 
 
 def test_a_console_start_of_vacuum_all_needs_the_phrase(stack, client):

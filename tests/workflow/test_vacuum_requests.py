@@ -74,7 +74,7 @@ def test_a_state_machine_that_cannot_start_fails_the_record_and_frees_the_mutex(
     environment("VACUUM_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:missing")
     refused = _code(lambda: client.vacuum.org(SECRET, "TESTORG", "r", dry_run=True))
     assert refused.code == "vacuum-start-failed"
-    [record] = vacuum_store.newest_records(5)
+    [record] = [r.document() for r in vacuum_store.newest_records(5)]
     assert record["status"] == "failed" and record["error"]["code"] == "vacuum-start-failed"
     assert mutex() is None
     assert [e["action"] for e in vacuum_audit.audit_entries(record["vacuumId"])] == ["requested", "failed"]
@@ -89,5 +89,5 @@ def test_a_retried_request_gets_its_own_run_back(fresh, client):
     first = request("req-1")  # a real run: it holds the mutex through its pending window
     assert request("req-1")["vacuumId"] == first["vacuumId"]
     assert _code(lambda: request("req-2")).code == "vacuum-mutex-locked"
-    assert [r["vacuumId"] for r in vacuum_store.newest_records(5) if not r["dryRun"]] == [first["vacuumId"]]
+    assert [r.vacuum_id for r in vacuum_store.newest_records(5) if not r.dry_run] == [first["vacuumId"]]
     assert client.vacuum.cancel(SECRET, first["vacuumId"])["status"] == "cancelled"

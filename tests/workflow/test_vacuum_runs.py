@@ -102,7 +102,10 @@ def test_a_start_whose_result_was_lost_is_retried_without_harm(seeded, local_sta
     plant_dry_run(ORG)
     requested = client.vacuum.org(SECRET, ORG, "a start retried")
     pending = wait_until(
-        lambda: (record := vacuum_store.get_record(requested["vacuumId"])).get("executionArn") and record,
+        lambda: (
+            (record := vacuum_store.get_record(requested["vacuumId"]).document()).get("executionArn")
+            and record
+        ),
         timeout=10,
         interval=0.05,
         message="the execution admits the run",
@@ -283,7 +286,7 @@ def test_a_cancelling_run_whose_execution_is_stopped_outside_settles_and_frees_t
     requested = client.vacuum.org(SECRET, ORG, "cancelled, then stopped from the console")
 
     def deleting():
-        record = vacuum_store.get_record(requested["vacuumId"])
+        record = vacuum_store.get_record(requested["vacuumId"]).document()
         return record["status"] == "running" and record["stats"]["totals"].get("items", 0) > 0 and record
 
     running = wait_until(deleting, timeout=30, interval=0.05, message="the run deletes")
@@ -293,7 +296,8 @@ def test_a_cancelling_run_whose_execution_is_stopped_outside_settles_and_frees_t
     )
     settled = wait_until(
         lambda: (
-            (record := vacuum_store.get_record(requested["vacuumId"]))["status"] == "cancelled" and record
+            (record := vacuum_store.get_record(requested["vacuumId"]).document())["status"] == "cancelled"
+            and record
         ),
         timeout=30,
         interval=0.1,

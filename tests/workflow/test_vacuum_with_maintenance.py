@@ -197,7 +197,7 @@ def test_an_execution_stopped_outside_ops_ends_the_window(stack, client):
     boto3.client("stepfunctions").stop_execution(executionArn=requested["executionArn"], cause="console")
     # Not through vacuum-status (its read reconciles too): the window is watched, then the record.
     ended_window(client, requested, "failed")
-    final = vacuum_store.get_record(requested["vacuumId"])
+    final = vacuum_store.get_record(requested["vacuumId"]).document()
     assert final["status"] == "failed" and "outside OPS" in final["error"]["message"], final["error"]
     assert mutex() is None
 

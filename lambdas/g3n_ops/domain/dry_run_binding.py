@@ -26,8 +26,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from g3n_ops.contract.errors import DryRunRequired, DryRunStale
+from g3n_ops.contract.statuses import VacuumStatus
 from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.domain.vacuum import plan as plans
+from g3n_ops.records.vacuum import BoundPlan, VacuumRecord, VacuumStats
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as store
 
@@ -39,27 +41,27 @@ def _describe(scope: str, orgcode: str | None) -> str:
     return "vacuum-all" if scope == "all" else f"vacuum-org {orgcode}"
 
 
-def _matches(record: dict, scope: str, orgcode: str | None) -> bool:
+def _matches(record: VacuumRecord, scope: str, orgcode: str | None) -> bool:
     return (
-        record.get("dryRun") is True
-        and record.get("status") == "completed"
-        and record.get("scope") == scope
-        and (scope == "all" or record.get("orgcode") == orgcode)
+        record.dry_run is True
+        and record.status == VacuumStatus.COMPLETED
+        and record.scope == scope
+        and (scope == "all" or record.orgcode == orgcode)
     )
 
 
-def named(dry_run_id: str, scope: str, orgcode: str | None) -> dict:
+def named(dry_run_id: str, scope: str, orgcode: str | None) -> VacuumRecord:
     record = store.get_record(dry_run_id)
     what = _describe(scope, orgcode)
-    if record is None or record.get("dryRun") is not True:
+    if record is None or record.dry_run is not True:
         raise DryRunRequired(f"{dry_run_id} is not a dry-run; run {what} --dry-run first and name its id")
     if not _matches(record, scope, orgcode):
-        was = _describe(record.get("scope", "?"), record.get("orgcode"))
+        was = _describe(record.scope or "?", record.orgcode)
         raise DryRunRequired(
-            f"dry-run {dry_run_id} is a {record.get('status')} {was} dry-run; a real {what} needs a "
+            f"dry-run {dry_run_id} is a {record.status} {was} dry-run; a real {what} needs a "
             f"completed dry-run of {what}"
         )
-    if record["createdAt"] < _cutoff(None):
+    if (record.created_at or "") < _cutoff(None):
         hours = settings().dry_run_max_age_seconds / 3600
         raise DryRunStale(
             f"dry-run {dry_run_id} is older than {hours:g} h; run {what} --dry-run again and review "
@@ -68,10 +70,10 @@ def named(dry_run_id: str, scope: str, orgcode: str | None) -> dict:
     return _unused(record, what)
 
 
-def _unused(record: dict, what: str) -> dict:
-    if record.get("consumedBy"):
+def _unused(record: VacuumRecord, what: str) -> VacuumRecord:
+    if record.consumed_by:
         raise DryRunStale(
-            f"dry-run {record['vacuumId']} already backed run {record['consumedBy']}; each dry-run backs "
+            f"dry-run {record.vacuum_id} already backed run {record.consumed_by}; each dry-run backs "
             f"one real run: run {what} --dry-run again and review its counts"
         )
     return record
@@ -82,7 +84,7 @@ def _cutoff(now: datetime | None) -> str:
     return iso((now or utc_now()) - timedelta(seconds=max_age))
 
 
-def newest(scope: str, orgcode: str | None, *, now: datetime | None = None) -> dict:
+def newest(scope: str, orgcode: str | None, *, now: datetime | None = None) -> VacuumRecord:
     """The newest completed matching dry-run created within the maximum age."""
     max_age = settings().dry_run_max_age_seconds
     cutoff = _cutoff(now)
@@ -90,7 +92,7 @@ def newest(scope: str, orgcode: str | None, *, now: datetime | None = None) -> d
     while True:
         records, start_key = store.records_page(limit=PAGE, start_key=start_key)
         for record in records:
-            if record["createdAt"] < cutoff:  # newest first: everything after is older still
+            if (record.created_at or "") < cutoff:  # newest first: everything after is older still
                 start_key = None
                 break
             if _matches(record, scope, orgcode):
@@ -105,46 +107,47 @@ def newest(scope: str, orgcode: str | None, *, now: datetime | None = None) -> d
             )
 
 
-def bind(*, scope: str, orgcode: str | None, dry_run: bool, dry_run_id: str | None) -> dict:
-    """The fields a real run's record gets from its dry-run ({} for a dry-run itself)."""
-    if dry_run:
-        return {}
+def bind(record: VacuumRecord, *, dry_run_id: str | None) -> None:
+    """A real run's record gets its dry-run's id and counts (``dryRunId``, ``dryRunStats``); a
+    dry-run itself gets nothing."""
+    if record.dry_run:
+        return
+    scope, orgcode = record.scope or "", record.orgcode
     found = named(dry_run_id, scope, orgcode) if dry_run_id else newest(scope, orgcode)
-    stats = found.get("stats") or {}
-    return {
-        "dryRunId": found["vacuumId"],
-        "dryRunStats": {
-            "services": {
-                code: {name: entry[name] for name in COUNTED if name in entry}
-                for code, entry in (stats.get("services") or {}).items()
-            },
-            "totals": {name: value for name, value in (stats.get("totals") or {}).items() if name in COUNTED},
+    stats = found.stats or VacuumStats()
+    record.dry_run_id = found.vacuum_id
+    record.dry_run_stats = VacuumStats(
+        services={
+            code: {name: entry[name] for name in COUNTED if name in entry}
+            for code, entry in stats.services.items()
         },
-    }
+        totals={name: value for name, value in stats.totals.items() if name in COUNTED},
+    )
 
 
-def consume(record: dict, bound: dict, *, at: str) -> None:
+def consume(record: VacuumRecord, bound: BoundPlan, *, at: str) -> None:
     """A real run leaves its pending window: its dry-run must have counted the same plan, and it
     becomes this run's (a retried start claims it again). Raises ``dry-run-stale`` otherwise."""
-    dry_run_id = record.get("dryRunId")
+    dry_run_id = record.dry_run_id
     if not dry_run_id:
-        raise DryRunRequired(f"vacuum {record['vacuumId']} is a real run bound to no dry-run")
+        raise DryRunRequired(f"vacuum {record.vacuum_id} is a real run bound to no dry-run")
     dry = store.get_record(dry_run_id)
     counted = plans.stored_plan(dry) if dry else None
-    if counted is None or plans.touched_digest(counted["units"]) != plans.touched_digest(bound["units"]):
+    if counted is None or plans.touched_digest(counted.units) != plans.touched_digest(bound.units):
         raise DryRunStale(
             f"the plan changed since dry-run {dry_run_id} counted it (the registry's tables, buckets or "
             "log groups differ); nothing was deleted: run the dry-run again and review its counts"
         )
-    if not store.claim_dry_run(dry_run_id, record["vacuumId"], at=at):
-        taken_by = (store.get_record(dry_run_id) or {}).get("consumedBy", "another run")
+    if not store.claim_dry_run(dry_run_id, record.vacuum_id, at=at):
+        taken = store.get_record(dry_run_id)
+        taken_by = taken.consumed_by if taken and "consumed_by" in taken.model_fields_set else "another run"
         raise DryRunStale(
             f"dry-run {dry_run_id} already backed run {taken_by}; each dry-run backs one real run: "
             "nothing was deleted; run the dry-run again and review its counts"
         )
 
 
-def release(record: dict) -> None:
+def release(record: VacuumRecord) -> None:
     """The run did not leave its pending window after all (cancel won): its dry-run is free again."""
-    if record.get("dryRunId"):
-        store.release_dry_run(record["dryRunId"], record["vacuumId"])
+    if record.dry_run_id:
+        store.release_dry_run(record.dry_run_id, record.vacuum_id)

@@ -27,11 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from g3n_ops.contract import events
 from g3n_ops.contract.errors import InvalidInput, InvalidTransition, MaintenanceNotFound, VacuumStepFailed
 from g3n_ops.contract.metrics import Metric
-from g3n_ops.contract.statuses import MaintenanceStatus
+from g3n_ops.contract.statuses import MaintenanceStatus, VacuumStatus
 from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.domain import maintenance, step_caller, vacuum
 from g3n_ops.observability import logger, metrics
 from g3n_ops.records.maintenance import MaintenanceRecord, Transition
+from g3n_ops.records.vacuum import VacuumError
 from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops.store import vacuum as vacuum_store
 
@@ -130,8 +131,8 @@ def _vacuum_id(ended: ExecutionEnded) -> str | None:
         if isinstance(given, str) and given:
             return given
     for record in vacuum_store.newest_records(CONSOLE_LOOKBACK):
-        if record.get("executionArn") == ended.execution_arn:
-            return record["vacuumId"]
+        if record.execution_arn == ended.execution_arn:
+            return record.vacuum_id
     return None
 
 
@@ -141,23 +142,23 @@ def close_vacuum(ended: ExecutionEnded) -> str | None:
     vacuum_id = _vacuum_id(ended)
     if vacuum_id is None:
         return None
-    error = {
-        "code": VacuumStepFailed.code,
-        "type": f"Execution{ended.status.title().replace('_', '')}",
-        "message": reason(ended)[:2000],
-    }
+    error = VacuumError(
+        code=VacuumStepFailed.code,
+        type=f"Execution{ended.status.title().replace('_', '')}",
+        message=reason(ended)[:2000],
+    )
     # Conditional on pending|running AND this execution: a cancelled, finished or resumed
     # (another execution's) run is left alone.
     changed = vacuum.mark_failed(vacuum_id, error, execution_arn=ended.execution_arn)
     record = vacuum_store.get_record(vacuum_id)
-    if not record or record.get("executionArn") != ended.execution_arn:
+    if not record or record.execution_arn != ended.execution_arn:
         return f"vacuum {vacuum_id}" if changed else None
-    if record["status"] in vacuum.FINAL_OF:
+    if record.status in vacuum.FINAL_OF:
         # The execution has ended; its last chunks may still be finishing (a stopped execution's
         # invocations run on): wait a little for them, within this function's own timeout.
         settled = vacuum.drain_and_settle(vacuum_id, budget=DRAIN_SECONDS) or record
-        return f"vacuum {vacuum_id} {settled['status']}"
-    if record["status"] == "cancelled":
+        return f"vacuum {vacuum_id} {settled.status}"
+    if record.status == VacuumStatus.CANCELLED:
         # An older record cancelled before runs settled: its window ends now (a no-op if ended).
         vacuum.close_window(record, "was cancelled while running")
     return f"vacuum {vacuum_id}" if changed else None

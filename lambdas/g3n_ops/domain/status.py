@@ -12,6 +12,7 @@ from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance as maintenance_store
 from g3n_ops.store import maintenance_state, table
+from g3n_ops.store import vacuum as vacuum_store
 
 
 def now_iso() -> str:
@@ -50,12 +51,12 @@ def _count_by_status(kind: str) -> dict[str, int]:
 
 
 def _last_vacuum() -> dict | None:
-    items, _ = table.query_kind("vacuum", limit=1)
-    if not items:
+    newest = vacuum_store.newest_records(1)
+    if not newest:
         return None
-    last = items[0]
+    stored = newest[0].document()
     fields = ("vacuumId", "status", "scope", "orgcode", "dryRun", "createdAt", "finishedAt")
-    return {field: last.get(field) for field in fields} | {"totals": last.get("stats", {}).get("totals")}
+    return {field: stored.get(field) for field in fields} | {"totals": newest[0].totals}
 
 
 def stat() -> dict:

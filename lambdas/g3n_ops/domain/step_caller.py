@@ -36,6 +36,7 @@ from g3n_ops.contract.metrics import Metric
 from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.domain import audit as maintenance_audit
 from g3n_ops.domain.vacuum.audit import audit as vacuum_audit
+from g3n_ops.domain.vacuum.audit import audit_unknown_run
 from g3n_ops.gateways import executions
 from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
@@ -192,7 +193,10 @@ def _audit(lifecycle: Lifecycle, why: str, claimed: dict) -> None:
     if lifecycle == "vacuum":
         claimed_id = str(claimed.get("vacuumId") or "unnamed")
         record = vacuum_store.get_record(claimed_id) if claimed.get("vacuumId") else None
-        vacuum_audit(record or {"vacuumId": claimed_id}, "step-caller-refused", why=why, claimed=claimed)
+        if record is None:
+            audit_unknown_run(claimed_id, "step-caller-refused", why=why, claimed=claimed)
+        else:
+            vacuum_audit(record, "step-caller-refused", why=why, claimed=claimed)
         return
     line = {
         "action": "step-caller-refused",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from g3n_ops.contract.errors import InvalidInput
 from g3n_ops.contract.statuses import VACUUM_STATUSES
 from g3n_ops.domain import paging, vacuum
+from g3n_ops.records.vacuum import VacuumRecord
 from g3n_ops.store import vacuum as store
 from g3n_ops.store import vacuum_audit, vacuum_mutex
 
@@ -31,11 +32,12 @@ SUMMARY_FIELDS = (
 )  # fmt: skip
 
 
-def summary(record: dict) -> dict:
-    line = {field: record.get(field) for field in SUMMARY_FIELDS}
-    line["totals"] = (record.get("stats") or {}).get("totals") or {}
-    if record.get("error"):
-        line["error"] = record["error"]
+def summary(record: VacuumRecord) -> dict:
+    stored = record.document()
+    line = {field: stored.get(field) for field in SUMMARY_FIELDS}
+    line |= {"totals": (record.stats.totals if record.stats else None) or {}}
+    if record.error:
+        line |= {"error": stored.get("error")}
     return line
 
 

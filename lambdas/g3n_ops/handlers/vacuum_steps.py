@@ -131,8 +131,8 @@ def _confirm_caller(step: StepEvent) -> None:
 def _owners(vacuum_id: str) -> tuple[str | None, ...]:
     """The executions a run belongs to: its own, and the one it continued from (whose continue
     step may be retried after the hand-over)."""
-    record = store.get_record(vacuum_id) or {}
-    return record.get("executionArn"), record.get("continuedFrom")
+    record = store.get_record(vacuum_id)
+    return (record.execution_arn, record.continued_from) if record else (None, None)
 
 
 def _dispatch(step: StepEvent) -> dict:

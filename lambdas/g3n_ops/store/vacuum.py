@@ -1,4 +1,4 @@
-"""Data access for vacuum runs in the OPS table: the record.
+"""Data access for vacuum runs in the OPS table: the record (``records.vacuum.VacuumRecord``).
 
 Items:
   vacuum#<id>                       the record (kind=vacuum, sortKey=createdAt → newest first)
@@ -7,8 +7,9 @@ A running record also holds its bound plan and, per unit, its progress (``vacuum
 The mutex (``vacuum_mutex``) and the audit trail (``vacuum_audit``) are items of their own.
 
 Every state change is a conditional write, so two writers (a cancel and the state machine, two
-requests, a retried step) can never both win. Functions answer ``None``/``False`` when their
-condition did not hold and leave the decision to the domain layer.
+requests, a retried step) can never both win; the condition of each is the record's
+(``records.vacuum.TRANSITIONS``), built into a ConditionExpression here. Functions answer
+``None``/``False`` when their condition did not hold and leave the decision to the domain layer.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from g3n_ops.contract.keys import VACUUM_PREFIX, Kind
+from g3n_ops.records.vacuum import TRANSITIONS, Holder, Owner, Transition, VacuumRecord, attribute, changes_of
 from g3n_ops.store import table
 
 KIND = Kind.VACUUM
@@ -26,14 +28,15 @@ def record_pk(vacuum_id: str) -> str:
     return f"{RECORD_PREFIX}{vacuum_id}"
 
 
-def get_record(vacuum_id: str) -> dict | None:
-    return table.get(record_pk(vacuum_id))
+def get_record(vacuum_id: str) -> VacuumRecord | None:
+    item = table.get(record_pk(vacuum_id))
+    return VacuumRecord.from_item(item) if item else None
 
 
 RUN_FIELDS = ("vacuumId", "status", "scope", "orgcode", "dryRun", "executionArn", "plan", "attempt")
 
 
-def get_run(vacuum_id: str, unit_id: str | None = None) -> dict | None:
+def get_run(vacuum_id: str, unit_id: str | None = None) -> VacuumRecord | None:
     """What a step needs of the record (not its stats), and one unit's progress."""
     names = {f"#f{index}": field for index, field in enumerate(RUN_FIELDS)}
     projection = list(names)
@@ -48,12 +51,17 @@ def get_run(vacuum_id: str, unit_id: str | None = None) -> dict | None:
         ExpressionAttributeNames=names,
     )
     item = response.get("Item")
-    return table.deserialize(item) if item else None
+    return VacuumRecord.from_item(table.deserialize(item)) if item else None
 
 
-def create_record(record: dict) -> bool:
+def create_record(record: VacuumRecord) -> bool:
     """Write a new record; False if one with that id exists already."""
-    item = {"pk": record_pk(record["vacuumId"]), "kind": KIND, "sortKey": record["createdAt"], **record}
+    item = {
+        "pk": record_pk(record.vacuum_id),
+        "kind": KIND,
+        "sortKey": record.created_at,
+        **record.document(),
+    }
     written = table.conditional(
         table.dynamodb().put_item,
         Item=table.serialize(item),
@@ -62,103 +70,115 @@ def create_record(record: dict) -> bool:
     return written is not None
 
 
-def update_record(
-    vacuum_id: str,
-    *,
-    set_fields: dict[str, Any],
-    from_statuses: tuple[str, ...] | None = None,
-    execution_arn: str | None = None,
-    execution_arn_unset_ok: bool = False,
-    remove_fields: tuple[str, ...] = (),
-) -> dict | None:
-    """SET ``set_fields`` (and REMOVE ``remove_fields``) on the record if it exists, its status is
-    one of ``from_statuses`` and (when given) it belongs to ``execution_arn``. Returns the updated
-    record, or None."""
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    assignments = []
-    for index, (field, value) in enumerate(set_fields.items()):
-        names[f"#f{index}"] = field
-        values[f":v{index}"] = table.serialize_value(value)
-        assignments.append(f"#f{index} = :v{index}")
-    conditions = ["attribute_exists(pk)"]
-    if from_statuses:
-        names["#status"] = "status"
-        placeholders = []
-        for index, status in enumerate(from_statuses):
-            values[f":s{index}"] = {"S": status}
-            placeholders.append(f":s{index}")
-        conditions.append(f"#status IN ({', '.join(placeholders)})")
-    if execution_arn is not None:
-        names["#executionArn"] = "executionArn"
-        values[":executionArn"] = {"S": execution_arn}
+class Condition:
+    """A transition's ConditionExpression, with its names and values."""
+
+    def __init__(self, transition: Transition, *, caller: str | None, holder: str | None) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+        parts = ["attribute_exists(pk)"]
+        if transition.from_statuses:
+            self.names["#status"] = "status"
+            placeholders = []
+            for index, status in enumerate(transition.from_statuses):
+                self.values[f":s{index}"] = {"S": status.value}
+                placeholders.append(f":s{index}")
+            parts.append(f"#status IN ({', '.join(placeholders)})")
+        parts += self._owner(transition.owner, caller)
+        for index, name in enumerate(transition.requires):
+            self.names[f"#q{index}"] = attribute(name)
+            parts.append(f"attribute_exists(#q{index})")
+        if transition.dry_run is not None:
+            self.names["#dryRun"] = "dryRun"
+            self.values[":dryRun"] = {"BOOL": transition.dry_run}
+            parts.append("#dryRun = :dryRun")
+        if transition.claim is not None:
+            if holder is None:
+                raise ValueError("a claim needs its holder")
+            name, rule = transition.claim
+            self.names["#holder"] = attribute(name)
+            self.values[":holder"] = {"S": holder}
+            held = "#holder = :holder"
+            parts.append(
+                f"(attribute_not_exists(#holder) OR {held})" if rule is Holder.FREE_OR_MINE else held
+            )
+        self.expression = " AND ".join(parts)
+
+    def _owner(self, owner: Owner, caller: str | None) -> list[str]:
+        if owner is Owner.ANY or (owner is Owner.EXECUTION_IF_NAMED and caller is None):
+            return []
+        if caller is None:
+            raise ValueError(f"the condition ({owner}) needs the caller's execution")
+        self.names["#executionArn"] = "executionArn"
+        self.values[":executionArn"] = {"S": caller}
         owned = "#executionArn = :executionArn"
-        if execution_arn_unset_ok:
-            owned = f"(attribute_not_exists(#executionArn) OR {owned})"
-        conditions.append(owned)
-    expression = "SET " + ", ".join(assignments)
-    if remove_fields:
-        for index, field in enumerate(remove_fields):
-            names[f"#r{index}"] = field
-        expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(remove_fields)))
+        return [
+            f"(attribute_not_exists(#executionArn) OR {owned})"
+            if owner is Owner.EXECUTION_OR_UNBOUND
+            else owned
+        ]
+
+
+def apply(
+    vacuum_id: str,
+    name: str,
+    *,
+    caller: str | None = None,
+    holder: str | None = None,
+    **values: Any,
+) -> VacuumRecord | None:
+    """The transition ``name`` (``TRANSITIONS``) with ``values`` (snake_case attributes), under its
+    condition (``caller``: the execution asking, ``holder``: the run claiming). Returns the updated
+    record, or None if the condition did not hold."""
+    transition = TRANSITIONS[name]
+    condition = Condition(transition, caller=caller, holder=holder)
+    names, values_ = dict(condition.names), dict(condition.values)
+    clauses = []
+    assignments = []
+    for index, (field, value) in enumerate(changes_of(transition, values).items()):
+        names[f"#f{index}"] = field
+        values_[f":v{index}"] = table.serialize_value(value)
+        assignments.append(f"#f{index} = :v{index}")
+    if assignments:
+        clauses.append("SET " + ", ".join(assignments))
+    if transition.removes:
+        for index, field in enumerate(transition.removes):
+            names[f"#r{index}"] = attribute(field)
+        clauses.append("REMOVE " + ", ".join(f"#r{index}" for index in range(len(transition.removes))))
     response = table.conditional(
         table.dynamodb().update_item,
         Key={"pk": {"S": record_pk(vacuum_id)}},
-        UpdateExpression=expression,
-        ConditionExpression=" AND ".join(conditions),
+        UpdateExpression=" ".join(clauses),
+        ConditionExpression=condition.expression,
         ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
         ReturnValues="ALL_NEW",
+        **({"ExpressionAttributeValues": values_} if values_ else {}),
     )
-    return table.deserialize(response["Attributes"]) if response else None
+    return VacuumRecord.from_item(table.deserialize(response["Attributes"])) if response else None
 
 
 def claim_dry_run(dry_run_id: str, vacuum_id: str, *, at: str) -> bool:
     """Mark a completed dry-run as backing ``vacuum_id``: only if it backs no other run (a retry
     of the same run claims it again). True if it is now this run's."""
-    response = table.conditional(
-        table.dynamodb().update_item,
-        Key={"pk": {"S": record_pk(dry_run_id)}},
-        UpdateExpression="SET #by = :by, #at = :at",
-        ConditionExpression=(
-            "attribute_exists(pk) AND #dryRun = :true AND #status = :completed "
-            "AND (attribute_not_exists(#by) OR #by = :by)"
-        ),
-        ExpressionAttributeNames={
-            "#dryRun": "dryRun",
-            "#status": "status",
-            "#by": "consumedBy",
-            "#at": "consumedAt",
-        },
-        ExpressionAttributeValues={
-            ":by": {"S": vacuum_id},
-            ":at": {"S": at},
-            ":true": {"BOOL": True},
-            ":completed": {"S": "completed"},
-        },
-    )
-    return response is not None
+    claimed = apply(dry_run_id, "claim-dry-run", holder=vacuum_id, consumed_by=vacuum_id, consumed_at=at)
+    return claimed is not None
 
 
 def release_dry_run(dry_run_id: str, vacuum_id: str) -> None:
     """Give a dry-run back (its run was cancelled before it left its pending window)."""
-    table.conditional(
-        table.dynamodb().update_item,
-        Key={"pk": {"S": record_pk(dry_run_id)}},
-        UpdateExpression="REMOVE #by, #at",
-        ConditionExpression="#by = :by",
-        ExpressionAttributeNames={"#by": "consumedBy", "#at": "consumedAt"},
-        ExpressionAttributeValues={":by": {"S": vacuum_id}},
-    )
+    apply(dry_run_id, "release-dry-run", holder=vacuum_id)
 
 
-def newest_records(limit: int) -> list[dict]:
+def newest_records(limit: int) -> list[VacuumRecord]:
     items, _ = table.query_kind(KIND, limit=limit, newest_first=True)
-    return items
+    return [VacuumRecord.from_item(item) for item in items]
 
 
 def records_page(
     *, limit: int, start_key: dict | None = None, status: str | None = None, max_pages: int = 10
-) -> tuple[list[dict], dict | None]:
+) -> tuple[list[VacuumRecord], dict | None]:
     """Up to ``limit`` records, newest first (optionally only ``status``), and the key to go on from."""
-    return table.newest_of_kind(KIND, limit=limit, status=status, start_key=start_key, max_pages=max_pages)
+    items, last_key = table.newest_of_kind(
+        KIND, limit=limit, status=status, start_key=start_key, max_pages=max_pages
+    )
+    return [VacuumRecord.from_item(item) for item in items], last_key

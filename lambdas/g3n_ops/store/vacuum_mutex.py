@@ -9,18 +9,23 @@ Every change is a conditional write: ``False`` when the condition did not hold.
 from __future__ import annotations
 
 from g3n_ops.contract.keys import VACUUM_MUTEX_PK
+from g3n_ops.records.vacuum import VacuumMutex
 from g3n_ops.store import table
 
 MUTEX_PK = VACUUM_MUTEX_PK
 
 
-def read_mutex() -> dict | None:
-    return table.get(MUTEX_PK)
+def read_mutex() -> VacuumMutex | None:
+    item = table.get(MUTEX_PK)
+    return VacuumMutex.model_validate({k: v for k, v in item.items() if k != "pk"}) if item else None
 
 
 def take_mutex(owner: str, *, now: int, lease_expires_at: int) -> bool:
     """Take the mutex if it is free or its lease ran out (a crashed run does not lock forever)."""
-    item = {"pk": MUTEX_PK, "owner": owner, "leaseExpiresAt": lease_expires_at, "takenAt": now}
+    item = {
+        "pk": MUTEX_PK,
+        **VacuumMutex(owner=owner, lease_expires_at=lease_expires_at, taken_at=now).document(),
+    }
     written = table.conditional(
         table.dynamodb().put_item,
         Item=table.serialize(item),

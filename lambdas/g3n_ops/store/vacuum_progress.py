@@ -7,10 +7,10 @@ names the chunks running now (each chunk holds a lease while it runs).
 
 from __future__ import annotations
 
-from typing import Any
-
+from g3n_ops.contract.statuses import VacuumStatus
+from g3n_ops.records.vacuum import TRANSITIONS, UnitProgress, VacuumRecord
 from g3n_ops.store import table
-from g3n_ops.store.vacuum import record_pk
+from g3n_ops.store.vacuum import Condition, record_pk
 
 
 def commit_progress(
@@ -19,14 +19,12 @@ def commit_progress(
     service: str,
     *,
     seq: int,
-    cursor: str | None,
-    done: bool,
+    progress: UnitProgress,
     counts: dict[str, int],
-    unit_fields: dict[str, Any] | None = None,
-) -> tuple[bool, str | None]:
-    """One checkpoint of one unit, atomically: its progress (seq + 1, cursor, done, and
-    ``unit_fields``: its own counts so far and when it began) and its counts ADDed to its service
-    and the totals, if the unit's stored ``seq`` is still ``seq``.
+) -> tuple[bool, VacuumStatus | None]:
+    """One checkpoint of one unit, atomically: its ``progress`` (seq + 1, cursor, done, its own
+    counts so far and when it began) and its counts ADDed to its service and the totals, if the
+    unit's stored ``seq`` is still ``seq``.
 
     Returns (committed, the record's status). Not committed means another invocation already
     committed this checkpoint (a retried chunk whose result was lost): nothing is added twice.
@@ -43,7 +41,7 @@ def commit_progress(
     values = {
         ":seq": {"N": str(seq)},
         ":progress": table.serialize_value(
-            {**(unit_fields or {}), "seq": seq + 1, "cursor": cursor, "done": done}
+            progress.model_dump(by_alias=True, exclude_unset=True, mode="json")
         ),
     }
     additions = []
@@ -66,11 +64,11 @@ def commit_progress(
         table.dynamodb().update_item,
         **update,
         ConditionExpression=f"{condition} AND #status = :running",
-        ExpressionAttributeValues=values | {":running": {"S": "running"}},
+        ExpressionAttributeValues=values | {":running": {"S": VacuumStatus.RUNNING.value}},
         ExpressionAttributeNames=names | {"#status": "status"},
     )
     if running is not None:
-        return True, "running"
+        return True, VacuumStatus.RUNNING
     response = table.conditional(
         table.dynamodb().update_item,
         **update,
@@ -81,25 +79,22 @@ def commit_progress(
     )
     if response is None:
         return False, None
-    return True, response["Attributes"]["status"]["S"]
+    return True, VacuumRecord.from_item(table.deserialize(response["Attributes"])).status
 
 
 def enter_chunk(vacuum_id: str, token: str, *, execution_arn: str, expires_at: int) -> bool:
     """Announce a chunk in flight (``inFlight.<token>`` = when its lease ends), only while the run
     is running in ``execution_arn``: a run that is cancelling or failing starts no chunk, and
     settles only once every announced chunk has left (or its lease has ended: a crashed one)."""
+    condition = Condition(TRANSITIONS["enter-chunk"], caller=execution_arn, holder=None)
     response = table.conditional(
         table.dynamodb().update_item,
         Key={"pk": {"S": record_pk(vacuum_id)}},
         UpdateExpression="SET #inFlight.#token = :expires",
-        ConditionExpression="#status = :running AND #executionArn = :arn AND attribute_exists(#inFlight)",
-        ExpressionAttributeNames={
-            "#inFlight": "inFlight", "#token": token, "#status": "status", "#executionArn": "executionArn"
-        },
-        ExpressionAttributeValues={
-            ":expires": {"N": str(expires_at)}, ":running": {"S": "running"}, ":arn": {"S": execution_arn}
-        },
-    )  # fmt: skip
+        ConditionExpression=condition.expression,
+        ExpressionAttributeNames=condition.names | {"#inFlight": "inFlight", "#token": token},
+        ExpressionAttributeValues=condition.values | {":expires": {"N": str(expires_at)}},
+    )
     return response is not None
 
 

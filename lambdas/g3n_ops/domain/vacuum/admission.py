@@ -11,6 +11,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from g3n_ops.contract.errors import InvalidInput, VacuumNotAdmitted
+from g3n_ops.contract.statuses import VacuumStatus
 from g3n_ops.contract.timestamps import parse_iso
 from g3n_ops.domain import dry_run_binding, purge, step_caller
 from g3n_ops.domain.vacuum import plan as plans
@@ -19,6 +20,7 @@ from g3n_ops.domain.vacuum.checks import check_request
 from g3n_ops.domain.vacuum.mutex import renew_mutex
 from g3n_ops.domain.vacuum.records import (
     Scope,
+    VacuumRecord,
     get,
     iso,
     new_record,
@@ -50,12 +52,12 @@ class ConsoleStart(BaseModel):
     dry_run_id: str | None = Field(default=None, alias="dryRunId", max_length=64)
 
 
-def _run(record: dict, *, admitted: bool, phase: str = "pending") -> dict:
+def _run(record: VacuumRecord, *, admitted: bool, phase: str = "pending") -> dict:
     return {
-        "vacuumId": record["vacuumId"],
-        "scope": record["scope"],
-        "orgcode": record.get("orgcode"),
-        "dryRun": bool(record["dryRun"]),
+        "vacuumId": record.vacuum_id,
+        "scope": record.scope,
+        "orgcode": record.orgcode,
+        "dryRun": bool(record.dry_run),
         "pendingSeconds": settings().vacuum_pending_seconds,
         "admitted": admitted,
         "phase": phase,
@@ -70,19 +72,13 @@ def admit(execution_input: dict, execution_arn: str) -> dict:
     vacuum_id = execution_input.get("vacuumId")
     if not vacuum_id:
         return _admit_console_start(execution_input, execution_arn)
-    record = store.update_record(
-        vacuum_id,
-        set_fields={"executionArn": execution_arn},
-        from_statuses=("pending",),
-        execution_arn=execution_arn,
-        execution_arn_unset_ok=True,
-    )
+    record = store.apply(vacuum_id, "admit", caller=execution_arn, execution_arn=execution_arn)
     if record is None:
         current = store.get_record(vacuum_id)
         if (
             current
-            and current["status"] == "cancelled"
-            and current.get("executionArn") in (None, execution_arn)
+            and current.status == VacuumStatus.CANCELLED
+            and current.execution_arn in (None, execution_arn)
         ):
             return _run(current, admitted=False)  # cancelled before this execution began
         if current and runs_in(current, execution_arn):
@@ -90,7 +86,7 @@ def admit(execution_input: dict, execution_arn: str) -> dict:
             # admit whose first attempt bound the run, which has started since.
             renew_mutex(vacuum_id)
             return _run(current, admitted=True, phase="running")
-        state = current["status"] if current else "missing"
+        state = current.status if current else "missing"
         raise VacuumNotAdmitted(f"vacuum {vacuum_id} is not a pending run of this execution ({state})")
     renew_mutex(vacuum_id, extra_seconds=settings().vacuum_pending_seconds)
     audit(record, "admitted", execution=execution_arn.rsplit(":", 1)[-1])
@@ -115,11 +111,9 @@ def _admit_console_start(execution_input: dict, execution_arn: str) -> dict:
         source="console",
         actor=f"execution:{execution_arn.rsplit(':', 1)[-1]}",
     )
-    record["executionArn"] = execution_arn
+    record.execution_arn = execution_arn
     # A console start names its dry-run (dryRunId) in the input; it is bound like a request's.
-    record |= dry_run_binding.bind(
-        scope=start_.scope, orgcode=orgcode, dry_run=start_.dry_run, dry_run_id=start_.dry_run_id
-    )
+    dry_run_binding.bind(record, dry_run_id=start_.dry_run_id)
     open_record(record)
     audit(record, "requested")
     audit(record, "admitted", execution=execution_arn.rsplit(":", 1)[-1])
@@ -130,57 +124,54 @@ def start(vacuum_id: str, execution_arn: str) -> dict:
     """After the pending window: pending → running with the plan bound to the record (cancel may
     have won: then stop quietly)."""
     current = get(vacuum_id)
-    scope, orgcode, dry_run = current["scope"], current.get("orgcode"), bool(current["dryRun"])
+    scope, orgcode, dry_run = current.scope, current.orgcode, bool(current.dry_run)
     plan = plans.build_plan(load_registry(), scope, orgcode, purge.Limits.from_environment())
     bound = plans.bound_plan(plan, scope=scope, orgcode=orgcode, dry_run=dry_run)
-    leaves_window = current["status"] == "pending" and not dry_run
+    leaves_window = current.status == VacuumStatus.PENDING and not dry_run
     if leaves_window:
         _refuse_before_window_end(current, execution_arn)
         dry_run_binding.consume(current, bound, at=iso(utc_now()))
-    record = store.update_record(
+    record = store.apply(
         vacuum_id,
-        set_fields={
-            "status": "running",
-            "startedAt": iso(utc_now()),
-            "stats": plans.zero_stats(plan, scope),
-            "plan": plans.plan_attribute(bound),
-            "progress": plans.initial_progress(bound),
-            "inFlight": {},
-        },
-        from_statuses=("pending",),
-        execution_arn=execution_arn,
+        "start",
+        caller=execution_arn,
+        started_at=iso(utc_now()),
+        stats=plans.zero_stats(plan, scope),
+        plan=plans.plan_attribute(bound),
+        progress=plans.initial_progress(bound),
+        in_flight={},
     )
     if record is None:
         current = get(vacuum_id)
-        if current["status"] == "cancelled":
+        if current.status == VacuumStatus.CANCELLED:
             if leaves_window:
                 dry_run_binding.release(current)  # a run cancelled while pending uses no dry-run
             return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": False}
-        if runs_in(current, execution_arn) and current.get("plan"):
+        if runs_in(current, execution_arn) and current.plan:
             # A retry after a lost result: this execution's first attempt started the run (plan,
             # stats, audit entry); starting it again would reset nothing, so go on from there.
             renew_mutex(vacuum_id)
             return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": True}
-        raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {current['status']}, not pending; not starting it")
+        raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {current.status}, not pending; not starting it")
     renew_mutex(vacuum_id)
     if leaves_window:
         audit(record, "window-over", pendingSeconds=settings().vacuum_pending_seconds)
     units = [
-        {"unitId": entry["id"], "unit": purge.describe(purge.UNIT.validate_python(entry["unit"]))}
-        for entry in bound["units"]
+        {"unitId": entry.id, "unit": purge.describe(purge.UNIT.validate_python(entry.unit))}
+        for entry in bound.units
     ]
-    audit(record, "started", units=units, planDigest=bound["digest"])
+    audit(record, "started", units=units, planDigest=bound.digest)
     return {"vacuumId": vacuum_id, "dryRun": dry_run, "started": True}
 
 
-def _refuse_before_window_end(record: dict, execution_arn: str) -> None:
+def _refuse_before_window_end(record: VacuumRecord, execution_arn: str) -> None:
     """The pending window is the domain's rule, not only the ASL's Wait: a start sent early (by
     hand, with the waiting execution's ARN) is refused."""
-    created = parse_iso(record["createdAt"])
+    created = parse_iso(record.created_at)
     ends = created + timedelta(seconds=settings().vacuum_pending_seconds - CLOCK_SLACK_SECONDS)
     if utc_now() < ends:
         step_caller.refuse(
             "vacuum",
             f"its pending window runs until {iso(ends)}",
-            step_claim("start", record["vacuumId"], execution_arn),
+            step_claim("start", record.vacuum_id, execution_arn),
         )

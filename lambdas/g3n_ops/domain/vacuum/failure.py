@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 
 from g3n_ops.contract.errors import CODE_BY_CLASS_NAME, VacuumStepFailed
+from g3n_ops.contract.statuses import VacuumStatus
 from g3n_ops.domain.vacuum.maintenance_bracket import close_window
+from g3n_ops.domain.vacuum.records import VacuumError
 from g3n_ops.domain.vacuum.requests import mark_failed
 from g3n_ops.domain.vacuum.settle import drain_and_settle
 from g3n_ops.store import vacuum as store
@@ -34,13 +36,14 @@ def fail(state: dict, execution_arn: str) -> dict:
     name = caught.get("Error", "States.Unknown")
     # A stable code for the record (as every other answer has); the raw name stays in ``type``.
     code = CODE_BY_CLASS_NAME.get(name, VacuumStepFailed.code)
-    error = {"code": code, "type": name, "message": _error_message(caught)[:2000]}
+    error = VacuumError(code=code, type=name, message=_error_message(caught)[:2000])
     vacuum_id = state.get("vacuumId")
     record = store.get_record(vacuum_id) if vacuum_id else None
-    if record and record["status"] == "cancelling" and record.get("executionArn") == execution_arn:
+    owned = record is not None and record.execution_arn == execution_arn
+    if record and owned and record.status == VacuumStatus.CANCELLING:
         drain_and_settle(vacuum_id)  # cancelled once the chunks in flight are done
         return {"vacuumId": vacuum_id, "outcome": "cancelled"}
-    if record and record["status"] == "cancelled" and record.get("executionArn") == execution_arn:
+    if record and owned and record.status == VacuumStatus.CANCELLED:
         vacuum_mutex.release_mutex(vacuum_id)  # cancelled before runs settled (an older record)
         close_window(record, "was cancelled while running")
         return {"vacuumId": vacuum_id, "outcome": "cancelled"}
@@ -50,6 +53,6 @@ def fail(state: dict, execution_arn: str) -> dict:
     return {
         "vacuumId": vacuum_id,
         "outcome": "failed",
-        "error": {"Error": name, "Cause": error["message"]},
+        "error": {"Error": name, "Cause": error.message},
         "recorded": recorded,
     }

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from g3n_ops.contract.errors import VacuumIncomplete, VacuumNotAdmitted
 from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.statuses import VacuumStatus
 from g3n_ops.contract.timestamps import parse_iso
 from g3n_ops.domain import purge, step_caller
 from g3n_ops.domain.vacuum import plan as plans
@@ -20,23 +21,28 @@ from g3n_ops.domain.vacuum.audit import audit
 from g3n_ops.domain.vacuum.continuation import history_length
 from g3n_ops.domain.vacuum.maintenance_bracket import close_window
 from g3n_ops.domain.vacuum.mutex import renew_mutex
-from g3n_ops.domain.vacuum.records import get, iso, running, step_claim, utc_now
+from g3n_ops.domain.vacuum.records import VacuumRecord, get, iso, running, step_claim, utc_now
 from g3n_ops.observability import metrics
+from g3n_ops.records.vacuum import VerifyProgress
 from g3n_ops.store import vacuum as store
 from g3n_ops.store import vacuum_mutex
 
 
-def _refuse_unless_done(record: dict, step: str, execution_arn: str) -> None:
+def _done(progress: dict, name: str) -> bool:
+    entry = progress.get(name)
+    return bool(entry and entry.done)
+
+
+def _refuse_unless_done(record: VacuumRecord, step: str, execution_arn: str) -> None:
     """``verify`` and ``finalise`` come after every planned unit is purged (and ``finalise`` of a
     real run after every unit is verified); sent earlier, they would end a run half-way."""
-    claimed = step_claim(step, record["vacuumId"], execution_arn)
-    progress = record.get("progress") or {}
-    bound = plans.stored_plan(record) or {"units": []}
-    if not all((progress.get(entry["id"]) or {}).get("done") for entry in bound["units"]):
+    claimed = step_claim(step, record.vacuum_id, execution_arn)
+    progress = record.progress or {}
+    if not all(_done(progress, entry.id) for entry in plans.stored_units(record)):
         step_caller.refuse("vacuum", "units of the run are not purged yet", claimed)
-    if step == "finalise" and not record["dryRun"]:
-        checked = record.get("verifyProgress") or {}
-        if not all(checked.get(name, {}).get("done") for name in _verify_units(record)):
+    if step == "finalise" and not record.dry_run:
+        checked = record.verify_progress or {}
+        if not all(_done(checked, name) for name in _verify_units(record)):
             step_caller.refuse("vacuum", "the run is not verified yet", claimed)
 
 
@@ -50,14 +56,14 @@ def verify(vacuum_id: str, execution_arn: str) -> dict:
     record = running(vacuum_id, execution_arn)
     _refuse_unless_done(record, "verify", execution_arn)
     renew_mutex(vacuum_id)
-    started_ms = int(parse_iso(record["startedAt"]).timestamp() * 1000)
-    checked = dict(record.get("verifyProgress") or {})
+    started_ms = int(parse_iso(str(record.started_at)).timestamp() * 1000)
+    checked = dict(record.verify_progress or {})
     planned = _verify_units(record)
-    units = {name: unit for name, unit in planned.items() if not checked.get(name, {}).get("done")}
+    units = {name: unit for name, unit in planned.items() if not _done(checked, name)}
     limits = purge.Limits.from_environment()
 
     def check(name: str) -> purge.VerifyResult:
-        cursor = checked.get(name, {}).get("cursor")
+        cursor = checked[name].cursor if name in checked else None
         return purge.verify_chunk(
             units[name],
             json.loads(cursor) if cursor else None,
@@ -73,20 +79,15 @@ def verify(vacuum_id: str, execution_arn: str) -> dict:
         raise VacuumIncomplete(f"verification found data left in scope: {listed}")
     for name, result in results.items():
         cursor = None if result.cursor is None else json.dumps(result.cursor)
-        checked[name] = {"done": result.done, "cursor": cursor}
-    stored = store.update_record(
-        vacuum_id,
-        set_fields={"verifyProgress": checked},
-        from_statuses=("running",),
-        execution_arn=execution_arn,
-    )
+        checked[name] = VerifyProgress(done=result.done, cursor=cursor)
+    stored = store.apply(vacuum_id, "record-verified", caller=execution_arn, verify_progress=checked)
     if stored is None:
         running(vacuum_id, execution_arn)  # raises: cancelled (or taken over) meanwhile
     for name, result in results.items():
         if result.done:
             audit(stored or record, "unit-verified", once_per=_verify_key(name), unit=name, left=0)
     answer = {"vacuumId": vacuum_id, "dryRun": False, "checked": len(results)}
-    if all(checked.get(name, {}).get("done") for name in planned):
+    if all(_done(checked, name) for name in planned):
         audit(stored or record, "verified", units=len(planned), left=0)
         return answer | {"verified": True, "next": "finalise"}
     fits = rounds.verify_turn_fits(history_length(execution_arn), budget=rounds.history_budget())
@@ -98,7 +99,7 @@ def _verify_key(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
-def _verify_units(record: dict) -> dict[str, purge.WorkUnit]:
+def _verify_units(record: VacuumRecord) -> dict[str, purge.WorkUnit]:
     """The plan's units as verify reads them, by name: a table once, however many segments purged it."""
     units: dict[str, purge.WorkUnit] = {}
     for _, unit in plans.units_of(record):
@@ -120,23 +121,18 @@ def finalise(vacuum_id: str, execution_arn: str) -> dict:
     """running → completed (the totals were kept by the checkpoints' atomic ADDs); audit; free
     the mutex."""
     current = get(vacuum_id)
-    if current["status"] == "running":
+    if current.status == VacuumStatus.RUNNING:
         _refuse_unless_done(current, "finalise", execution_arn)
-    record = store.update_record(
-        vacuum_id,
-        set_fields={"status": "completed", "finishedAt": iso(utc_now())},
-        from_statuses=("running",),
-        execution_arn=execution_arn,
-    )
+    record = store.apply(vacuum_id, "complete", caller=execution_arn, finished_at=iso(utc_now()))
     if record is None:
         record = get(vacuum_id)
         # A retry after a lost result (the Lambda finished, its answer did not arrive): the record
         # is this execution's and completed already, so finish the same way again (both the
         # release and the audit entry are idempotent).
-        if not (record["status"] == "completed" and record.get("executionArn") == execution_arn):
-            raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {record['status']}; cannot complete it")
+        if not (record.status == VacuumStatus.COMPLETED and record.execution_arn == execution_arn):
+            raise VacuumNotAdmitted(f"vacuum {vacuum_id} is {record.status}; cannot complete it")
     vacuum_mutex.release_mutex(vacuum_id)
-    run_totals = record["stats"]["totals"]
+    run_totals = record.totals
     audit(record, "completed", totals=run_totals)
     close_window(record, "completed")
     metrics.add_metric(name=Metric.VACUUM_COMPLETED, unit="Count", value=1)

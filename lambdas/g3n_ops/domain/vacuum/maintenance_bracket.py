@@ -29,6 +29,7 @@ from g3n_ops.contract.statuses import MaintenanceStatus
 from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.domain import maintenance
 from g3n_ops.domain.vacuum.audit import audit
+from g3n_ops.domain.vacuum.records import VacuumRecord
 from g3n_ops.observability import logger, metrics
 from g3n_ops.settings import settings
 
@@ -38,8 +39,8 @@ PUBLIC_DESCRIPTION = "Scheduled maintenance: data maintenance in progress"
 PUBLIC_END_MESSAGE = "Maintenance is over."
 
 
-def _actor(record: dict) -> maintenance.Actor:
-    return maintenance.Actor(SOURCE, f"vacuum:{record['vacuumId']}")
+def _actor(record: VacuumRecord) -> maintenance.Actor:
+    return maintenance.Actor(SOURCE, f"vacuum:{record.vacuum_id}")
 
 
 def check_no_window_active() -> None:
@@ -52,7 +53,7 @@ def check_no_window_active() -> None:
         )
 
 
-def open_window(record: dict) -> str:
+def open_window(record: VacuumRecord) -> str:
     """Schedule a window starting now and start it at once; returns its id. The window is not
     auto-ended: the run ends it (past its duration it is flagged overrunning, which alarms)."""
     by = _actor(record)
@@ -91,21 +92,19 @@ def _discard(maintenance_id: str, by: maintenance.Actor) -> None:
         )
 
 
-def close_window(record: dict, outcome: str) -> str | None:
+def close_window(record: VacuumRecord, outcome: str) -> str | None:
     """End the run's window with the fixed public end message; how the run ended goes to the run's
     audit (``maintenance-ended``), a cancel's message to the window's history (neither is public).
     Returns what happened to the window (``ended``, ``cancelled``, ``already-<status>``,
     ``not-ended``) or None if the run has none."""
-    maintenance_id = record.get("maintenanceId")
+    maintenance_id = record.maintenance_id
     if not maintenance_id:
         return None
     by = _actor(record)
     try:
         current = maintenance.get(maintenance_id)
         if current.status == MaintenanceStatus.SCHEDULED:
-            maintenance.cancel(
-                maintenance_id, by, message=f"cancelled: vacuum {record['vacuumId']} {outcome}"
-            )
+            maintenance.cancel(maintenance_id, by, message=f"cancelled: vacuum {record.vacuum_id} {outcome}")
             result = "cancelled"
         elif current.status == MaintenanceStatus.ACTIVE:
             maintenance.end_window(maintenance_id, PUBLIC_END_MESSAGE, by)
@@ -118,7 +117,7 @@ def close_window(record: dict, outcome: str) -> str | None:
         message = error.message if isinstance(error, OpsError) else str(error)
         logger.error(
             "vacuum maintenance window not ended",
-            extra={"vacuumId": record["vacuumId"], "maintenanceId": maintenance_id, "error": message},
+            extra={"vacuumId": record.vacuum_id, "maintenanceId": maintenance_id, "error": message},
         )
         metrics.add_metric(name=Metric.VACUUM_MAINTENANCE_NOT_ENDED, unit="Count", value=1)
         audit(

@@ -18,11 +18,11 @@ def take_mutex(vacuum_id: str, *, extra_seconds: int = 0) -> None:
     now = int(time.time())
     if store.take_mutex(vacuum_id, now=now, lease_expires_at=now + LEASE_SECONDS + extra_seconds):
         return
-    holder = store.read_mutex() or {}
-    expires = holder.get("leaseExpiresAt")
+    holder = store.read_mutex()
+    expires = holder.lease_expires_at if holder else None
     until = iso(datetime.fromtimestamp(expires, UTC)) if expires else "unknown"
     raise VacuumMutexLocked(
-        f"another vacuum holds the mutex: {holder.get('owner', 'unknown')} (lease until {until}); "
+        f"another vacuum holds the mutex: {holder.owner if holder else 'unknown'} (lease until {until}); "
         "wait for it to finish or cancel it"
     )
 

@@ -14,7 +14,8 @@ import json
 from g3n_ops.contract.errors import VacuumPlanViolation
 from g3n_ops.domain import purge
 from g3n_ops.domain.vacuum.audit import audit
-from g3n_ops.domain.vacuum.records import Scope
+from g3n_ops.domain.vacuum.records import Scope, VacuumRecord
+from g3n_ops.records.vacuum import BoundPlan, PlanEntry, UnitProgress
 from g3n_ops.registry import Registry, load_registry
 
 COUNTERS = ("items", "objects", "bytes", "uploads")  # uploads: aborted S3 multipart uploads
@@ -52,12 +53,14 @@ def build_plan(registry: Registry, scope: Scope, orgcode: str | None, limits: pu
     return {"tables": tables, "buckets": buckets, "logGroups": log_groups}
 
 
-def bound_plan(plan: dict, *, scope: Scope, orgcode: str | None, dry_run: bool) -> dict:
+def bound_plan(plan: dict, *, scope: Scope, orgcode: str | None, dry_run: bool) -> BoundPlan:
     """The plan as stored on the record: every unit with an id (tables, buckets and log groups in
     one list, purged together) and a digest over units, scope, orgcode and dryRun."""
     units = [*plan["tables"], *plan["buckets"], *plan["logGroups"]]
     listed = [{"id": f"u{index:04d}", "unit": unit} for index, unit in enumerate(units)]
-    return {"units": listed, "digest": digest(listed, scope=scope, orgcode=orgcode, dry_run=dry_run)}
+    return BoundPlan.model_validate(
+        {"units": listed, "digest": digest(listed, scope=scope, orgcode=orgcode, dry_run=dry_run)}
+    )
 
 
 def digest(units: list[dict], *, scope: str, orgcode: str | None, dry_run: bool) -> str:
@@ -65,33 +68,39 @@ def digest(units: list[dict], *, scope: str, orgcode: str | None, dry_run: bool)
     return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def touched_digest(units: list[dict]) -> str:
+def touched_digest(units: list[PlanEntry]) -> str:
     """What a plan touches, however it is cut: the units' resources and lookups, without their ids
     or scan segments (a table's item count, and so its segments, may change between a dry-run and
     its real run; what the run may touch may not)."""
     touched = sorted(
         {
-            json.dumps({k: v for k, v in entry["unit"].items() if k not in SEGMENT_FIELDS}, sort_keys=True)
+            json.dumps({k: v for k, v in entry.unit.items() if k not in SEGMENT_FIELDS}, sort_keys=True)
             for entry in units
         }
     )
     return hashlib.sha256(json.dumps(touched).encode()).hexdigest()
 
 
-def stored_plan(record: dict) -> dict | None:
+def stored_plan(record: VacuumRecord | None) -> BoundPlan | None:
     """The plan bound to the record (kept as JSON text: one attribute, cheap to read)."""
-    text = record.get("plan")
-    return json.loads(text) if isinstance(text, str) and text else None
+    text = record.plan if record else None
+    return BoundPlan.model_validate_json(text) if isinstance(text, str) and text else None
 
 
-def plan_attribute(bound: dict) -> str:
-    return json.dumps(bound, sort_keys=True, separators=(",", ":"))
+def stored_units(record: VacuumRecord | None) -> list[PlanEntry]:
+    """The units of the plan bound to the record (none before it started)."""
+    stored = stored_plan(record)
+    return stored.units if stored else []
 
 
-def initial_progress(stored: dict) -> dict:
+def plan_attribute(bound: BoundPlan) -> str:
+    return json.dumps(bound.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+def initial_progress(stored: BoundPlan) -> dict[str, UnitProgress]:
     """Each unit: where to go on from (``cursor``, JSON), whether it is ``done``, and ``seq``, the
     number of checkpoints committed (the condition that makes each commit happen once)."""
-    return {entry["id"]: {"seq": 0, "cursor": None, "done": False} for entry in stored["units"]}
+    return {entry.id: UnitProgress(seq=0, cursor=None, done=False) for entry in stored.units}
 
 
 def zero_stats(plan: dict, scope: Scope) -> dict:
@@ -113,13 +122,12 @@ def totals(services: dict[str, dict]) -> dict[str, int]:
     return summed
 
 
-def units_of(record: dict) -> list[tuple[str, purge.WorkUnit]]:
+def units_of(record: VacuumRecord) -> list[tuple[str, purge.WorkUnit]]:
     """Every unit of the record's plan, checked (see ``planned_unit``)."""
-    stored = stored_plan(record) or {"units": []}
-    return [(entry["id"], planned_unit(record, entry["id"])) for entry in stored["units"]]
+    return [(entry.id, planned_unit(record, entry.id)) for entry in stored_units(record)]
 
 
-def planned_unit(record: dict, unit_id: str) -> purge.WorkUnit:
+def planned_unit(record: VacuumRecord, unit_id: str) -> purge.WorkUnit:
     """The unit ``unit_id`` of the record's stored plan, after checking that the plan is intact
     (digest over the record's own scope, orgcode and dryRun), that the unit fits the run's scope
     and that it names the registry's resources. Anything else is a plan violation."""
@@ -129,12 +137,11 @@ def planned_unit(record: dict, unit_id: str) -> purge.WorkUnit:
         stored = None
     if not stored:
         raise violation(record, unit_id, "the run has no stored plan")
-    expected = digest(
-        stored["units"], scope=record["scope"], orgcode=record.get("orgcode"), dry_run=record["dryRun"]
-    )
-    if stored.get("digest") != expected:
+    listed = [entry.model_dump(mode="json") for entry in stored.units]
+    expected = digest(listed, scope=str(record.scope), orgcode=record.orgcode, dry_run=record.dry_run)
+    if stored.digest != expected:
         raise violation(record, unit_id, "the stored plan does not match its digest")
-    raw = next((entry["unit"] for entry in stored["units"] if entry["id"] == unit_id), None)
+    raw = next((entry.unit for entry in stored.units if entry.id == unit_id), None)
     if raw is None:
         raise violation(record, unit_id, f"unit {unit_id!r:.40} is not in the run's plan")
     unit = purge.UNIT.validate_python(raw)
@@ -142,14 +149,14 @@ def planned_unit(record: dict, unit_id: str) -> purge.WorkUnit:
     return unit
 
 
-def _check_scope(record: dict, unit_id: str, unit: purge.WorkUnit) -> None:
-    org = record.get("orgcode") if record["scope"] == "org" else None
+def _check_scope(record: VacuumRecord, unit_id: str, unit: purge.WorkUnit) -> None:
+    org = record.orgcode if record.scope == "org" else None
     if unit.orgcode != org:
         raise violation(record, unit_id, "the unit's orgcode is not the run's")
-    if isinstance(unit, purge.LogGroupUnit) and record["scope"] != "all":
+    if isinstance(unit, purge.LogGroupUnit) and record.scope != "all":
         raise violation(record, unit_id, "log groups are purged by vacuum-all only")
     service = next((s for s in load_registry().services if s.code == unit.service), None)
-    if service is None or (record["scope"] == "org" and not service.org_scoped):
+    if service is None or (record.scope == "org" and not service.org_scoped):
         raise violation(record, unit_id, f"service {unit.service!r:.40} is not in the run's scope")
     names = {
         purge.TableUnit: [t.name for t in service.tables],
@@ -161,7 +168,7 @@ def _check_scope(record: dict, unit_id: str, unit: purge.WorkUnit) -> None:
         raise violation(record, unit_id, f"{name!r:.80} is not a registry resource of {unit.service}")
 
 
-def violation(record: dict, unit_id: str, why: str) -> VacuumPlanViolation:
+def violation(record: VacuumRecord, unit_id: str, why: str) -> VacuumPlanViolation:
     message = f"refused: {why}; nothing was deleted"
     audit(record, "plan-violation", unitId=str(unit_id)[:80], message=message)
-    return VacuumPlanViolation(f"vacuum {record['vacuumId']}: {message}")
+    return VacuumPlanViolation(f"vacuum {record.vacuum_id}: {message}")

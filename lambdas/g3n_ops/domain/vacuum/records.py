@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Literal
 
 from g3n_ops.contract.errors import VacuumNotAdmitted, VacuumNotFound
+from g3n_ops.contract.statuses import VacuumStatus
 from g3n_ops.contract.timestamps import iso, utc_now
+from g3n_ops.records.vacuum import Scope, VacuumError, VacuumRecord, VacuumStats
 from g3n_ops.store import vacuum as store
 
-Scope = Literal["all", "org"]
+__all__ = ["Scope", "VacuumError", "VacuumRecord", "iso", "utc_now"]
 
 # Kept on the record for the steps, not shown: the bound plan and each unit's progress.
 INTERNAL_FIELDS = ("pk", "kind", "sortKey", "plan", "progress", "continuation", "inFlight")
@@ -29,51 +30,52 @@ def new_vacuum_id(moment: datetime) -> str:
     return f"{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def public(record: dict) -> dict:
+def public(record: VacuumRecord) -> dict:
     """The record as the CLI contract shows it."""
-    document = {field: record.get(field) for field in FIELD_ORDER if field in record or field in ALWAYS_SHOWN}
+    stored = record.document()
+    document = {field: stored.get(field) for field in FIELD_ORDER if field in stored or field in ALWAYS_SHOWN}
     hidden = (*document, *INTERNAL_FIELDS)
-    shown = document | {key: value for key, value in record.items() if key not in hidden}
-    if record.get("inFlight"):  # what a cancelling or failing run still waits for
-        shown["chunksInFlight"] = len(record["inFlight"])
+    shown = document | {key: value for key, value in stored.items() if key not in hidden}
+    if record.in_flight:  # what a cancelling or failing run still waits for
+        shown |= {"chunksInFlight": len(record.in_flight)}
     return shown
 
 
 def new_record(
     *, vacuum_id: str, scope: Scope, orgcode: str | None, dry_run: bool, reason: str, source: str, actor
-) -> dict:
-    return {
-        "vacuumId": vacuum_id,
-        "status": "pending",
-        "scope": scope,
-        "orgcode": orgcode,
-        "dryRun": dry_run,
-        "reason": reason,
-        "source": source,
-        "actor": actor,
-        "createdAt": iso(utc_now()),
-        "stats": {"services": {}, "totals": {}},
-    }
+) -> VacuumRecord:
+    return VacuumRecord(
+        vacuum_id=vacuum_id,
+        status=VacuumStatus.PENDING,
+        scope=scope,
+        orgcode=orgcode,
+        dry_run=dry_run,
+        reason=reason,
+        source=source,
+        actor=actor,
+        created_at=iso(utc_now()),
+        stats=VacuumStats(services={}, totals={}),
+    )
 
 
-def get(vacuum_id: str) -> dict:
+def get(vacuum_id: str) -> VacuumRecord:
     record = store.get_record(vacuum_id)
     if record is None:
         raise VacuumNotFound(f"no vacuum with id {vacuum_id}")
     return record
 
 
-def runs_in(record: dict, execution_arn: str) -> bool:
-    return record["status"] == "running" and record.get("executionArn") == execution_arn
+def runs_in(record: VacuumRecord, execution_arn: str) -> bool:
+    return record.status == VacuumStatus.RUNNING and record.execution_arn == execution_arn
 
 
-def running(vacuum_id: str, execution_arn: str) -> dict:
+def running(vacuum_id: str, execution_arn: str) -> VacuumRecord:
     """The record, if it is running as this execution's run (else the run stops here)."""
     record = get(vacuum_id)
-    if record["status"] != "running" or record.get("executionArn") != execution_arn:
+    if not runs_in(record, execution_arn):
         raise VacuumNotAdmitted(
-            f"vacuum {vacuum_id} is {record['status']}"
-            + ("" if record.get("executionArn") == execution_arn else " in another execution")
+            f"vacuum {vacuum_id} is {record.status}"
+            + ("" if record.execution_arn == execution_arn else " in another execution")
             + ", not running in this one; stopping"
         )
     return record

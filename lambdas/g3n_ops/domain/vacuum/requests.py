@@ -18,6 +18,7 @@ from g3n_ops.contract.errors import (
     VacuumStepFailed,
 )
 from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.statuses import VacuumStatus
 from g3n_ops.domain import dry_run_binding
 from g3n_ops.domain.vacuum.audit import audit
 from g3n_ops.domain.vacuum.checks import check_allowed, check_request
@@ -25,6 +26,8 @@ from g3n_ops.domain.vacuum.maintenance_bracket import check_no_window_active, cl
 from g3n_ops.domain.vacuum.mutex import take_mutex
 from g3n_ops.domain.vacuum.records import (
     Scope,
+    VacuumError,
+    VacuumRecord,
     execution_arn,
     execution_name,
     get,
@@ -45,17 +48,17 @@ from g3n_ops.store import vacuum_mutex
 START_RETRY_SECONDS = 10.0
 
 
-def open_record(record: dict) -> None:
+def open_record(record: VacuumRecord) -> None:
     """Take the mutex and write the pending record (the mutex is freed if the write fails)."""
-    take_mutex(record["vacuumId"], extra_seconds=settings().vacuum_pending_seconds)
+    take_mutex(record.vacuum_id, extra_seconds=settings().vacuum_pending_seconds)
     try:
         created = store.create_record(record)
     except (ClientError, BotoCoreError):
-        vacuum_mutex.release_mutex(record["vacuumId"])
+        vacuum_mutex.release_mutex(record.vacuum_id)
         raise
     if not created:  # ids are random; a clash means a retried request, not a second run
-        vacuum_mutex.release_mutex(record["vacuumId"])
-        raise InvalidInput(f"vacuum {record['vacuumId']} exists already")
+        vacuum_mutex.release_mutex(record.vacuum_id)
+        raise InvalidInput(f"vacuum {record.vacuum_id} exists already")
 
 
 def request(
@@ -89,12 +92,12 @@ def request(
         actor=actor,
     )
     if request_id:
-        record["requestId"] = request_id
-    record |= dry_run_binding.bind(scope=scope, orgcode=orgcode, dry_run=dry_run, dry_run_id=dry_run_id)
-    vacuum_id = record["vacuumId"]
+        record.request_id = request_id
+    dry_run_binding.bind(record, dry_run_id=dry_run_id)
+    vacuum_id = record.vacuum_id
     try:
         if with_maintenance:
-            record["withMaintenance"] = True
+            record.with_maintenance = True
             check_no_window_active()
         open_record(record)
     except (VacuumMutexLocked, MaintenanceAlreadyActive):
@@ -105,17 +108,13 @@ def request(
     audit(record, "requested")
     if with_maintenance:
         record = _bracket_with_window(record)
-        if record["status"] != "pending":
+        if record.status != VacuumStatus.PENDING:
             return public(record)  # cancelled while its window opened: nothing to start
     execution_input = {"vacuumId": vacuum_id, "scope": scope, "orgcode": orgcode, "dryRun": dry_run}
     started = _start_execution(vacuum_id, execution_name(vacuum_id), execution_input, failed_arn=None)
     # Admit may have bound the ARN already; either way it is this execution's.
-    bound = store.update_record(
-        vacuum_id,
-        set_fields={"executionArn": started["executionArn"]},
-        execution_arn=started["executionArn"],
-        execution_arn_unset_ok=True,
-    )
+    arn = started["executionArn"]
+    bound = store.apply(vacuum_id, "bind-started", caller=arn, execution_arn=arn)
     metrics.add_metric(name=Metric.VACUUM_REQUESTED, unit="Count", value=1)
     return public(bound or store.get_record(vacuum_id) or record)
 
@@ -135,32 +134,32 @@ def _check_with_maintenance(with_maintenance: bool, *, scope: Scope, dry_run: bo
         )
 
 
-def _bracket_with_window(record: dict) -> dict:
+def _bracket_with_window(record: VacuumRecord) -> VacuumRecord:
     """Open the run's window and name it on the record. If it cannot be opened the run fails
     before any execution started (mutex freed, the error says why); if the run was cancelled
     meanwhile, the window is ended again."""
-    vacuum_id = record["vacuumId"]
+    vacuum_id = record.vacuum_id
     try:
         maintenance_id = open_window(record)
     except (OpsError, ClientError, BotoCoreError) as error:
         code = error.code if isinstance(error, OpsError) else VacuumStartFailed.code
         message = f"the maintenance window could not be opened: {getattr(error, 'message', error)}"
-        mark_failed(vacuum_id, {"code": code, "message": message}, execution_arn=None)
+        mark_failed(vacuum_id, VacuumError(code=code, message=message), execution_arn=None)
         raise
-    named = store.update_record(
-        vacuum_id, set_fields={"maintenanceId": maintenance_id}, from_statuses=("pending",)
-    )
+    named = store.apply(vacuum_id, "name-window", maintenance_id=maintenance_id)
     if named is None:
-        close_window({**record, "maintenanceId": maintenance_id}, "was cancelled before it started")
+        close_window(
+            record.model_copy(update={"maintenance_id": maintenance_id}), "was cancelled before it started"
+        )
         return get(vacuum_id)
     return named
 
 
-def _run_of_request(request_id: str | None) -> dict | None:
+def _run_of_request(request_id: str | None) -> VacuumRecord | None:
     """The run holding the mutex if the same request (a client retry) started it."""
     holder = vacuum_mutex.read_mutex() if request_id else None
-    record = store.get_record(holder["owner"]) if holder else None
-    return record if record and record.get("requestId") == request_id else None
+    record = store.get_record(holder.owner) if holder else None
+    return record if record and record.request_id == request_id else None
 
 
 # An execution can end without reaching its own "Record failure" step: stopped from the console,
@@ -172,21 +171,21 @@ ENDED_WITHOUT_OUTCOME = ("FAILED", "ABORTED", "TIMED_OUT")
 
 def status(vacuum_id: str) -> dict:
     record = get(vacuum_id)
-    arn = record.get("executionArn")
-    if record["status"] in ("pending", "running") and arn:
+    arn = record.execution_arn
+    if record.status in (VacuumStatus.PENDING, VacuumStatus.RUNNING) and arn:
         ended = _execution_status(arn)
         if ended in ENDED_WITHOUT_OUTCOME:
-            error = {
-                "code": VacuumStepFailed.code,
-                "type": f"Execution{ended.title().replace('_', '')}",
-                "message": f"the execution ended {ended} without recording an outcome",
-            }
+            error = VacuumError(
+                code=VacuumStepFailed.code,
+                type=f"Execution{ended.title().replace('_', '')}",
+                message=f"the execution ended {ended} without recording an outcome",
+            )
             if mark_failed(vacuum_id, error, execution_arn=arn):
                 settle(vacuum_id)
                 record = get(vacuum_id)
-    elif record["status"] in FINAL_OF and arn and _ended(arn):
+    elif record.status in FINAL_OF and arn and _ended(arn):
         record = settle(vacuum_id) or get(vacuum_id)
-    elif record["status"] == "cancelled" and arn and _holds_mutex(vacuum_id) and _ended(arn):
+    elif record.status == VacuumStatus.CANCELLED and arn and _holds_mutex(vacuum_id) and _ended(arn):
         vacuum_mutex.release_mutex(vacuum_id)  # a run cancelled before runs settled (older records)
         close_window(record, "was cancelled while running")
     return public(record)
@@ -197,7 +196,8 @@ def _ended(arn: str) -> bool:
 
 
 def _holds_mutex(vacuum_id: str) -> bool:
-    return (vacuum_mutex.read_mutex() or {}).get("owner") == vacuum_id
+    holder = vacuum_mutex.read_mutex()
+    return holder is not None and holder.owner == vacuum_id
 
 
 def _execution_status(arn: str) -> str | None:
@@ -214,39 +214,28 @@ def cancel(vacuum_id: str, *, actor: str | None, source: str) -> dict:
     chunks stop at their next checkpoint (counts committed) and start no more; the run settles to
     ``cancelled`` once its execution has wound down and no chunk is in flight (settle.py)."""
     now = iso(utc_now())
-    record = store.update_record(
-        vacuum_id,
-        set_fields={
-            "status": "cancelled",
-            "finishedAt": now,
-            "cancelledBy": actor,
-            "cancelledWhile": "pending",
-        },
-        from_statuses=("pending",),
+    record = store.apply(
+        vacuum_id, "cancel-pending", finished_at=now, cancelled_by=actor, cancelled_while="pending"
     )
     if record is None:
-        record = store.update_record(
+        record = store.apply(
             vacuum_id,
-            set_fields={
-                "status": "cancelling",
-                "cancelRequestedAt": now,
-                "cancelledBy": actor,
-                "cancelledWhile": "running",
-            },
-            from_statuses=("running",),
+            "cancel-running",
+            cancel_requested_at=now,
+            cancelled_by=actor,
+            cancelled_while="running",
         )
         if record is None:
             current = get(vacuum_id)
             raise VacuumNotCancellable(
-                f"vacuum {vacuum_id} is {current['status']}; only a pending or running vacuum can be "
-                "cancelled"
+                f"vacuum {vacuum_id} is {current.status}; only a pending or running vacuum can be cancelled"
             )
         audit(record, "cancel-requested", by=actor, via=source, cancelledWhile="running")
         return public(record)
-    if record.get("executionArn"):
+    if record.execution_arn:
         try:
             executions.stop(
-                execution_arn=record["executionArn"],
+                execution_arn=record.execution_arn,
                 error="VacuumCancelled",
                 cause=f"cancelled by {actor or 'an operator'} ({source})",
             )
@@ -265,33 +254,29 @@ def resume(vacuum_id: str, *, actor: str | None, source: str) -> dict:
     execution ``vacuum-<id>-r<attempt>``, through the mutex."""
     check_allowed()
     record = get(vacuum_id)
-    if record["status"] != "failed" or not record.get("plan"):
-        why = "it never started (no plan): request a new run" if record["status"] == "failed" else ""
+    if record.status != VacuumStatus.FAILED or not record.plan:
+        why = "it never started (no plan): request a new run" if record.status == VacuumStatus.FAILED else ""
         raise VacuumNotResumable(
-            f"vacuum {vacuum_id} is {record['status']}; only a failed run can be resumed {why}".strip()
+            f"vacuum {vacuum_id} is {record.status}; only a failed run can be resumed {why}".strip()
         )
     take_mutex(vacuum_id)
-    attempt = int(record.get("attempt") or 1) + 1
+    attempt = int(record.attempt or 1) + 1
     name = execution_name(vacuum_id, attempt=attempt)
     arn = execution_arn(settings().vacuum_state_machine_arn, name)
-    resumed = store.update_record(
+    resumed = store.apply(
         vacuum_id,
-        set_fields={
-            "status": "running",
-            "attempt": attempt,
-            "executionArn": arn,
-            "continuation": 0,
-            "resumedAt": iso(utc_now()),
-            "resumedBy": actor,
-            "inFlight": {},
-        },
-        remove_fields=("error", "finishedAt"),
-        from_statuses=("failed",),
+        "resume",
+        attempt=attempt,
+        execution_arn=arn,
+        continuation=0,
+        resumed_at=iso(utc_now()),
+        resumed_by=actor,
+        in_flight={},
     )
     if resumed is None:
         vacuum_mutex.release_mutex(vacuum_id)
-        raise VacuumNotResumable(f"vacuum {vacuum_id} changed meanwhile; it is {get(vacuum_id)['status']}")
-    audit(resumed, "resumed", by=actor, via=source, previousError=record.get("error"))
+        raise VacuumNotResumable(f"vacuum {vacuum_id} changed meanwhile; it is {get(vacuum_id).status}")
+    audit(resumed, "resumed", by=actor, via=source, previousError=record.error)
     _start_execution(vacuum_id, name, {"vacuumId": vacuum_id, "attempt": attempt}, failed_arn=arn)
     metrics.add_metric(name=Metric.VACUUM_RESUMED, unit="Count", value=1)
     return public(resumed)
@@ -311,30 +296,28 @@ def _start_execution(vacuum_id: str, name: str, execution_input: dict, *, failed
         )
     except (ClientError, BotoCoreError, AwsThrottled, AwsServerError) as error:
         message = f"could not start the vacuum state machine: {error}"
-        mark_failed(vacuum_id, {"code": VacuumStartFailed.code, "message": message}, execution_arn=failed_arn)
+        mark_failed(
+            vacuum_id, VacuumError(code=VacuumStartFailed.code, message=message), execution_arn=failed_arn
+        )
         raise VacuumStartFailed(message) from None
 
 
-def mark_failed(vacuum_id: str, error: dict, *, execution_arn: str | None) -> bool:
+def mark_failed(vacuum_id: str, error: VacuumError, *, execution_arn: str | None) -> bool:
     """pending → failed (nothing ran: free the mutex, audit, at once), running → failing (chunks
     may be in flight: the run settles to failed once they are gone, settle.py), keeping the
     partial stats. Only the execution the record belongs to may fail it (``None``: the request
     handler, before any execution existed). True if the record changed."""
-    finished = {"status": "failed", "finishedAt": iso(utc_now()), "error": error}
-    record = store.update_record(
-        vacuum_id, set_fields=finished, from_statuses=("pending",), execution_arn=execution_arn
+    record = store.apply(
+        vacuum_id, "fail-pending", caller=execution_arn, finished_at=iso(utc_now()), error=error
     )
     if record is not None:
         vacuum_mutex.release_mutex(vacuum_id)
-        audit(record, "failed", error=error, totals=record.get("stats", {}).get("totals"))
-        close_window(record, f"failed ({error.get('code')})")
+        audit(record, "failed", error=error, totals=record.totals)
+        close_window(record, f"failed ({error.code})")
         metrics.add_metric(name=Metric.VACUUM_FAILED, unit="Count", value=1)
         return True
-    record = store.update_record(
-        vacuum_id,
-        set_fields={"status": "failing", "error": error, "failingAt": iso(utc_now())},
-        from_statuses=("running",),
-        execution_arn=execution_arn,
+    record = store.apply(
+        vacuum_id, "fail-running", caller=execution_arn, error=error, failing_at=iso(utc_now())
     )
     if record is None:
         return False

@@ -16,15 +16,18 @@ from __future__ import annotations
 import time
 
 from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.statuses import VacuumStatus
 from g3n_ops.contract.timestamps import iso, utc_now
 from g3n_ops.domain.vacuum.audit import audit
 from g3n_ops.domain.vacuum.maintenance_bracket import close_window
-from g3n_ops.domain.vacuum.records import get
+from g3n_ops.domain.vacuum.records import VacuumRecord, get
 from g3n_ops.observability import metrics
 from g3n_ops.store import vacuum as store
 from g3n_ops.store import vacuum_mutex
 
-FINAL_OF = {"cancelling": "cancelled", "failing": "failed"}
+FINAL_OF = {VacuumStatus.CANCELLING: VacuumStatus.CANCELLED, VacuumStatus.FAILING: VacuumStatus.FAILED}
+# The transition (records.vacuum.TRANSITIONS) that settles each.
+SETTLE = {VacuumStatus.CANCELLING: "settle-cancelled", VacuumStatus.FAILING: "settle-failed"}
 # A chunk's lease: the steps function's timeout (a chunk cannot outlive its invocation).
 CHUNK_LEASE_SECONDS = 900
 # How long the run's own failure step waits for its chunks in flight before leaving the run to
@@ -33,49 +36,44 @@ DRAIN_SECONDS = 120.0
 DRAIN_POLL_SECONDS = 0.2
 
 
-def in_flight(record: dict, *, now: float | None = None) -> list[str]:
+def in_flight(record: VacuumRecord, *, now: float | None = None) -> list[str]:
     """The chunks still running (announced and within their lease)."""
     moment = time.time() if now is None else now
-    return [token for token, until in (record.get("inFlight") or {}).items() if float(until) > moment]
+    return [token for token, until in (record.in_flight or {}).items() if float(until) > moment]
 
 
-def settle(vacuum_id: str) -> dict | None:
+def settle(vacuum_id: str) -> VacuumRecord | None:
     """cancelling → cancelled / failing → failed if no chunk is in flight; the caller knows the
     execution has ended. Returns the settled record, or None (not settling, or not yet)."""
     record = get(vacuum_id)
-    final = FINAL_OF.get(record["status"])
+    final = FINAL_OF.get(record.status)
     if final is None or in_flight(record):
         return None
-    settled = store.update_record(
-        vacuum_id,
-        set_fields={"status": final, "finishedAt": iso(utc_now())},
-        remove_fields=("inFlight",),
-        from_statuses=(record["status"],),
-    )
+    settled = store.apply(vacuum_id, SETTLE[record.status], finished_at=iso(utc_now()))
     if settled is None:
         return None  # settled by someone else meanwhile
     vacuum_mutex.release_mutex(vacuum_id)
-    totals = (settled.get("stats") or {}).get("totals")
-    if final == "cancelled":
-        audit(settled, "cancelled", by=settled.get("cancelledBy"), cancelledWhile="running", totals=totals)
+    totals = settled.totals
+    if final == VacuumStatus.CANCELLED:
+        audit(settled, "cancelled", by=settled.cancelled_by, cancelledWhile="running", totals=totals)
         close_window(settled, "was cancelled while running")
         metrics.add_metric(name=Metric.VACUUM_CANCELLED, unit="Count", value=1)
     else:
-        error = settled.get("error") or {}
-        audit(settled, "failed", error=error, totals=totals)
-        close_window(settled, f"failed ({error.get('code')})")
+        error = settled.error
+        audit(settled, "failed", error=error or {}, totals=totals)
+        close_window(settled, f"failed ({error.code if error else None})")
         metrics.add_metric(name=Metric.VACUUM_FAILED, unit="Count", value=1)
     return settled
 
 
-def drain_and_settle(vacuum_id: str, *, budget: float = DRAIN_SECONDS) -> dict | None:
+def drain_and_settle(vacuum_id: str, *, budget: float = DRAIN_SECONDS) -> VacuumRecord | None:
     """From the run's own failure step (its Map has ended): wait for the chunks in flight, then
     settle. None if they outlast ``budget``: the run stays cancelling/failing for the
     execution-status function or a status read to settle once they are gone."""
     deadline = time.monotonic() + budget
     while True:
         settled = settle(vacuum_id)
-        if settled is not None or get(vacuum_id)["status"] not in FINAL_OF:
+        if settled is not None or get(vacuum_id).status not in FINAL_OF:
             return settled
         if time.monotonic() > deadline:
             return None
