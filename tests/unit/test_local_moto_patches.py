@@ -8,6 +8,7 @@ import time
 
 import boto3
 import pytest
+from moto.dynamodb.responses import DynamoResult
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
     StateTaskServiceLambda,
 )
@@ -108,3 +109,65 @@ def test_sessions_of_the_local_stack_share_the_models_they_load(local_stack):
     began = time.thread_time()
     second.client("lambda", region_name="us-east-1")
     assert time.thread_time() - began < 0.06  # ~15 ms; ~110 ms when it reads the models again
+
+
+def test_item_answers_are_what_motos_own_serializer_gives(local_stack, monkeypatch):
+    """The JSON fast path for item answers against moto's generic serializer, on an item of every
+    attribute type, through each item operation."""
+    table = "serializer-check"
+    ddb = boto3.client("dynamodb")
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    item = {
+        "pk": {"S": "p"}, "sk": {"N": "1"}, "blob": {"B": b"\x00\xffbytes"}, "yes": {"BOOL": True},
+        "nothing": {"NULL": True}, "names": {"SS": ["a", "b"]}, "numbers": {"NS": ["1", "2.5"]},
+        "blobs": {"BS": [b"x", b"\x01"]},
+        "nested": {"M": {"list": {"L": [{"S": "s"}, {"N": "3"}, {"M": {"deep": {"B": b"d"}}}]}}},
+    }  # fmt: skip
+    key = {"pk": {"S": "p"}, "sk": {"N": "1"}}
+
+    def answers() -> list[dict]:
+        calls = [
+            lambda: ddb.put_item(TableName=table, Item=item, ReturnValues="ALL_OLD"),
+            lambda: ddb.get_item(TableName=table, Key=key),
+            lambda: ddb.get_item(
+                TableName=table,
+                Key=key,
+                ProjectionExpression="nested, #b",
+                ExpressionAttributeNames={"#b": "blob"},
+            ),
+            lambda: ddb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET yes = :no",
+                ExpressionAttributeValues={":no": {"BOOL": False}},
+                ReturnValues="ALL_NEW",
+                ReturnConsumedCapacity="TOTAL",
+            ),
+            lambda: ddb.query(
+                TableName=table,
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": "p"}},
+                Limit=1,
+            ),
+            lambda: ddb.scan(TableName=table, Limit=1),
+            lambda: ddb.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD"),
+        ]
+        found = []
+        for call in calls:
+            answer = call()
+            answer.pop("ResponseMetadata")
+            found.append(answer)
+        return found
+
+    fast = answers()
+    assert fast[1]["Item"] == item and fast[-1]["Attributes"]["blob"] == {"B": b"\x00\xffbytes"}
+    monkeypatch.setattr(DynamoResult, "execute_result", DynamoResult.execute_result.generic)
+    assert answers() == fast
