@@ -25,17 +25,14 @@ from enum import StrEnum
 from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from g3n_ops.contract.statuses import MaintenanceStatus
+from g3n_ops.records.base import Part, StoredRecord
 
 
-class _Part(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="allow")
-
-    def document(self) -> dict:
-        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+class _Part(Part):
+    model_config = ConfigDict(frozen=True)
 
 
 class LatestUpdate(_Part):
@@ -66,9 +63,11 @@ class HistoryEntry(_Part):
     message: str | None
 
 
-class MaintenanceRecord(_Part):
+class MaintenanceRecord(StoredRecord):
     """A maintenance window (docs/recap.md#the-maintenance-record). Immutable: a change is a new
     record (``model_copy(update=...)``) and a conditional write (store.maintenance.Change)."""
+
+    model_config = ConfigDict(frozen=True)
 
     maintenance_id: str
     status: MaintenanceStatus
@@ -107,19 +106,6 @@ class MaintenanceRecord(_Part):
     collateral_at: dict[str, str] | None = None
     timer_stopped: bool | None = None
 
-    _stored_order: tuple[str, ...] = PrivateAttr(default=())
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _remember_stored_order(cls, data: Any, handler) -> MaintenanceRecord:
-        record = handler(data)
-        if isinstance(data, Mapping):  # by stored name, or (made in code) by attribute
-            fields = cls.model_fields
-            record._stored_order = tuple(
-                (fields[name].alias or name) if name in fields else name for name in data
-            )
-        return record
-
     def changed(self, **fields: Any) -> MaintenanceRecord:
         """This record with ``fields`` (attributes) changed, each checked against its type."""
         checked = {}
@@ -127,16 +113,6 @@ class MaintenanceRecord(_Part):
             stored_name(attribute)
             checked[attribute] = _adapter(attribute).validate_python(value)
         return self.model_copy(update=checked)
-
-    def document(self) -> dict:
-        """The record as it is stored and shown: camelCase, the fields that are set (null ones
-        included), in the stored item's order."""
-        dumped = super().document()
-        if not self._stored_order:
-            return dumped
-        position = {name: index for index, name in enumerate(self._stored_order)}
-        last = len(position)
-        return dict(sorted(dumped.items(), key=lambda pair: position.get(pair[0], last)))
 
 
 # -- the conditions every write is made under ---------------------------------------------------

@@ -15,35 +15,28 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, TypeAdapter
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, TypeAdapter
 
 from g3n_ops.contract.statuses import VacuumStatus
+from g3n_ops.records.base import Part, StoredRecord
 
 Scope = Literal["all", "org"]
-# Storage-only attributes of the item: never part of the record.
-STORAGE_KEYS = ("pk", "kind", "sortKey")
 
 
-class _Part(BaseModel):
-    # Older or newer items may hold more than is declared: kept as they are (and shown).
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
-
-
-class VacuumStats(_Part):
+class VacuumStats(Part):
     """Per-service counters (ADDed to by the checkpoints) and their totals."""
 
     services: dict[str, dict[str, int | float]] = {}
     totals: dict[str, int | float] = {}
 
 
-class VacuumError(_Part):
+class VacuumError(Part):
     code: str | None = None
     type: str | None = None
     message: str | None = None
 
 
-class UnitProgress(_Part):
+class UnitProgress(Part):
     """Where a unit goes on from (``cursor``, JSON), whether it is done, and ``seq``, the number of
     checkpoints committed (the condition that makes each commit happen once)."""
 
@@ -54,17 +47,17 @@ class UnitProgress(_Part):
     counts: dict[str, int | float] | None = None
 
 
-class VerifyProgress(_Part):
+class VerifyProgress(Part):
     done: bool = False
     cursor: str | None = None
 
 
-class PlanEntry(_Part):
+class PlanEntry(Part):
     id: str
     unit: dict[str, Any]  # a unit document (see ``domain.purge``)
 
 
-class BoundPlan(_Part):
+class BoundPlan(Part):
     """The plan bound to a run when it starts (stored as JSON text in ``plan``): every unit with
     its id, and a digest over the units, scope, orgcode and dryRun."""
 
@@ -72,10 +65,8 @@ class BoundPlan(_Part):
     digest: str
 
 
-class VacuumRecord(_Part):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="allow", validate_assignment=True
-    )
+class VacuumRecord(StoredRecord):
+    model_config = ConfigDict(validate_assignment=True)
 
     vacuum_id: str
     status: VacuumStatus
@@ -114,37 +105,18 @@ class VacuumRecord(_Part):
     consumed_by: str | None = None
     consumed_at: str | None = None
 
-    _order: tuple[str, ...] = PrivateAttr(default=())
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> VacuumRecord:
-        """The record an OPS-table item holds (its storage keys dropped, its key order kept)."""
-        data = {key: value for key, value in item.items() if key not in STORAGE_KEYS}
-        record = cls.model_validate(data)
-        record._order = tuple(data)
-        return record
-
-    def document(self) -> dict[str, Any]:
-        """The record as stored: camelCase, only what it holds, in the item's order."""
-        dumped = self.model_dump(by_alias=True, exclude_unset=True, mode="json")
-        first = [key for key in self._order if key in dumped]
-        return {key: dumped[key] for key in (*first, *(key for key in dumped if key not in first))}
-
     @property
     def totals(self) -> dict[str, int | float] | None:
         """The run's totals, if its stats hold any."""
         return self.stats.totals if self.stats and "totals" in self.stats.model_fields_set else None
 
 
-class VacuumMutex(_Part):
+class VacuumMutex(Part):
     """One run at a time: the vacuum holding the mutex, until its lease ends (epoch seconds)."""
 
     owner: str
     lease_expires_at: int | float | None = None
     taken_at: int | float | None = None
-
-    def document(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_unset=True, mode="json")
 
 
 # -- the concurrency rules --------------------------------------------------------------------------

@@ -33,7 +33,6 @@ from g3n_ops.store import maintenance_state, table
 
 PK_PREFIX = MAINTENANCE_PREFIX
 KIND = Kind.MAINTENANCE
-_STORAGE_ONLY = ("pk", "kind", "sortKey")
 
 
 class RecordConditionFailed(Exception):
@@ -131,9 +130,7 @@ def pk(maintenance_id: str) -> str:
 
 def record(item: dict) -> MaintenanceRecord:
     """The record in a stored item (storage keys dropped)."""
-    return MaintenanceRecord.model_validate(
-        {key: value for key, value in item.items() if key not in _STORAGE_ONLY}
-    )
+    return MaintenanceRecord.from_item(item)
 
 
 def create(new: MaintenanceRecord) -> None:
