@@ -126,7 +126,11 @@ def test_the_code_appears_nowhere_after_every_surface_used_it(
         == "completed"
     )
     real = cli("vacuum-org", "--orgcode", "TESTORG", "--reason", "no-secret test")
-    assert cli("vacuum-cancel", "--vacuum-id", real["vacuumId"])["status"] == "cancelled"
+    # Cancelled in its pending window, or (the window is 2 s here, a loaded machine can miss it)
+    # cancelling once running, then cancelled: either way every surface used the code.
+    assert cli("vacuum-cancel", "--vacuum-id", real["vacuumId"])["status"] in ("cancelled", "cancelling")
+    final = cli("vacuum-status", "--vacuum-id", real["vacuumId"], "--watch", "--timeout", "60")
+    assert final["status"] == "cancelled"
 
     # MCP: the server's environment holds the code; the tools' output is captured. The operator
     # confirms each write when asked (yes/no).
