@@ -70,6 +70,8 @@ def _read(title: str) -> ToolAnnotations:
 
 MaintenanceId = Annotated[str, Field(description="The maintenance window's id (maintenanceId).")]
 VacuumId = Annotated[str, Field(description="The vacuum's id (vacuumId).")]
+PageLimit = Annotated[int | None, Field(ge=1, le=100, description="At most this many (a page).")]
+NextToken = Annotated[str | None, Field(description="The nextToken of the previous page, to continue.")]
 Reason = Annotated[str, Field(description="Why this vacuum runs; recorded in its record and audit.")]
 DryRunId = Annotated[
     str | None,
@@ -153,10 +155,8 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
             Literal[MAINTENANCE_STATUSES] | None,  # type: ignore[valid-type]
             Field(description="Only windows in this status."),
         ] = None,
-        limit: Annotated[int | None, Field(ge=1, le=100, description="At most this many (a page).")] = None,
-        next_token: Annotated[
-            str | None, Field(description="The nextToken of the previous page, to continue.")
-        ] = None,
+        limit: PageLimit = None,
+        next_token: NextToken = None,
     ) -> CallToolResult:
         """Maintenance windows, newest first, one page at a time (`nextToken` continues)."""
         return call(lambda: ops.maintenance.list(status=status, limit=limit, next_token=next_token))
@@ -180,10 +180,8 @@ def build_server(client: OpsClient | None = None) -> MCPServer:
             Literal[VACUUM_STATUSES] | None,  # type: ignore[valid-type]
             Field(description="Only runs in this status."),
         ] = None,
-        limit: Annotated[int | None, Field(ge=1, le=100, description="At most this many (a page).")] = None,
-        next_token: Annotated[
-            str | None, Field(description="The nextToken of the previous page, to continue.")
-        ] = None,
+        limit: PageLimit = None,
+        next_token: NextToken = None,
     ) -> CallToolResult:
         """Vacuum runs (dry-runs included), newest first, one page at a time (`nextToken`
         continues). Each run: id, status, scope, orgcode, dry-run or the dry-run it is bound to,

@@ -22,9 +22,9 @@ from g3n_ops.domain.maintenance.records import (
     active_state,
     apply_change,
     audit_action,
+    create_window,
     get,
     history_entry,
-    new_record,
     with_fresh_record,
 )
 from g3n_ops.domain.maintenance.rules import (
@@ -33,15 +33,10 @@ from g3n_ops.domain.maintenance.rules import (
     STATE_MACHINE_SOURCE,
     Actor,
     bypass_sha256,
-    check_description,
-    check_duration,
     check_id,
-    check_methods,
-    check_services,
     check_text,
     end_timer,
     now,
-    parse_start,
 )
 from g3n_ops.domain.maintenance.timers import hand_timing_to_new_execution, start_execution, stop_execution
 from g3n_ops.observability import logger, metrics
@@ -64,20 +59,9 @@ def schedule(
 ) -> MaintenanceRecord:
     """Create a scheduled window and start the execution that times it (named after its id).
     ``bypass_token``: the operator bypass the caller issued (only its SHA-256 is kept)."""
-    moment = now()
-    record = new_record(
-        description=check_description(description),
-        duration=check_duration(duration),
-        start=parse_start(start, moment),
-        auto_end=auto_end,
-        by=by,
-        moment=moment,
-        services=check_services(services),
-        allow_methods=check_methods(allow_methods),
-        bypass_token=bypass_token,
+    record = create_window(
+        description, duration, start, auto_end, by, services, allow_methods, bypass_token=bypass_token
     )
-    store.create(record)
-    audit_action("schedule", record, record.history[0])
     maintenance_id = record.maintenance_id
     try:
         execution_arn = start_execution(maintenance_id, maintenance_id)
@@ -105,22 +89,17 @@ def schedule_from_execution(
     """A window asked for by an execution itself (console or EventBridge Scheduler): IAM on
     StartExecution was the gate, the execution is its timer, and the start defaults to now.
     No bypass: nobody would see its token (``maintenance-update --rotate-bypass`` adds one)."""
-    moment = now()
     by = Actor(source, execution_arn)
-    record = new_record(
-        description=check_description(description),
-        duration=check_duration(duration),
-        start=parse_start(start, moment) if start else moment,
-        auto_end=auto_end,
-        by=by,
-        moment=moment,
-        services=check_services(services),
-        allow_methods=check_methods(allow_methods),
+    return create_window(
+        description,
+        duration,
+        start or None,
+        auto_end,
+        by,
+        services,
+        allow_methods,
         execution_arn=execution_arn,
     )
-    store.create(record)
-    audit_action("schedule", record, record.history[0])
-    return record
 
 
 def admit(maintenance_id: str, execution_arn: str) -> dict:

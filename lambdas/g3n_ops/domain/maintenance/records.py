@@ -22,8 +22,14 @@ from g3n_ops.domain.maintenance.rules import (
     Raced,
     T,
     bypass_sha256,
+    check_description,
+    check_duration,
     check_id,
+    check_methods,
+    check_services,
     new_id,
+    now,
+    parse_start,
 )
 from g3n_ops.observability import metrics
 from g3n_ops.records.maintenance import (
@@ -105,6 +111,37 @@ def new_record(
         history=[history_entry("schedule", None, MaintenanceStatus.SCHEDULED, created, by, None)],
         version=1,
     )
+
+
+def create_window(
+    description: str,
+    duration: int,
+    start: str | None,
+    auto_end: bool,
+    by: Actor,
+    services: list[str] | str | None,
+    allow_methods: list[str] | str | None,
+    *,
+    bypass_token: str | None = None,
+    execution_arn: str | None = None,
+) -> MaintenanceRecord:
+    """Check the request, write the scheduled window and audit it (no start: now)."""
+    moment = now()
+    record = new_record(
+        description=check_description(description),
+        duration=check_duration(duration),
+        start=moment if start is None else parse_start(start, moment),
+        auto_end=auto_end,
+        by=by,
+        moment=moment,
+        services=check_services(services),
+        allow_methods=check_methods(allow_methods),
+        bypass_token=bypass_token,
+        execution_arn=execution_arn,
+    )
+    store.create(record)
+    audit_action("schedule", record, record.history[0])
+    return record
 
 
 def active_state(record: MaintenanceRecord) -> dict:
