@@ -18,7 +18,7 @@ import pytest
 from g3n_ops.contract import discovery
 from g3n_ops.domain import purge
 from g3n_ops.domain.vacuum import plan as plans
-from g3n_ops.records.vacuum import VacuumRecord
+from g3n_ops.records.vacuum import VacuumMutex, VacuumRecord
 from g3n_ops.registry import Registry, forget_cached_registry, load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import table as ops_table
@@ -164,8 +164,14 @@ def execution(record: dict) -> dict:
 
 
 def mutex() -> dict | None:
-    holder = vacuum_mutex.read_mutex()
-    return holder.document() if holder else None
+    """The mutex as stored, read with the test's own client: faults never touch the check."""
+    response = boto3.client("dynamodb").get_item(
+        TableName=settings().table_name, Key={"pk": {"S": vacuum_mutex.MUTEX_PK}}, ConsistentRead=True
+    )
+    if "Item" not in response:
+        return None
+    item = ops_table.deserialize(response["Item"])
+    return VacuumMutex.model_validate({k: v for k, v in item.items() if k != "pk"}).document()
 
 
 def stop_vacuum_executions() -> None:
