@@ -5,14 +5,18 @@ never the event itself."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 
 from g3n_ops.domain import step_caller
+from g3n_ops.observability import logger
 from g3n_ops.settings import settings
 from g3n_ops.store import vacuum as vacuum_store
 from g3n_ops.store import vacuum_audit
@@ -263,3 +267,28 @@ def test_a_scheduled_window_is_neither_started_early_nor_cancelled_by_hand_made_
     assert len(lines) == 4 and all(line["claimed"]["executionArn"] for line in lines)
     assert {line["claimed"].get("maintenanceId") for line in lines} >= {maintenance_id}
     assert datetime.now(UTC) < datetime.fromisoformat(window["start"]) + timedelta(seconds=1)
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Callable[[], list[dict]]]:
+    """OPS's log lines so far, as the functions write them (Powertools' formatter), parsed."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logger.registered_formatter)
+    logging.getLogger(logger.service).addHandler(handler)
+    yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+    logging.getLogger(logger.service).removeHandler(handler)
+
+
+def test_a_log_line_carries_only_its_own_invocations_keys(stack, log_lines):
+    """Keys one invocation appends (operation, step, run id) never label a later one's lines: a
+    warm container (or the local stack's one process) would otherwise log another run's id."""
+    arn = invented_execution("vacuum")
+    refused(
+        invoke(VACUUM_STEPS, {"step": "finalise", "vacuumId": "20261207-000000-abcdef", "executionArn": arn})
+    )
+    invoke(EXECUTION_STATUS, status_event(arn, settings().vacuum_state_machine_arn))
+    steps = [line for line in log_lines() if line.get("function_name") == VACUUM_STEPS]
+    status = [line for line in log_lines() if line.get("function_name") == EXECUTION_STATUS]
+    assert steps and all(line["vacuum_id"] == "20261207-000000-abcdef" for line in steps), steps
+    assert status and not any({"vacuum_id", "step", "operation"} & line.keys() for line in status), status

@@ -28,7 +28,7 @@ def rotate_secret(request: RotateSecretRequest) -> dict:
     return {"rotated": True}
 
 
-@logger.inject_lambda_context(log_event=False)  # the event carries the secret code
+@logger.inject_lambda_context(log_event=False, clear_state=True)  # the event carries the secret code
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context) -> dict:

@@ -282,7 +282,7 @@ def contract_text() -> str:
     return json.dumps(contract(), indent=2, ensure_ascii=False) + "\n"
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context) -> dict:

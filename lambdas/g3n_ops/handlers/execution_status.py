@@ -8,7 +8,7 @@ from g3n_ops.domain import execution_status
 from g3n_ops.observability import logger, metrics, tracer
 
 
-@logger.inject_lambda_context(log_event=False)  # an execution's input may hold free text
+@logger.inject_lambda_context(log_event=False, clear_state=True)  # an execution's input may hold free text
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context) -> dict:

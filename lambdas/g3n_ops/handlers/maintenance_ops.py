@@ -195,7 +195,7 @@ def cancel(request: WindowRequest) -> dict:
     return maintenance.shown(maintenance.cancel(request.maintenance_id, _actor(request)))
 
 
-@logger.inject_lambda_context(log_event=False)  # the event carries the secret code
+@logger.inject_lambda_context(log_event=False, clear_state=True)  # the event carries the secret code
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context) -> dict:

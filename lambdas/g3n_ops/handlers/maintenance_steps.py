@@ -124,12 +124,12 @@ def _timer(maintenance_id: str) -> str | None:
     return record.execution_arn if record else None
 
 
-@logger.inject_lambda_context(log_event=False)  # console input is free text: never log it
+@logger.inject_lambda_context(log_event=False, clear_state=True)  # console input is free text: never log it
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context) -> dict:
     step = _parse(StepEvent, event)
-    logger.append_keys(step=step.step, maintenanceId=step.maintenance_id)
+    logger.thread_safe_append_keys(step=step.step, maintenanceId=step.maintenance_id)
     with transient_errors_named(f"the maintenance window's {step.step} step"):
         confirm_caller(step)
         return STEPS[step.step](step)

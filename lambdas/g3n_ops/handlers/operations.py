@@ -99,5 +99,5 @@ class Operations:
                 # by the route about to run: only the safety valves themselves are exempt
                 lockout_exempt=name in secret.LOCKOUT_EXEMPT_OPERATIONS,
             )
-        logger.append_keys(operation=name, source=getattr(request, "source", None))
+        logger.thread_safe_append_keys(operation=name, source=getattr(request, "source", None))
         return function(request)

@@ -130,7 +130,7 @@ def vacuum_events(request: VacuumEventsRequest) -> dict:
     return history.events(request.vacuum_id, limit=request.limit, next_token=request.next_token)
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context) -> dict:

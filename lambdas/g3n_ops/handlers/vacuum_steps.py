@@ -83,7 +83,7 @@ def run_step(event: dict) -> dict:
         step = STEP.validate_python(event)
     except ValidationError as error:
         raise InvalidInput(describe_validation_error(error)) from None
-    logger.append_keys(step=step.step, vacuum_id=getattr(step, "vacuum_id", None))
+    logger.thread_safe_append_keys(step=step.step, vacuum_id=getattr(step, "vacuum_id", None))
     with transient_errors_named(f"the vacuum's {step.step} step"):
         _confirm_caller(step)
         return _dispatch(step)
@@ -159,7 +159,7 @@ def _dispatch(step: StepEvent) -> dict:
     raise InvalidInput(f"unknown step {step}")  # unreachable: the union is exhaustive
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context) -> dict:
