@@ -11,11 +11,13 @@ speed. They patch in place, once per process (each is idempotent). Re-check each
 - ``_one_model_loader``           botocore 1.44.8: each new Session reads the service models from disk
 - ``_plain_json_without_copies``  5.2.5: DynamoDB copies a nested value once per level to read it (speed)
 - ``_items_answered_as_json``     5.2.5: item answers walk the generic shape serializer (speed)
+- ``_items_copied_in_one_pass``   5.2.5: item copies go through deepcopy's memo per nested value (speed)
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import threading
 import time
@@ -24,6 +26,8 @@ from typing import Any
 import boto3
 import botocore.loaders
 import botocore.session
+
+_SETS = frozenset({"SS", "NS", "BS"})  # DynamoDB's set types
 
 
 def install() -> None:
@@ -35,6 +39,7 @@ def install() -> None:
     _one_model_loader()
     _plain_json_without_copies()
     _items_answered_as_json()
+    _items_copied_in_one_pass()
 
 
 def _serialise_asl_parsing() -> None:
@@ -146,12 +151,24 @@ def _plain_json_without_copies() -> None:
         return value  # str, bytes, bool, None: immutable
 
     def to_regular_json(self: DynamoType) -> dict[str, Any]:
-        value = plain(self.value)
-        if self.is_binary() and isinstance(value, str):
-            value = base64.b64decode(value)
-        return {self.type: value}
+        kind, inner = self.type, self.value
+        if kind == "M":
+            value: Any = {key: member_json(member) for key, member in inner.items()}
+        elif kind == "L":
+            value = [member_json(member) for member in inner]
+        elif kind == "B" and isinstance(inner, str):
+            value = base64.b64decode(inner)
+        elif kind in _SETS:
+            value = list(inner)  # of str or bytes: immutable
+        else:
+            value = inner  # str, bytes, bool, None: immutable
+        return {kind: value}
+
+    def member_json(member: Any) -> Any:
+        return to_regular_json(member) if member.__class__ is DynamoType else plain(member)
 
     to_regular_json.one_pass = True  # type: ignore[attr-defined]
+    to_regular_json.generic = DynamoType.to_regular_json  # type: ignore[attr-defined]
     DynamoType.to_regular_json = to_regular_json
 
 
@@ -280,3 +297,48 @@ def _a_stop_is_final() -> None:
     evaluate_unless_stopped.stop_is_final = True
     ExecutionState._evaluate_with_timeout = evaluate_unless_stopped
     Environment.set_error = set_error_unless_stopped
+
+
+def _items_copied_in_one_pass() -> None:
+    """moto copies a whole item twice for each UpdateItem (for the answer and for streams) and
+    once for each item a Scan returns, through ``copy.deepcopy``, which keeps a memo entry for
+    every nested value: for a vacuum record, updated once per chunk, that was a third of the
+    update. Items are trees (no value is shared, none refers back), so one pass that builds new
+    containers gives the same copy (tests/unit/test_local_moto_patches compares both ways)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    if getattr(DynamoType.__deepcopy__, "one_pass", False):
+        return
+
+    def copy_value(value: Any) -> Any:
+        if not isinstance(value, DynamoType):
+            return copy.deepcopy(value)
+        result = value.__class__.__new__(value.__class__)
+        result.type = kind = value.type
+        inner = value.value
+        if kind == "M":
+            result.value = {key: copy_value(member) for key, member in inner.items()}
+        elif kind == "L":
+            result.value = [copy_value(member) for member in inner]
+        elif kind in _SETS:
+            result.value = list(inner)
+        else:  # str, bytes, bool, None: immutable
+            result.value = inner
+        return result
+
+    def copy_item(self: Item, memo: dict) -> Item:
+        result = self.__class__.__new__(self.__class__)
+        result.hash_key = copy_value(self.hash_key)
+        result.range_key = copy_value(self.range_key)
+        attrs = LimitedSizeDict.__new__(LimitedSizeDict)  # no size check per key: it was checked
+        dict.__init__(attrs, {key: copy_value(value) for key, value in self.attrs.items()})
+        result.attrs = attrs
+        return result
+
+    def copy_type(self: DynamoType, memo: dict) -> DynamoType:
+        return copy_value(self)
+
+    copy_type.one_pass = True  # type: ignore[attr-defined]
+    copy_type.generic = (DynamoType.__deepcopy__, Item.__deepcopy__)  # type: ignore[attr-defined]
+    DynamoType.__deepcopy__ = copy_type
+    Item.__deepcopy__ = copy_item

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
 
 import boto3
 import pytest
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.responses import DynamoResult
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
     StateTaskServiceLambda,
@@ -171,3 +173,27 @@ def test_item_answers_are_what_motos_own_serializer_gives(local_stack, monkeypat
     assert fast[1]["Item"] == item and fast[-1]["Attributes"]["blob"] == {"B": b"\x00\xffbytes"}
     monkeypatch.setattr(DynamoResult, "execute_result", DynamoResult.execute_result.generic)
     assert answers() == fast
+
+
+def test_item_copies_are_what_motos_own_copy_gives(local_stack, monkeypatch):
+    """The one-pass copy of an item against moto's deepcopy: equal, of every attribute type, and
+    sharing no container with the original (changing the copy leaves the item as it was)."""
+    original = Item(
+        DynamoType({"S": "p"}),
+        DynamoType({"N": "1"}),
+        {
+            "blob": {"B": b"\x00\xff"}, "yes": {"BOOL": True}, "nothing": {"NULL": True},
+            "names": {"SS": ["a", "b"]}, "numbers": {"NS": ["1", "2.5"]}, "blobs": {"BS": [b"x"]},
+            "nested": {"M": {"list": {"L": [{"S": "s"}, {"M": {"deep": {"N": "3"}}}]}}},
+        },
+    )  # fmt: skip
+    fast = copy.deepcopy(original)
+    own_value_copy, own_item_copy = DynamoType.__deepcopy__.generic
+    monkeypatch.setattr(DynamoType, "__deepcopy__", own_value_copy)
+    monkeypatch.setattr(Item, "__deepcopy__", own_item_copy)
+    assert fast.to_json() == copy.deepcopy(original).to_json() == original.to_json()
+    assert type(fast.attrs) is type(original.attrs) and fast.range_key == original.range_key
+    fast.attrs["nested"].value["list"].value[1].value["deep"].value = "4"
+    fast.attrs["names"].value.append("c")
+    assert original.attrs["nested"].value["list"].value[1].value["deep"].value == "3"
+    assert original.attrs["names"].value == ["a", "b"]
