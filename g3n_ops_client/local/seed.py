@@ -51,14 +51,16 @@ def _write_items(ddb, table: str, items: list[dict]) -> None:
             pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
 
 
-def seed(registry: Registry, client_for, *, seed_value: int = 20261129, put_items=None, s3=None) -> dict:
+def seed(
+    registry: Registry, client_for, *, seed_value: int = 20261129, put_items=None, s3=None, logs=None
+) -> dict:
     """Write the sample data; ``put_items(table, items)``, when given, writes a table's items
     (the local stack passes a faster in-process writer), else BatchWriteItem through ``client_for``;
-    ``s3``, when given, is what puts and deletes objects (``put_object``/``delete_object`` as the
-    S3 client takes them), else ``client_for("s3")``."""
+    ``s3`` and ``logs``, when given, put and delete objects and write log streams (as the S3 and
+    Logs clients take those calls), else ``client_for("s3")`` and ``client_for("logs")``."""
     rng = random.Random(seed_value)
-    ddb, logs = client_for("dynamodb"), client_for("logs")
-    s3 = s3 or client_for("s3")
+    ddb = client_for("dynamodb")
+    s3, logs = s3 or client_for("s3"), logs or client_for("logs")
     put_items = put_items or (lambda table, items: _write_items(ddb, table, items))
     manifest: dict = {"orgs": list(ORGS), "tables": {}, "buckets": {}, "logGroups": {}}
     for service in registry.services:
