@@ -312,58 +312,16 @@ class Provisioner:
         return self.standins.handlers
 
     def seed(self) -> dict:
+        from g3n_ops_client.local import in_process
         from g3n_ops_client.local.seed import seed
 
         return seed(
             self.registry,
             self._client,
-            put_items=self._put_items_in_process,
-            s3=_InProcessS3(self.account),
-            logs=_InProcessLogs(self.account, self.region),
+            put_items=in_process.DynamoDBItems(self.account, self.region).put_items,
+            s3=in_process.S3Objects(self.account),
+            logs=in_process.LogEvents(self.account, self.region),
         )
-
-    def _put_items_in_process(self, table: str, items: list[dict]) -> None:
-        """Seed items straight into this process's moto DynamoDB backend (the server runs here):
-        the same ``put_item`` moto's BatchWriteItem handler calls, without ~100 HTTP round trips
-        per seed."""
-        from moto.dynamodb.models import dynamodb_backends
-
-        backend = dynamodb_backends[self.account][self.region]
-        for item in items:
-            backend.put_item(table, item)
-
-
-class _InProcessS3:
-    """Seeding's S3 writes straight into this process's moto backend: the ``put_object`` and
-    ``delete_object`` moto's PutObject and DeleteObject handlers call (a version per put on a
-    versioned bucket, a delete marker per delete), without ~500 HTTP round trips per seed."""
-
-    def __init__(self, account: str) -> None:
-        from moto.s3.models import s3_backends
-
-        self._backend = s3_backends[account]["aws"]
-
-    def put_object(self, *, Bucket: str, Key: str, Body: bytes) -> None:
-        self._backend.put_object(Bucket, Key, Body)
-
-    def delete_object(self, *, Bucket: str, Key: str) -> None:
-        self._backend.delete_object(Bucket, Key)
-
-
-class _InProcessLogs:
-    """Seeding's log streams straight into this process's moto backend: the ``create_log_stream``
-    and ``put_log_events`` moto's handlers call, without ~70 HTTP round trips per seed."""
-
-    def __init__(self, account: str, region: str) -> None:
-        from moto.logs.models import logs_backends
-
-        self._backend = logs_backends[account][region]
-
-    def create_log_stream(self, *, logGroupName: str, logStreamName: str) -> None:
-        self._backend.create_log_stream(logGroupName, logStreamName)
-
-    def put_log_events(self, *, logGroupName: str, logStreamName: str, logEvents: list[dict]) -> None:
-        self._backend.put_log_events(logGroupName, logStreamName, logEvents)
 
 
 def ops_table_definition(name: str) -> dict:
