@@ -1,10 +1,12 @@
-"""What the local stack's one-pass item patches save (``g3n_ops_client/local/moto_patches.py``):
-moto's own item copy and plain-JSON read vs the patched ones, on a vacuum-sized record.
+"""What the local stack's DynamoDB item patches save (``g3n_ops_client/local/moto_patches/dynamodb.py``):
+moto's own item copy, plain-JSON read, projection and UpdateItem answer vs the patched ones, on a
+vacuum-sized record.
 
 A run's record holds its plan, per-unit progress and per-service stats (~14 KB, five levels);
-each purge chunk updates it: an in-flight token set and removed, progress set and stats added.
-This replays that mix (3 updates + 1 consistent read per chunk) on moto in-process, the patched
-and the unpatched way interleaved round by round, and prints CPU per chunk side by side.
+each purge chunk reads what its step needs of it (9 projected paths, as ``store.vacuum.get_run``)
+and updates it: an in-flight token set and removed, progress set and stats added. This replays
+that mix (3 updates + 1 projected and 1 whole consistent read per chunk) on moto in-process, the
+patched and the unpatched way interleaved round by round, and prints CPU per chunk side by side.
 Usage: .venv/bin/python bench/moto_item_patches.py
 """
 
@@ -18,6 +20,7 @@ import time
 import boto3
 from moto import mock_aws
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.responses import DynamoHandler
 
 from g3n_ops_client.local import moto_patches
 
@@ -85,14 +88,29 @@ def chunk(ddb, n: int) -> None:
     )
     update(ddb, "REMOVE #f.#t", in_flight)
     ddb.get_item(TableName=TABLE, Key=KEY, ConsistentRead=True)
+    step_fields = ("status", "plan", "stats", "inFlight", "a", "b", "c", "d")  # 8 fields, as get_run
+    names = {f"#f{index}": field for index, field in enumerate(step_fields)} | {
+        "#p": "progress",
+        "#u": "u0001",
+    }
+    projection = ", ".join([*(name for name in names if name.startswith("#f")), "#p.#u"])
+    ddb.get_item(
+        TableName=TABLE,
+        Key=KEY,
+        ConsistentRead=True,
+        ProjectionExpression=projection,
+        ExpressionAttributeNames=names,
+    )
 
 
 def swap_in(patched: bool) -> None:
-    """moto's own copy and plain-JSON read, or the patches (each patch keeps moto's own)."""
+    """moto's own copy, plain-JSON read, projection and UpdateItem handler, or the patches (each
+    patch keeps moto's own)."""
     copy_type, copy_item = PATCHES["copy"]
     own_copy = copy_type.generic
     DynamoType.__deepcopy__, Item.__deepcopy__ = (copy_type, copy_item) if patched else own_copy
-    DynamoType.to_regular_json = PATCHES["json"] if patched else PATCHES["json"].generic
+    for owner, name in ((DynamoType, "to_regular_json"), (Item, "project"), (DynamoHandler, "update_item")):
+        setattr(owner, name, PATCHES[name] if patched else PATCHES[name].generic)
 
 
 def main() -> None:
@@ -100,7 +118,12 @@ def main() -> None:
         AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
     )
     moto_patches.install()
-    PATCHES.update(copy=(DynamoType.__deepcopy__, Item.__deepcopy__), json=DynamoType.to_regular_json)
+    PATCHES.update(
+        copy=(DynamoType.__deepcopy__, Item.__deepcopy__),
+        to_regular_json=DynamoType.to_regular_json,
+        project=Item.project,
+        update_item=DynamoHandler.update_item,
+    )
     with mock_aws():
         ddb = boto3.client("dynamodb")
         ddb.create_table(
@@ -123,8 +146,8 @@ def main() -> None:
     print(
         f"record: {len(json.dumps(record()))} bytes of JSON; {CHUNKS} chunks x {ROUNDS} rounds, interleaved"
     )
-    print(f"moto's own copy + read : {own:6.2f} ms CPU per chunk (median)")
-    print(f"one-pass patches       : {patched:6.2f} ms CPU per chunk (median)")
+    print(f"moto's own items       : {own:6.2f} ms CPU per chunk (median)")
+    print(f"patched items          : {patched:6.2f} ms CPU per chunk (median)")
     print(f"ratio                  : {own / patched:6.2f}x")
 
 

@@ -197,3 +197,125 @@ def test_item_copies_are_what_motos_own_copy_gives(local_stack, monkeypatch):
     fast.attrs["names"].value.append("c")
     assert original.attrs["nested"].value["list"].value[1].value["deep"].value == "3"
     assert original.attrs["names"].value == ["a", "b"]
+
+
+@pytest.fixture
+def record_table(local_stack):
+    """A table holding one record-like item: nested maps, a list of maps, sets."""
+    ddb, table = boto3.client("dynamodb"), "patch-check"
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    item = {
+        "pk": {"S": "r"}, "status": {"S": "running"}, "tags": {"SS": ["a", "b"]},
+        "plan": {"L": [{"M": {"unit": {"S": f"u{n}"}, "n": {"N": str(n)}}} for n in range(3)]},
+        "progress": {"M": {f"u{n}": {"M": {"done": {"BOOL": False}, "items": {"N": "0"}}} for n in range(3)}},
+    }  # fmt: skip
+    ddb.put_item(TableName=table, Item=item)
+    yield ddb, table, {"pk": {"S": "r"}}
+    ddb.delete_table(TableName=table)
+
+
+def test_projections_are_what_motos_own_projection_gives(record_table, monkeypatch):
+    ddb, table, key = record_table
+    projections = [
+        ("#s, #p.#u, plan[1].unit, tags", {"#s": "status", "#p": "progress", "#u": "u2"}),
+        ("#p.#a, #p.#b, absent", {"#p": "progress", "#a": "u0", "#b": "u1"}),
+        ("plan[0], plan[2], #s", {"#s": "status"}),
+    ]
+
+    def answers() -> list[dict]:
+        return [
+            ddb.get_item(
+                TableName=table, Key=key, ProjectionExpression=expression, ExpressionAttributeNames=names
+            )["Item"]
+            for expression, names in projections
+        ]
+
+    once = answers()
+    assert once[0]["progress"] == {"M": {"u2": {"M": {"done": {"BOOL": False}, "items": {"N": "0"}}}}}
+    monkeypatch.setattr(Item, "project", Item.project.generic)
+    assert answers() == once
+
+
+def test_updates_answering_nothing_write_and_fail_as_motos_own_handler(record_table, monkeypatch):
+    """``ReturnValues: NONE`` skips the item's copy and renders: the same answer, the same item
+    written, the same errors (a key of the wrong shape, a failed condition) as moto's handler."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    ddb, table, key = record_table
+    original = ddb.get_item(TableName=table, Key=key)["Item"]
+    names = {"#p": "progress", "#u": "u1", "#d": "done", "#i": "items", "#s": "status"}
+    values = {":t": {"BOOL": True}, ":n": {"N": "25"}, ":s": {"S": "done"}}
+    updates = [
+        ({"UpdateExpression": "SET #p.#u.#d = :t ADD #p.#u.#i :n", "ReturnValues": "NONE"}, key),
+        ({"UpdateExpression": "SET #s = :s", "ConditionExpression": "#s = :s"}, key),
+        ({"UpdateExpression": "REMOVE #p.#u"}, {"pk": {"N": "1"}}),
+        ({"UpdateExpression": "REMOVE #p.#u"}, key | {"other": {"S": "x"}}),
+        ({"UpdateExpression": "SET #p.#u.#d = :t", "ReturnValues": "UPDATED_NEW"}, key),
+    ]
+
+    def outcomes() -> list:
+        ddb.put_item(TableName=table, Item=original)
+        found = []
+        for update, item_key in updates:
+            said = update["UpdateExpression"] + update.get("ConditionExpression", "")
+            used_values = {name: value for name, value in values.items() if name in said}
+            try:
+                answer = ddb.update_item(
+                    TableName=table,
+                    Key=item_key,
+                    ExpressionAttributeNames={name: value for name, value in names.items() if name in said},
+                    **({"ExpressionAttributeValues": used_values} if used_values else {}),
+                    **update,
+                )
+                answer.pop("ResponseMetadata")
+                found.append(answer)
+            except ddb.exceptions.ClientError as error:
+                found.append((error.response["Error"]["Code"], error.response["Error"]["Message"]))
+        found.append(ddb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"])
+        return found
+
+    patched = outcomes()
+    assert "Attributes" not in patched[0] and patched[1][0] == "ConditionalCheckFailedException"
+    assert patched[2][0] == patched[3][0] == "ValidationException"
+    assert patched[-1]["progress"]["M"]["u1"] == {"M": {"done": {"BOOL": True}, "items": {"N": "25"}}}
+    monkeypatch.setattr(DynamoHandler, "update_item", DynamoHandler.update_item.generic)
+    assert outcomes() == patched
+
+
+def test_history_pages_are_as_asked_and_together_the_whole_history(local_stack):
+    """GetExecutionHistory as AWS answers it: newest first when asked, a page of maxResults (100
+    when absent), and a nextToken while more remain; the pages together are the whole history."""
+    sfn = boto3.client("stepfunctions")
+    steps = {f"P{n}": {"Type": "Pass", "Next": f"P{n + 1}"} for n in range(60)} | {"P60": {"Type": "Succeed"}}
+    machine = sfn.create_state_machine(
+        name="history-pages",
+        definition=json.dumps({"StartAt": "P0", "States": steps}),
+        roleArn="arn:aws:iam::123456789012:role/history-pages",
+    )["stateMachineArn"]
+    try:
+        execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+        wait_until(
+            lambda: sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED", timeout=20
+        )
+        pages = list(
+            sfn.get_paginator("get_execution_history").paginate(executionArn=execution, maxResults=7)
+        )
+        events = [event for page in pages for event in page["events"]]
+        ids = [int(event["id"]) for event in events]
+        assert (
+            ids == list(range(1, len(ids) + 1))
+            and len(ids) > 100
+            and all(len(p["events"]) == 7 for p in pages[:-1])
+        )
+        first = sfn.get_execution_history(executionArn=execution)
+        assert len(first["events"]) == 100 and "nextToken" in first
+        newest = sfn.get_execution_history(executionArn=execution, reverseOrder=True, maxResults=3)["events"]
+        assert [int(event["id"]) for event in newest] == ids[::-1][:3]
+        assert newest[0]["type"] == "ExecutionSucceeded"
+    finally:
+        sfn.delete_state_machine(stateMachineArn=machine)
