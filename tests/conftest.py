@@ -20,13 +20,20 @@ from tests.maintenance_support import stop_running_executions
 from tests.support import SECRET
 from tests.vacuum_support import stop_vacuum_executions
 
-# The slowest folders first: with ``--dist loadfile`` each file goes whole to the next free worker,
-# so long files started last leave one worker running alone at the end.
+# The longest files first: with ``--dist loadfile`` each file goes whole to the next free worker,
+# so a long file started last leaves one worker running alone at the end. Files holding a ``slow``
+# test go first (in this folder order), then the quick ones fill the gaps.
 FOLDER_ORDER = {"workflow": 0, "e2e": 1, "unit": 2, "infra": 3}
 
 
 def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: FOLDER_ORDER.get(item.path.parent.name, len(FOLDER_ORDER)))
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(
+        key=lambda item: (
+            item.path not in slow_files,
+            FOLDER_ORDER.get(item.path.parent.name, len(FOLDER_ORDER)),
+        )
+    )
 
 
 @pytest.fixture(scope="session")

@@ -319,3 +319,61 @@ def test_history_pages_are_as_asked_and_together_the_whole_history(local_stack):
         assert newest[0]["type"] == "ExecutionSucceeded"
     finally:
         sfn.delete_state_machine(stateMachineArn=machine)
+
+
+def test_a_cancelled_transaction_restores_what_motos_whole_table_backup_restores(local_stack, monkeypatch):
+    """The backup of only the items a transaction names against moto's copy of the whole table:
+    after a cancel (an update, a put, a delete, then a failed check) and after a commit, the table
+    reads the same both ways."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    ddb, table = boto3.client("dynamodb"), "transaction-check"
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    items = [
+        {
+            "pk": {"S": f"p{n % 2}"},
+            "sk": {"S": f"s{n}"},
+            "m": {"M": {"n": {"N": str(n)}, "l": {"L": [{"S": "x"}]}}},
+        }
+        for n in range(6)
+    ]
+
+    def key(n: int) -> dict:
+        return {"pk": {"S": f"p{n % 2}"}, "sk": {"S": f"s{n}"}}
+
+    def transaction(check: str) -> list:
+        return [
+            {"Update": {"TableName": table, "Key": key(0), "UpdateExpression": "SET m.n = :v, m.l[0] = :v",
+                        "ExpressionAttributeValues": {":v": {"S": "changed"}}}},
+            {"Put": {"TableName": table, "Item": key(7) | {"new": {"BOOL": True}}}},
+            {"Delete": {"TableName": table, "Key": key(2)}},
+            {"ConditionCheck": {"TableName": table, "Key": key(4), "ConditionExpression": check}},
+        ]  # fmt: skip
+
+    def outcomes() -> list:
+        for item in ddb.scan(TableName=table)["Items"]:
+            ddb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+        for item in items:
+            ddb.put_item(TableName=table, Item=item)
+        found = []
+        with pytest.raises(ddb.exceptions.TransactionCanceledException):
+            ddb.transact_write_items(TransactItems=transaction("attribute_not_exists(pk)"))
+        found.append(sorted(ddb.scan(TableName=table)["Items"], key=json.dumps))
+        ddb.transact_write_items(TransactItems=transaction("attribute_exists(pk)"))
+        found.append(sorted(ddb.scan(TableName=table)["Items"], key=json.dumps))
+        return found
+
+    backed_up = outcomes()
+    assert backed_up[0] == sorted(items, key=json.dumps) and len(backed_up[1]) == len(items)
+    assert any(item.get("new") for item in backed_up[1])
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", DynamoDBBackend.transact_write_items.generic)
+    assert outcomes() == backed_up
+    ddb.delete_table(TableName=table)

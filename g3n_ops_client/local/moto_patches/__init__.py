@@ -17,6 +17,7 @@ Re-check each on an upgrade:
 - ``items_copied_in_one_pass``     5.2.5: item copies go through deepcopy's memo per nested value (speed)
 - ``projections_read_the_item_once`` 5.2.5: a projection renders the whole item once per path (speed)
 - ``updates_answer_only_what_is_asked`` 5.2.5: UpdateItem copies and renders the item for no answer (speed)
+- ``transactions_back_up_only_their_items`` 5.2.5: a transaction copies whole tables to roll back (speed)
 
 ``dispatch``
 - ``remembering_hosts``            5.2.5: the dispatcher lists its package on every request (speed)
@@ -46,3 +47,4 @@ def install() -> None:
     dynamodb.items_copied_in_one_pass()
     dynamodb.projections_read_the_item_once()
     dynamodb.updates_answer_only_what_is_asked()
+    dynamodb.transactions_back_up_only_their_items()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import threading
+from collections import defaultdict
 from typing import Any
 
 _SETS = frozenset({"SS", "NS", "BS"})  # DynamoDB's set types
@@ -223,3 +225,81 @@ def updates_answer_only_what_is_asked() -> None:
     update_item.generic = generic  # type: ignore[attr-defined]
     DynamoHandler.update_item = update_item
     DynamoHandler.dynamodb_backend = property(dynamodb_backend)
+
+
+def transactions_back_up_only_their_items() -> None:
+    """To roll a cancelled TransactWriteItems back, moto deep-copies each table it names, whole,
+    once per operation naming it: the OPS table (every record, trail and audit entry) copied two to
+    four times per transaction, ~28 ms each. A transaction changes only the items it names, so the
+    backup copies only those and shares the others, which nothing in it touches: a rollback
+    restores what a whole copy would. A table with a stream, or an operation whose key cannot be
+    read, is copied whole as before."""
+    from moto.dynamodb import models
+
+    if isinstance(models.copy, _TransactionBackups):
+        return
+    backups = _TransactionBackups()
+    generic = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items: list[dict[str, Any]]) -> None:
+        backups.local.named = _named_items(self, transact_items)
+        try:
+            return generic(self, transact_items)
+        finally:
+            backups.local.named = None
+
+    transact_write_items.generic = generic  # type: ignore[attr-defined]
+    models.copy = backups  # the module's name for ``copy``: it backs the tables up through it
+    models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def _named_items(backend, transact_items: list[dict[str, Any]]) -> dict[str, set | None]:
+    """table name -> the (hash, range) keys its operations name; None for a table whose keys
+    cannot all be read (the generic whole copy then)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    named: dict[str, set | None] = {}
+    for operation in transact_items:
+        try:
+            (kind, request), *_ = operation.items()
+            table = backend.tables[request["TableName"]]
+            key = request["Item"] if kind == "Put" else request["Key"]
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        except (AttributeError, KeyError, TypeError, ValueError):  # moto's own checks will answer it
+            for request in operation.values() if isinstance(operation, dict) else ():
+                if isinstance(request, dict) and isinstance(request.get("TableName"), str):
+                    named[request["TableName"]] = None
+            continue
+        keys = named.setdefault(table.name, set())
+        if keys is not None:
+            keys.add((hash_value, range_value))
+    return named
+
+
+class _TransactionBackups:
+    """``copy`` as moto's DynamoDB backend module sees it: a table named by the running transaction
+    is backed up with only its named items copied; everything else is ``copy``'s own."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def __getattr__(self, name: str):
+        return getattr(copy, name)
+
+    def deepcopy(self, value: Any, memo: dict | None = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        named = getattr(self.local, "named", None)
+        keys = named.get(value.name) if named and isinstance(value, Table) else None
+        if keys is None or value.stream_shard is not None:
+            return copy.deepcopy(value, memo)
+        backup = copy.copy(value)
+        ranged = value.has_range_key
+        backup.items = defaultdict(dict, {h: dict(v) if ranged else v for h, v in value.items.items()})
+        for hash_value, range_value in keys:
+            if ranged and range_value in value.items.get(hash_value, {}):
+                backup.items[hash_value][range_value] = copy.deepcopy(value.items[hash_value][range_value])
+            elif not ranged and hash_value in value.items:
+                backup.items[hash_value] = copy.deepcopy(value.items[hash_value])
+        return backup
