@@ -377,3 +377,29 @@ def test_a_cancelled_transaction_restores_what_motos_whole_table_backup_restores
     monkeypatch.setattr(DynamoDBBackend, "transact_write_items", DynamoDBBackend.transact_write_items.generic)
     assert outcomes() == backed_up
     ddb.delete_table(TableName=table)
+
+
+def test_an_update_expression_parsed_once_serves_each_request_its_own_values(record_table):
+    """The parsed tree of an UpdateExpression is shared by every request that sends the string:
+    each still writes its own values and paths, and a malformed one is refused each time."""
+    ddb, table, key = record_table
+    expression = "SET #p.#u.#i = :n, #s = :s"
+    for unit, count, status in (("u0", "7", "a"), ("u2", "9", "b")):
+        ddb.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression=expression,
+            ExpressionAttributeNames={"#p": "progress", "#u": unit, "#i": "items", "#s": "status"},
+            ExpressionAttributeValues={":n": {"N": count}, ":s": {"S": status}},
+        )
+    item = ddb.get_item(TableName=table, Key=key)["Item"]
+    assert item["progress"]["M"]["u0"]["M"]["items"] == {"N": "7"}
+    assert item["progress"]["M"]["u2"]["M"]["items"] == {"N": "9"} and item["status"] == {"S": "b"}
+    for _ in range(2):
+        with pytest.raises(ddb.exceptions.ClientError, match="ValidationException"):
+            ddb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET = :n",
+                ExpressionAttributeValues={":n": {"N": "1"}},
+            )

@@ -18,6 +18,7 @@ Re-check each on an upgrade:
 - ``projections_read_the_item_once`` 5.2.5: a projection renders the whole item once per path (speed)
 - ``updates_answer_only_what_is_asked`` 5.2.5: UpdateItem copies and renders the item for no answer (speed)
 - ``transactions_back_up_only_their_items`` 5.2.5: a transaction copies whole tables to roll back (speed)
+- ``update_expressions_parsed_once`` 5.2.5: each UpdateItem parses its expression twice (speed)
 
 ``dispatch``
 - ``remembering_hosts``            5.2.5: the dispatcher lists its package on every request (speed)
@@ -48,3 +49,4 @@ def install() -> None:
     dynamodb.projections_read_the_item_once()
     dynamodb.updates_answer_only_what_is_asked()
     dynamodb.transactions_back_up_only_their_items()
+    dynamodb.update_expressions_parsed_once()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
 import threading
 from collections import defaultdict
@@ -303,3 +304,15 @@ class _TransactionBackups:
             elif not ranged and hash_value in value.items:
                 backup.items[hash_value] = copy.deepcopy(value.items[hash_value])
         return backup
+
+
+def update_expressions_parsed_once() -> None:
+    """moto tokenises and parses an UpdateExpression twice per UpdateItem (the handler, then the
+    backend), ~1 ms each for OPS's lockout and record updates, which are a handful of fixed
+    strings. The tree is only read or copied before use (the validator deep-copies it), so a
+    string's tree is parsed once; an expression that fails to parse fails every time, as before."""
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    if hasattr(UpdateExpressionParser.make, "cache_info"):
+        return
+    UpdateExpressionParser.make = staticmethod(functools.lru_cache(maxsize=1024)(UpdateExpressionParser.make))
