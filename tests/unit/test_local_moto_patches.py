@@ -403,3 +403,36 @@ def test_an_update_expression_parsed_once_serves_each_request_its_own_values(rec
                 UpdateExpression="SET = :n",
                 ExpressionAttributeValues={":n": {"N": "1"}},
             )
+
+
+def test_a_json_path_parsed_once_reads_each_executions_own_input(local_stack):
+    """One state machine's paths are parsed once and shared by its executions: each still reads
+    its own input, and a path its input lacks still fails that execution (States.Runtime)."""
+    sfn = boto3.client("stepfunctions")
+    definition = {
+        "StartAt": "Pick",
+        "States": {"Pick": {"Type": "Pass", "Parameters": {"got.$": "$.order.line.sku"}, "End": True}},
+    }
+    machine = sfn.create_state_machine(
+        name="json-paths",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/json-paths",
+    )["stateMachineArn"]
+    try:
+        outputs = []
+        for sku in ("a", "b", None):
+            line = {"sku": sku} if sku else {"qty": 1}
+            arn = sfn.start_execution(
+                stateMachineArn=machine, name=f"pick-{sku}", input=json.dumps({"order": {"line": line}})
+            )
+            ended = wait_until(
+                lambda arn=arn: (
+                    (d := sfn.describe_execution(executionArn=arn["executionArn"]))["status"] != "RUNNING"
+                    and d
+                ),
+                timeout=20,
+            )
+            outputs.append((ended["status"], json.loads(ended.get("output", "null"))))
+        assert outputs == [("SUCCEEDED", {"got": "a"}), ("SUCCEEDED", {"got": "b"}), ("FAILED", None)]
+    finally:
+        sfn.delete_state_machine(stateMachineArn=machine)

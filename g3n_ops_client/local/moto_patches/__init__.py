@@ -10,6 +10,7 @@ Re-check each on an upgrade:
 - ``stop_waits_for_the_program``   5.2.5: a StopExecution before the program runs is lost (HTTP 500)
 - ``a_stop_is_final``              5.2.5: a StopExecution as a task starts ends it FAILED (States.Runtime)
 - ``history_pages_as_asked``       5.2.5: GetExecutionHistory ignores maxResults, reverseOrder, nextToken
+- ``json_paths_parsed_once``       5.2.5: each JSONPath is parsed, with a new parser, at every use (speed)
 
 ``dynamodb``
 - ``plain_json_without_copies``    5.2.5: DynamoDB copies a nested value once per level to read it (speed)
@@ -41,6 +42,7 @@ def install() -> None:
     stepfunctions.stop_waits_for_the_program()
     stepfunctions.a_stop_is_final()
     stepfunctions.history_pages_as_asked()
+    stepfunctions.json_paths_parsed_once()
     dispatch.one_model_loader()
     dispatch.action_names_listed_once()
     dynamodb.plain_json_without_copies()

@@ -4,6 +4,7 @@ executions. Each patches in place, once per process (idempotent)."""
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 import time
 
@@ -176,3 +177,14 @@ def history_pages_as_asked() -> None:
 
     get_execution_history.pages = True  # type: ignore[attr-defined]
     StepFunctionResponse.get_execution_history = get_execution_history
+
+
+def json_paths_parsed_once() -> None:
+    """moto's interpreter parses each JSONPath (InputPath, ResultPath, a ``.$`` parameter) every
+    time a state evaluates it, building a new PLY parser each time: ~3 ms a path, a few per
+    state. A path's parsed form is only read (``find``), so each path string is parsed once."""
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    if hasattr(json_path.parse, "cache_info"):
+        return
+    json_path.parse = functools.lru_cache(maxsize=4096)(json_path.parse)
