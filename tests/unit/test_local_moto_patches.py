@@ -21,6 +21,19 @@ from tests.support import wait_until
 WAITING = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 60, "End": True}}})
 
 
+def create_table(ddb, name: str, *, sort_key_type: str | None = None) -> None:
+    """An on-demand table keyed by ``pk`` (S), and ``sk`` of ``sort_key_type`` when given."""
+    keys = [("pk", "HASH", "S")] + ([("sk", "RANGE", sort_key_type)] if sort_key_type else [])
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": attribute, "KeyType": kind} for attribute, kind, _ in keys],
+        AttributeDefinitions=[
+            {"AttributeName": attribute, "AttributeType": type_} for attribute, _, type_ in keys
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 @pytest.fixture
 def waiting_machine(local_stack):
     sfn = boto3.client("stepfunctions")
@@ -118,15 +131,7 @@ def test_item_answers_are_what_motos_own_serializer_gives(local_stack, monkeypat
     attribute type, through each item operation."""
     table = "serializer-check"
     ddb = boto3.client("dynamodb")
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(ddb, table, sort_key_type="N")
     item = {
         "pk": {"S": "p"}, "sk": {"N": "1"}, "blob": {"B": b"\x00\xffbytes"}, "yes": {"BOOL": True},
         "nothing": {"NULL": True}, "names": {"SS": ["a", "b"]}, "numbers": {"NS": ["1", "2.5"]},
@@ -203,12 +208,7 @@ def test_item_copies_are_what_motos_own_copy_gives(local_stack, monkeypatch):
 def record_table(local_stack):
     """A table holding one record-like item: nested maps, a list of maps, sets."""
     ddb, table = boto3.client("dynamodb"), "patch-check"
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(ddb, table)
     item = {
         "pk": {"S": "r"}, "status": {"S": "running"}, "tags": {"SS": ["a", "b"]},
         "plan": {"L": [{"M": {"unit": {"S": f"u{n}"}, "n": {"N": str(n)}}} for n in range(3)]},
@@ -328,15 +328,7 @@ def test_a_cancelled_transaction_restores_what_motos_whole_table_backup_restores
     from moto.dynamodb.models import DynamoDBBackend
 
     ddb, table = boto3.client("dynamodb"), "transaction-check"
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(ddb, table, sort_key_type="S")
     items = [
         {
             "pk": {"S": f"p{n % 2}"},
