@@ -22,6 +22,7 @@ from moto import mock_aws
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.responses import DynamoHandler
 
+from g3n_ops.store.vacuum import RUN_FIELDS  # what a step reads of its record
 from g3n_ops_client.local import moto_patches
 
 ROUNDS = 7
@@ -88,8 +89,7 @@ def chunk(ddb, n: int) -> None:
     )
     update(ddb, "REMOVE #f.#t", in_flight)
     ddb.get_item(TableName=TABLE, Key=KEY, ConsistentRead=True)
-    step_fields = ("status", "plan", "stats", "inFlight", "a", "b", "c", "d")  # 8 fields, as get_run
-    names = {f"#f{index}": field for index, field in enumerate(step_fields)} | {
+    names = {f"#f{index}": field for index, field in enumerate(RUN_FIELDS)} | {
         "#p": "progress",
         "#u": "u0001",
     }

@@ -317,6 +317,9 @@ def test_history_pages_are_as_asked_and_together_the_whole_history(local_stack):
         newest = sfn.get_execution_history(executionArn=execution, reverseOrder=True, maxResults=3)["events"]
         assert [int(event["id"]) for event in newest] == ids[::-1][:3]
         assert newest[0]["type"] == "ExecutionSucceeded"
+        for forged in ("abc", "0", "-7"):
+            with pytest.raises(sfn.exceptions.InvalidToken):
+                sfn.get_execution_history(executionArn=execution, nextToken=forged)
     finally:
         sfn.delete_state_machine(stateMachineArn=machine)
 

@@ -148,6 +148,7 @@ def history_pages_as_asked() -> None:
     few hundred events cost ~60 ms an answer, and OPS asks for the latest one or 25 at each step it
     checks. AWS answers a page (100 events unless ``maxResults`` says up to 1000), newest first
     when asked, with a ``nextToken`` while more remain; so does this, copying only that page."""
+    from moto.core.responses import ActionResult
     from moto.stepfunctions.exceptions import InvalidToken
     from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -155,8 +156,6 @@ def history_pages_as_asked() -> None:
         return
 
     def get_execution_history(self):
-        from moto.core.responses import ActionResult
-
         execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
         size = min(self._get_param("maxResults") or DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE)
         token = self._get_param("nextToken")
