@@ -40,6 +40,8 @@ ENDPOINT_ENV = "G3N_OPS_ENDPOINT_URL"
 DEFAULT_REGION = "us-east-1"
 # The client's own calls must answer an operator quickly; the vacuum steps do the long work.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=120, connect_timeout=5)
+_local_clients: dict[tuple, Any] = {}
+_local_clients_lock = threading.Lock()  # sessions make one client at a time
 # An operation the account throttled (or that met a transient AWS failure) past the function's own
 # retries is sent again, a few times, when repeating it cannot do anything twice: a read, or a
 # request carrying its requestId (the function answers a repeat with the first attempt's record).
@@ -110,13 +112,26 @@ class OpsClient:
 
     def aws(self, service: str):
         """This client's boto3 client for ``service``, made once: a poll (``vacuum wait``, say)
-        reuses it instead of paying a client's creation on every call."""
+        reuses it instead of paying a client's creation on every call. Against a local stack, one
+        client serves every OpsClient of the process with the same endpoint and keys (the demo and
+        the tests make one per step); against AWS each keeps its own, as its profile may change."""
         with self._clients_lock:
             if service not in self._clients:
-                self._clients[service] = self.session.client(
-                    service, endpoint_url=self.config.endpoint_url, config=_CONFIG
+                self._clients[service] = (
+                    self._local_client(service) if self.config.endpoint_url else self._new_client(service)
                 )
             return self._clients[service]
+
+    def _new_client(self, service: str):
+        return self.session.client(service, endpoint_url=self.config.endpoint_url, config=_CONFIG)
+
+    def _local_client(self, service: str):
+        keys = self.session.get_credentials()  # static keys: the local admin's or an identity's
+        key = (service, self.config.endpoint_url, self.session.region_name, keys.access_key, keys.secret_key)
+        with _local_clients_lock:
+            if key not in _local_clients:
+                _local_clients[key] = self._new_client(service)
+            return _local_clients[key]
 
     @cached_property
     def parameters(self) -> dict[str, str]:

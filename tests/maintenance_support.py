@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import boto3
-
 from g3n_ops.settings import settings
+from tests.support import aws
 
 # The fields every maintenance record document carries (docs/calls.md, "The maintenance record").
 RECORD_FIELDS = frozenset(
@@ -26,7 +25,7 @@ def parse(timestamp: str) -> datetime:
 
 def audit_lines(maintenance_id: str | None = None) -> list[dict]:
     """Every audit line in the maintenance audit log group (optionally one window's), oldest first."""
-    logs = boto3.client("logs")
+    logs = aws("logs")
     pages = logs.get_paginator("filter_log_events").paginate(
         logGroupName=settings().maintenance_audit_log_group
     )
@@ -37,7 +36,7 @@ def audit_lines(maintenance_id: str | None = None) -> list[dict]:
 
 def stop_running_executions() -> None:
     """Tidy up: no execution of one test may wake up inside the next."""
-    sfn = boto3.client("stepfunctions")
+    sfn = aws("stepfunctions")
     for machine in sfn.list_state_machines()["stateMachines"]:
         if "maintenance" not in machine["name"]:
             continue

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -15,6 +17,26 @@ from g3n_ops_client.cli import main
 SECRET = "test-secret-code-0001"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 T = TypeVar("T")
+
+
+# What a client made from the environment takes from it: a client is reused only while they hold.
+CLIENT_ENVIRONMENT = (
+    "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE",
+)  # fmt: skip
+_aws_clients: dict[tuple, object] = {}
+_aws_lock = threading.Lock()
+
+
+def aws(service: str):
+    """A boto3 client for ``service`` as ``boto3.client(service)`` makes it from the environment
+    (the local stack's endpoint and keys), made once per endpoint and keys: the tests' helpers
+    read tables and executions in loops, and a new client costs ~10 ms of CPU."""
+    key = (service, *(os.environ.get(name) for name in CLIENT_ENVIRONMENT))
+    with _aws_lock:  # clients are thread-safe; making them is not
+        if key not in _aws_clients:
+            _aws_clients[key] = boto3.client(service)
+        return _aws_clients[key]
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -56,7 +78,7 @@ def wait_until(
 
 def wait_for_execution(execution_arn: str, *, timeout: float = 60, expect: str | None = "SUCCEEDED") -> dict:
     """Poll until the execution leaves RUNNING; fail at once on an unexpected end, never hang."""
-    sfn = boto3.client("stepfunctions")
+    sfn = aws("stepfunctions")
 
     def ended() -> dict | None:
         described = sfn.describe_execution(executionArn=execution_arn)
@@ -86,7 +108,7 @@ def wait_in_state(execution_arn: str, state: str, *, timeout: float = 15) -> Non
     """Until the execution has entered ``state``. A test that stops an execution waits for a Wait
     state first: moto reports an execution stopped in the middle of a task as FAILED, where Step
     Functions says ABORTED."""
-    sfn = boto3.client("stepfunctions")
+    sfn = aws("stepfunctions")
 
     def entered() -> bool:
         events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]

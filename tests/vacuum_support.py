@@ -12,7 +12,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 
 from g3n_ops.contract import discovery
@@ -27,13 +26,13 @@ from g3n_ops.store import vacuum_audit, vacuum_mutex
 from g3n_ops_client.errors import OpsClientError
 from g3n_ops_client.local.iam import context as iam_context
 from g3n_ops_client.local.iam.principals import grant_registry_purge
-from tests.support import SECRET, wait_until
+from tests.support import SECRET, aws, wait_until
 
 PHRASE = "VACUUM ALL DATA PERMANENTLY"
 
 
 def registry() -> Registry:
-    value = boto3.client("ssm").get_parameter(Name=discovery.REGISTRY)["Parameter"]["Value"]
+    value = aws("ssm").get_parameter(Name=discovery.REGISTRY)["Parameter"]["Value"]
     return Registry.model_validate_json(value)
 
 
@@ -41,7 +40,7 @@ def put_registry(document: dict) -> None:
     """Publish a registry and drop the functions' 5-minute cache of it (they run in this process).
     Its resources get the purge grants a deploy of it would give the steps function (IAM is
     enforced: a bucket the deployed registry does not name would be AccessDenied, not NoSuchBucket)."""
-    boto3.client("ssm").put_parameter(
+    aws("ssm").put_parameter(
         Name=discovery.REGISTRY, Value=json.dumps(document), Type="String", Overwrite=True
     )
     forget_cached_registry()
@@ -54,7 +53,7 @@ def put_registry(document: dict) -> None:
 def table_keys(table) -> dict[str, set[tuple]]:
     """Every item's key of a registry table, grouped by the item's orgcode."""
     found: dict[str, set[tuple]] = defaultdict(set)
-    pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=table.name)
+    pages = aws("dynamodb").get_paginator("scan").paginate(TableName=table.name)
     for page in pages:
         for item in page["Items"]:
             key = tuple(item[name]["S"] for name in table.key_names)
@@ -65,7 +64,7 @@ def table_keys(table) -> dict[str, set[tuple]]:
 def bucket_versions(bucket: str) -> dict[str, set[tuple]]:
     """Every object version and delete marker, grouped by the first key segment (org or shared)."""
     found: dict[str, set[tuple]] = defaultdict(set)
-    pages = boto3.client("s3").get_paginator("list_object_versions").paginate(Bucket=bucket)
+    pages = aws("s3").get_paginator("list_object_versions").paginate(Bucket=bucket)
     for page in pages:
         for kind in ("Versions", "DeleteMarkers"):
             for entry in page.get(kind, []):
@@ -74,12 +73,12 @@ def bucket_versions(bucket: str) -> dict[str, set[tuple]]:
 
 
 def log_events(group: str) -> int:
-    pages = boto3.client("logs").get_paginator("filter_log_events").paginate(logGroupName=group)
+    pages = aws("logs").get_paginator("filter_log_events").paginate(logGroupName=group)
     return sum(len(page["events"]) for page in pages)
 
 
 def log_streams(group: str) -> list[dict]:
-    pages = boto3.client("logs").get_paginator("describe_log_streams").paginate(logGroupName=group)
+    pages = aws("logs").get_paginator("describe_log_streams").paginate(logGroupName=group)
     return [stream for page in pages for stream in page["logStreams"]]
 
 
@@ -109,7 +108,7 @@ def deleted_by_org(reg, before: dict, after: dict, org: str) -> dict[str, dict[s
 
 
 def ops_items() -> dict[str, dict]:
-    pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=settings().table_name)
+    pages = aws("dynamodb").get_paginator("scan").paginate(TableName=settings().table_name)
     items = [ops_table.deserialize(item) for page in pages for item in page["Items"]]
     return {item["pk"]: item for item in items}
 
@@ -160,12 +159,12 @@ def batches(count: int, size: int) -> int:
 
 # -- runs ----------------------------------------------------------------------------------------
 def execution(record: dict) -> dict:
-    return boto3.client("stepfunctions").describe_execution(executionArn=record["executionArn"])
+    return aws("stepfunctions").describe_execution(executionArn=record["executionArn"])
 
 
 def mutex() -> dict | None:
     """The mutex as stored, read with the test's own client: faults never touch the check."""
-    response = boto3.client("dynamodb").get_item(
+    response = aws("dynamodb").get_item(
         TableName=settings().table_name, Key={"pk": {"S": vacuum_mutex.MUTEX_PK}}, ConsistentRead=True
     )
     if "Item" not in response:
@@ -176,7 +175,7 @@ def mutex() -> dict | None:
 
 def stop_vacuum_executions() -> None:
     """No vacuum of one test may wake up (and delete) inside the next."""
-    sfn = boto3.client("stepfunctions")
+    sfn = aws("stepfunctions")
     for machine in sfn.list_state_machines()["stateMachines"]:
         if not machine["name"].endswith("-vacuum"):
             continue

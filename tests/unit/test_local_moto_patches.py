@@ -126,6 +126,27 @@ def test_sessions_of_the_local_stack_share_the_models_they_load(local_stack):
     assert time.thread_time() - began < 0.06  # ~15 ms; ~110 ms when it reads the models again
 
 
+def test_lambda_tasks_share_a_client_per_region_with_motos_own_settings(local_stack):
+    """moto made a client (~10 ms) for every Lambda task: tasks on parallel threads now get one
+    client per region and service, still with the timeouts and no-retry policy moto asks for."""
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+    got: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: got.append(boto_client_for("us-east-1", "lambda"))) for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(got) == 8 and all(client is got[0] for client in got)
+    assert boto_client_for("eu-west-1", "lambda") is not got[0]
+    assert boto_client_for("us-east-1", "s3") is not got[0]
+    config = got[0].meta.config
+    assert config.retries["total_max_attempts"] == 1  # a task failure goes to the ASL's Retry
+    assert config.max_pool_connections >= 8  # a Map's parallel tasks each keep a connection
+
+
 def test_item_answers_are_what_motos_own_serializer_gives(local_stack, monkeypatch):
     """The JSON fast path for item answers against moto's generic serializer, on an item of every
     attribute type, through each item operation."""
@@ -178,6 +199,25 @@ def test_item_answers_are_what_motos_own_serializer_gives(local_stack, monkeypat
     assert fast[1]["Item"] == item and fast[-1]["Attributes"]["blob"] == {"B": b"\x00\xffbytes"}
     monkeypatch.setattr(DynamoResult, "execute_result", DynamoResult.execute_result.generic)
     assert answers() == fast
+
+
+def test_item_answers_leave_absent_members_out_and_blobs_in_base64(local_stack):
+    """The JSON fast path writes what the generic serializer writes: a member that is None is
+    left out at any depth (even when a value holds the word null), and a blob is base64."""
+    from types import SimpleNamespace
+
+    result = DynamoResult(
+        {
+            "Item": {"pk": {"S": "null"}, "b": {"B": b"\x00\xff"}},
+            "ConsumedCapacity": None,
+            "Extra": {"x": None},
+        }
+    )
+    status, headers, text = result.execute_result(
+        SimpleNamespace(operation_model=SimpleNamespace(name="GetItem"))
+    )
+    assert (status, headers["Content-Type"]) == (200, "application/x-amz-json-1.0")
+    assert json.loads(text) == {"Item": {"pk": {"S": "null"}, "b": {"B": "AP8="}}, "Extra": {}}
 
 
 def test_item_copies_are_what_motos_own_copy_gives(local_stack, monkeypatch):
@@ -431,3 +471,92 @@ def test_a_json_path_parsed_once_reads_each_executions_own_input(local_stack):
         assert outputs == [("SUCCEEDED", {"got": "a"}), ("SUCCEEDED", {"got": "b"}), ("FAILED", None)]
     finally:
         sfn.delete_state_machine(stateMachineArn=machine)
+
+
+def test_an_update_on_a_table_with_a_stream_still_records_the_old_image(local_stack):
+    """UpdateItem no longer copies the item it starts from, except where moto needs the copy: the
+    stream record of a table with a stream holds the item as it was before the update."""
+    ddb = boto3.client("dynamodb")
+    table = ddb.create_table(
+        TableName="streamed",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]
+    try:
+        ddb.put_item(
+            TableName="streamed", Item={"pk": {"S": "a"}, "n": {"N": "1"}, "m": {"M": {"x": {"S": "1"}}}}
+        )
+        ddb.update_item(
+            TableName="streamed", Key={"pk": {"S": "a"}}, UpdateExpression="SET n = :n, m.x = :x",
+            ExpressionAttributeValues={":n": {"N": "2"}, ":x": {"S": "2"}},
+        )  # fmt: skip
+        streams = boto3.client("dynamodbstreams")
+        shard = streams.describe_stream(StreamArn=table["LatestStreamArn"])["StreamDescription"]["Shards"][0]
+        iterator = streams.get_shard_iterator(
+            StreamArn=table["LatestStreamArn"], ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        modify = [
+            r for r in streams.get_records(ShardIterator=iterator)["Records"] if r["eventName"] == "MODIFY"
+        ]
+        assert [r["dynamodb"]["OldImage"] for r in modify] == [
+            {"pk": {"S": "a"}, "n": {"N": "1"}, "m": {"M": {"x": {"S": "1"}}}}
+        ]
+        assert modify[0]["dynamodb"]["NewImage"]["m"] == {"M": {"x": {"S": "2"}}}
+    finally:
+        ddb.delete_table(TableName="streamed")
+
+
+def test_scans_and_queries_read_in_place_answer_what_motos_copies_answered(record_table, monkeypatch):
+    """Scan and Query read the stored items without copying them first: their answers (filtered,
+    projected, through an index) are moto's own, and the stored item is left whole."""
+    import copy as stdlib_copy
+
+    from moto.dynamodb.models import table as table_module
+
+    ddb, table, key = record_table
+    ddb.put_item(TableName=table, Item={"pk": {"S": "s"}, "status": {"S": "done"}, "tags": {"SS": ["c"]}})
+    names = {"#s": "status", "#p": "progress", "#u": "u1"}
+    requests = [
+        lambda: ddb.scan(TableName=table),
+        lambda: ddb.scan(
+            TableName=table, ProjectionExpression="#s, #p.#u, plan[2]", ExpressionAttributeNames=names
+        ),
+        lambda: ddb.scan(
+            TableName=table, FilterExpression="#s = :s", ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": {"S": "running"}}, ProjectionExpression="tags, plan[0].unit",
+        ),
+        lambda: ddb.scan(TableName=table, Limit=1),
+        lambda: ddb.query(
+            TableName=table, KeyConditionExpression="pk = :k", ExpressionAttributeValues={":k": key["pk"]},
+            ProjectionExpression="#p.#u, #s", ExpressionAttributeNames=names,
+        ),
+    ]  # fmt: skip
+
+    def answers() -> list[dict]:
+        return [{k: v for k, v in request().items() if k != "ResponseMetadata"} for request in requests]
+
+    in_place = answers()
+    stored = ddb.get_item(TableName=table, Key=key)["Item"]
+    assert set(stored) == {"pk", "status", "tags", "plan", "progress"}  # projections took nothing away
+    monkeypatch.setattr(table_module, "copy", stdlib_copy)
+    assert answers() == in_place
+
+
+def test_requests_with_a_body_make_no_class_each(record_table):
+    """moto's Flask apps run in debug mode, where each request with a body used to get a new
+    subclass of its ``files`` dict (a debug-only error message): none is made now."""
+    import gc
+
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    ddb, table, key = record_table
+    gc.disable()  # the classes are garbage only a collection frees: count them without one
+    try:
+        before = len(ImmutableMultiDict.__subclasses__())
+        for _ in range(5):
+            ddb.get_item(TableName=table, Key=key)
+        assert len(ImmutableMultiDict.__subclasses__()) == before
+    finally:
+        gc.enable()

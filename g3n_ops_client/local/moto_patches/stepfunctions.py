@@ -9,6 +9,7 @@ import threading
 import time
 
 import boto3
+from botocore.config import Config
 
 
 def serialise_asl_parsing() -> None:
@@ -52,26 +53,44 @@ def remember_valid_definitions() -> None:
 
 
 def own_session_for_moto_clients() -> None:
-    """moto's interpreter makes a boto3 client for every Lambda task with ``boto3.client``: the
-    default session, shared with every other thread of this process and not thread-safe (two
-    threads creating clients at once can fail with "'dict' object has no attribute 'region'", a
-    task then fails with States.Runtime). Its clients come from a session of their own, one at a
-    time."""
+    """moto's interpreter makes a new boto3 client for every Lambda task with ``boto3.client``:
+    on the default session, shared with every other thread of this process and not thread-safe
+    (two threads creating clients at once can fail with "'dict' object has no attribute
+    'region'", a task then fails with States.Runtime), and at ~10 ms of CPU a task. Its clients
+    come from a session of their own, made one at a time, and one client serves every task that
+    asks for the same one (clients are thread-safe; AWS's service integrations do not build one
+    per task either)."""
     from moto.stepfunctions.parser.asl.utils import boto_client
 
-    if isinstance(boto_client.boto3, _LockedClientFactory):
+    if isinstance(boto_client.boto3, _SharedClientFactory):
         return
-    boto_client.boto3 = _LockedClientFactory()
+    boto_client.boto3 = _SharedClientFactory()
 
 
-class _LockedClientFactory:
+POOL_CONNECTIONS = 32
+
+
+class _SharedClientFactory:
     def __init__(self) -> None:
         self._session = boto3.session.Session()
+        self._clients: dict[tuple, object] = {}
         self._lock = threading.Lock()
 
     def client(self, *args, **kwargs):
+        config = kwargs.pop("config", None)
+        options = getattr(config, "_user_provided_options", {})  # what the caller set, not defaults
+        key = (args, _sorted_repr(kwargs), _sorted_repr(options))
         with self._lock:
-            return self._session.client(*args, **kwargs)
+            found = self._clients.get(key)
+            if found is None:
+                # one client for a Map's parallel tasks: a connection each, as a client per task had
+                pooled = (config or Config()).merge(Config(max_pool_connections=POOL_CONNECTIONS))
+                found = self._clients[key] = self._session.client(*args, config=pooled, **kwargs)
+            return found
+
+
+def _sorted_repr(mapping: dict) -> tuple:
+    return tuple(sorted((name, repr(value)) for name, value in mapping.items()))
 
 
 STOP_WAIT_SECONDS = 30.0
