@@ -4,9 +4,16 @@ object writes and ~70 log calls per seed). Each takes what the matching boto3 ca
 
 from __future__ import annotations
 
+import copy
+
 
 class DynamoDBItems:
-    """Items, through the ``put_item`` moto's BatchWriteItem handler calls."""
+    """Items, through the ``put_item`` moto's BatchWriteItem handler calls. The first write of a
+    list of items to a table keeps a copy of the items moto stored; a later write of that same
+    list (the seed's plan is drawn once per process) to the table, empty again after a reset,
+    stores copies of those: ~4x cheaper than validating and sizing each item again."""
+
+    _stored: dict[str, tuple[list[dict], tuple, list]] = {}  # table -> (items, key names, Items)
 
     def __init__(self, account: str, region: str) -> None:
         from moto.dynamodb.models import dynamodb_backends
@@ -14,8 +21,20 @@ class DynamoDBItems:
         self._backend = dynamodb_backends[account][region]
 
     def put_items(self, table: str, items: list[dict]) -> None:
-        for item in items:
-            self._backend.put_item(table, item)
+        found = self._backend.get_table(table)
+        keys = (found.hash_key_attr, found.range_key_attr)
+        stored = self._stored.get(table)
+        same = stored is not None and stored[0] is items and stored[1] == keys
+        if same and not found.items and found.stream_shard is None:
+            for template in stored[2]:
+                item = copy.deepcopy(template)
+                if item.range_key is None:
+                    found.items[item.hash_key] = item
+                else:
+                    found.items[item.hash_key][item.range_key] = item
+            return
+        written = [self._backend.put_item(table, item) for item in items]
+        self._stored[table] = (items, keys, [copy.deepcopy(item) for item in written])
 
 
 class S3Objects:

@@ -7,9 +7,12 @@ import io
 
 import boto3
 import pytest
+from moto.dynamodb.models import dynamodb_backends
 
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.local.gateway import may_write
+from g3n_ops_client.local.in_process import DynamoDBItems
+from g3n_ops_client.local.stack import LOCAL_ACCOUNT, LOCAL_REGION
 
 TABLE = "g3n-local-cat-products"
 
@@ -89,3 +92,30 @@ def test_a_reset_without_seed_after_a_seeded_one_is_full(local_stack):
     assert local_stack.reset(seed=False) is None
     assert item_count(TABLE) == 0
     assert local_stack.reset(seed=False) is None and item_count(TABLE) == 0
+
+
+def test_a_reseed_stores_each_item_as_first_seeded_even_after_one_was_changed(local_stack):
+    """A full reset seeds the items again from copies of what the first seed stored: every item
+    as it was seeded, the one updated in place and the one deleted included, and none shared with
+    the copies kept for the next seed."""
+
+    def items() -> list[dict]:
+        return sorted(ddb.scan(TableName=TABLE)["Items"], key=lambda found: repr(sorted(found.items())))
+
+    ddb = boto3.client("dynamodb")
+    local_stack.reset(seed=True)
+    local_stack.reset(seed=True)  # nothing changed: the same state, whichever way it came
+    seeded = items()
+    keys = [key["AttributeName"] for key in ddb.describe_table(TableName=TABLE)["Table"]["KeySchema"]]
+    changed, deleted = ({name: item[name] for name in keys} for item in seeded[:2])
+    ddb.update_item(
+        TableName=TABLE, Key=changed, UpdateExpression="SET amount = :a REMOVE #n",
+        ExpressionAttributeNames={"#n": "name"}, ExpressionAttributeValues={":a": {"N": "-1"}},
+    )  # fmt: skip
+    ddb.delete_item(TableName=TABLE, Key=deleted)
+    local_stack.reset(seed=True)
+    assert items() == seeded
+    table = dynamodb_backends[LOCAL_ACCOUNT][LOCAL_REGION].get_table(TABLE)
+    stored = {id(item) for item in table.all_items()}
+    _, _, templates = DynamoDBItems._stored[TABLE]
+    assert len(templates) == len(seeded) and not stored & {id(item) for item in templates}
