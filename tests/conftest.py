@@ -4,6 +4,7 @@ process on a free port) and the fixtures that prepare it for one test: ``seeded`
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import time
@@ -24,6 +25,18 @@ from tests.vacuum_support import stop_vacuum_executions
 # so a long file started last leaves one worker running alone at the end. Files holding a ``slow``
 # test go first (in this folder order), then the quick ones fill the gaps.
 FOLDER_ORDER = {"workflow": 0, "e2e": 1, "unit": 2, "infra": 3}
+
+
+# A test process holds millions of objects (moto's backends, botocore's models, ASL parse trees)
+# and allocates fast: at Python's default thresholds each worker ran ~20 full collections, 4-6 s
+# of CPU, to free little. Collections every 50,000 allocations, rarely of the older generations:
+# the fast loop takes 14% less CPU (118 s against 138 s, interleaved runs), and a worker of the
+# whole suite peaks at ~700 MB.
+GC_THRESHOLDS = (50_000, 50, 100)
+
+
+def pytest_configure(config):
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def pytest_collection_modifyitems(items):

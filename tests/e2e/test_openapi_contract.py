@@ -18,7 +18,6 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from g3n_ops.handlers.api import contract_text
-from infra.constructs.api import contract_routes
 from tests.maintenance_support import soon, stop_running_executions
 from tests.support import SECRET
 
@@ -104,6 +103,8 @@ def test_the_contract_covers_every_route_with_its_auth_and_errors():
 
 
 def test_the_stack_deploys_exactly_the_contract_routes():
+    from infra.constructs.api import contract_routes  # the CDK: only where a test needs it
+
     routes = contract_routes()
     assert {route.path for route in routes} == OPERATOR_ROUTES | PUBLIC_ROUTES
     assert {route.path for route in routes if not route.signed} == PUBLIC_ROUTES

@@ -21,7 +21,6 @@ from g3n_ops.settings import settings
 from g3n_ops_client.errors import OpsClientError
 from g3n_ops_client.local.iam.context import acting_as
 from infra import catalogue
-from infra.constructs.access import MAINTENANCE_BRACKET_SID
 from infra.table_access import FUNCTION_TABLE_ACCESS
 from tests.maintenance_support import soon, stop_running_executions
 from tests.support import SECRET, wait_until
@@ -161,6 +160,8 @@ def test_every_statement_the_flows_use_is_needed_and_keys_stay_inside_table_acce
 
 
 def without_maintenance_bracket(iam, name: str):
+    from infra.constructs.access import MAINTENANCE_BRACKET_SID  # the CDK: only where a test needs it
+
     principal = iam.principal(name)
     kept = [s for s in principal.statements if not s.sid.startswith(MAINTENANCE_BRACKET_SID)]
     assert len(kept) < len(principal.statements), f"{name} has no {MAINTENANCE_BRACKET_SID} statements"

@@ -16,6 +16,7 @@ import json
 import urllib.error
 import urllib.request
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import boto3
@@ -24,15 +25,13 @@ import pytest
 from g3n_maintenance_guard import BYPASS_HEADER
 from g3n_ops.settings import settings
 from g3n_ops_client.errors import OpsClientError
-from infra.constructs.schedules import RecurringWindow, api_service_codes
-from infra.stack import PROJECT_ROOT
 from tests.maintenance_support import audit_lines, parse, soon
 from tests.support import SECRET, run_cli, run_cli_json, wait_until
 
 pytestmark = pytest.mark.slow
 
 SCOPE = ["ord", "pay"]  # in registry order
-REGISTRY_FILE = PROJECT_ROOT / "infra" / "registry.json"
+REGISTRY_FILE = Path(__file__).resolve().parents[2] / "infra" / "registry.json"
 
 
 def call(services_url: str, code: str, *, method: str = "GET", headers: dict | None = None):
@@ -281,6 +280,8 @@ def test_a_service_outside_the_scope_that_stops_answering_is_collateral(ops, loc
 
 def test_a_recurring_window_from_cdk_json_carries_its_scope_and_methods(ops, local_stack):
     """What an EventBridge schedule built from a ``recurringMaintenance`` entry starts."""
+    from infra.constructs.schedules import RecurringWindow, api_service_codes  # the CDK: only here
+
     entry = {"name": "nightly-pay", "cron": "0 3 * * ? *", "description": "Nightly pay reindex",
              "duration": 600, "services": ["pay", "ORD", "pay"], "allowMethods": ["head", "GET"]}  # fmt: skip
     window = RecurringWindow.from_context(entry, api_codes=api_service_codes(REGISTRY_FILE))
