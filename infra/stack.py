@@ -40,9 +40,8 @@ from infra.constructs.registry import ServiceRegistry
 from infra.constructs.schedules import RecurringMaintenance, RecurringWindow, api_service_codes
 from infra.constructs.security import SecretSecurity
 from infra.constructs.state_machines import OpsStateMachines, execution_arns, state_machine_arn
+from infra.project import PROJECT_ROOT, cdk_json_context
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CDK_JSON = PROJECT_ROOT / "cdk.json"
 STACK_ID = "OpsStack"
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 
@@ -289,10 +288,6 @@ class OpsStack(Stack):
             # (A description must be a literal: the parameter's name, not its token.)
             description=f"also in SSM: {discovery.scoped(discovery.GUARD_LAYER_ARN, self.config.stage)}",
         )
-
-
-def cdk_json_context() -> dict[str, Any]:
-    return json.loads(CDK_JSON.read_text()).get("context", {})
 
 
 def build_app(

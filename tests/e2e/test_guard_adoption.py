@@ -26,6 +26,7 @@ import pytest
 
 from g3n_ops.contract import discovery
 from g3n_ops_client.local.stack import LOCAL_REGION
+from infra.project import PROJECT_ROOT
 from tests.maintenance_support import soon
 from tests.support import SECRET
 
@@ -120,7 +121,6 @@ def _packages(cache: Path) -> Path:
 def lambda_service(request, tmp_path_factory) -> dict[str, Path]:
     """The service function's three folders: the guard layer, the packages, the function code."""
     from infra.constructs.guard import stage_layer_content  # the CDK: only where a test needs it
-    from infra.stack import PROJECT_ROOT
 
     folder = tmp_path_factory.mktemp("service")
     layer = stage_layer_content(PROJECT_ROOT / "lambdas" / "g3n_maintenance_guard", folder) / "python"

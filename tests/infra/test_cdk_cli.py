@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from infra import catalogue
-from infra.stack import PROJECT_ROOT
+from infra.project import PROJECT_ROOT
 from tests.infra.template import Template
 
 README = PROJECT_ROOT / "README.md"

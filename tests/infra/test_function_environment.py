@@ -20,7 +20,7 @@ from g3n_ops_client.local.lambda_runtime import LambdaDispatcher
 from g3n_ops_client.local.provision import Provisioner
 from g3n_ops_client.local.stack import LOCAL_ACCOUNT, LOCAL_REGION, LOCAL_STAGE
 from infra import catalogue
-from infra.stack import cdk_json_context
+from infra.project import cdk_json_context
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from aws_cdk import App
-from aws_cdk.assertions import Annotations, Match
 from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 
 import workflows
@@ -30,8 +28,7 @@ from g3n_ops.settings import DEPLOYED_NAMES
 from g3n_ops.store import maintenance_state
 from g3n_ops.store import table as ops_table
 from infra import catalogue
-from infra.constructs.functions import powertools_layer_parameter
-from infra.stack import PROJECT_ROOT, OpsConfig, build_app, cdk_json_context
+from infra.project import PROJECT_ROOT, cdk_json_context
 from infra.table_access import FUNCTION_TABLE_ACCESS
 from tests.infra.template import Template, render
 
@@ -51,6 +48,8 @@ PREFIX = "arn:${AWS::Partition}"
 
 
 def _synth(outdir: Path, context: dict, *, nag: bool):
+    from infra.stack import build_app
+
     app, stack = build_app(context, outdir=str(outdir), nag=nag)
     try:
         app.synth()
@@ -671,6 +670,7 @@ def test_guard_readme_states_what_the_guard_needs(template):
     the two variables, under the names this stack publishes (tests/e2e/test_guard_adoption.py
     builds a service from exactly those)."""
     import g3n_maintenance_guard as guard
+    from infra.constructs.functions import powertools_layer_parameter
 
     readme = (PROJECT_ROOT / "lambdas" / "g3n_maintenance_guard" / "README.md").read_text()
     assert "runtime layer you already use" not in readme
@@ -731,6 +731,8 @@ def test_recurring_window_starts_the_maintenance_state_machine(template):
 
 
 def test_cdk_nag_aws_solutions_has_no_unsuppressed_findings(cdk_stack):
+    from aws_cdk.assertions import Annotations, Match
+
     annotations = Annotations.from_stack(cdk_stack)
     errors = annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
     warnings = annotations.find_warning("*", Match.string_like_regexp("AwsSolutions-.*"))
@@ -751,7 +753,11 @@ def test_every_nag_suppression_gives_a_reason(template):
 # -- configuration ------------------------------------------------------------------------------------------
 
 
-def _config(**context) -> OpsConfig:
+def _config(**context):
+    from aws_cdk import App
+
+    from infra.stack import OpsConfig
+
     return OpsConfig.from_context(App(context={**cdk_json_context(), **context}).node)
 
 

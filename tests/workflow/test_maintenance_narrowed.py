@@ -16,7 +16,6 @@ import json
 import urllib.error
 import urllib.request
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import boto3
@@ -25,13 +24,14 @@ import pytest
 from g3n_maintenance_guard import BYPASS_HEADER
 from g3n_ops.settings import settings
 from g3n_ops_client.errors import OpsClientError
+from infra.project import PROJECT_ROOT
 from tests.maintenance_support import audit_lines, parse, soon
 from tests.support import SECRET, run_cli, run_cli_json, wait_until
 
 pytestmark = pytest.mark.slow
 
 SCOPE = ["ord", "pay"]  # in registry order
-REGISTRY_FILE = Path(__file__).resolve().parents[2] / "infra" / "registry.json"
+REGISTRY_FILE = PROJECT_ROOT / "infra" / "registry.json"
 
 
 def call(services_url: str, code: str, *, method: str = "GET", headers: dict | None = None):
