@@ -67,3 +67,43 @@ class LogEvents:
 
     def put_log_events(self, *, logGroupName: str, logStreamName: str, logEvents: list[dict]) -> None:
         self._backend.put_log_events(logGroupName, logStreamName, logEvents)
+
+
+class ServiceResources:
+    """The registry's tables, buckets and log groups, through the backend calls moto's CreateTable,
+    CreateBucket + PutBucketVersioning and CreateLogGroup handlers make, with the arguments those
+    handlers pass for the requests ``provision`` would send (every reset makes ~40 of them)."""
+
+    def __init__(self, account: str, region: str) -> None:
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.logs.models import logs_backends
+        from moto.s3.models import s3_backends
+
+        self.region = region
+        self._dynamodb = dynamodb_backends[account][region]
+        self._s3 = s3_backends[account]["aws"]
+        self._logs = logs_backends[account][region]
+
+    def create_table(self, definition: dict) -> None:
+        """``definition``: CreateTable's arguments, on demand (``table_definition``)."""
+        self._dynamodb.create_table(
+            definition["TableName"],
+            schema=definition["KeySchema"],
+            throughput=None,
+            attr=definition["AttributeDefinitions"],
+            global_indexes=definition.get("GlobalSecondaryIndexes") or [],
+            indexes=[],
+            streams=None,
+            billing_mode=definition["BillingMode"],
+            sse_specification=None,
+            tags=[],
+            deletion_protection_enabled=False,
+            warm_throughput=None,
+        )
+
+    def create_versioned_bucket(self, name: str) -> None:
+        self._s3.create_bucket(name, self.region, bucket_namespace=None)
+        self._s3.put_bucket_versioning(name, "Enabled")
+
+    def create_log_group(self, name: str) -> None:
+        self._logs.create_log_group(name, None, kmsKeyId=None)

@@ -4,6 +4,7 @@ otherwise (the gateway counts every AWS request that may write)."""
 from __future__ import annotations
 
 import io
+import json
 
 import boto3
 import pytest
@@ -119,3 +120,42 @@ def test_a_reseed_stores_each_item_as_first_seeded_even_after_one_was_changed(lo
     stored = {id(item) for item in table.all_items()}
     _, _, templates = DynamoDBItems._stored[TABLE]
     assert len(templates) == len(seeded) and not stored & {id(item) for item in templates}
+
+
+def test_service_resources_made_in_process_describe_as_ones_made_through_the_api(local_stack):
+    """A reset makes the registry's tables, buckets and log groups in moto's backends directly:
+    each describes as the same definition sent through the AWS API does."""
+    from g3n_ops_client.local.provision import table_definition
+
+    local_stack.reset(seed=False)
+    services = local_stack.provisioner.registry.services
+    tables = [t for s in services for t in s.tables]
+    with_index, without = next(t for t in tables if t.org_index), next(t for t in tables if not t.org_index)
+    bucket = next(b for s in services for b in s.buckets)
+    group = next(g for s in services for g in s.log_groups)
+    ddb, s3, logs = boto3.client("dynamodb"), boto3.client("s3"), boto3.client("logs")
+
+    def described(found: dict, name: str, varying: set[str]) -> str:
+        """What describes the resource, its own name (in ARNs too) and times left out."""
+        kept = {key: value for key, value in found.items() if key not in varying}
+        return json.dumps(kept, default=str, sort_keys=True).replace(name, "NAME")
+
+    def described_table(name: str) -> str:
+        return described(ddb.describe_table(TableName=name)["Table"], name, {"TableId", "CreationDateTime"})
+
+    def described_group(name: str) -> str:
+        groups = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+        (found,) = [found for found in groups if found["logGroupName"] == name]
+        return described(found, name, {"creationTime"})
+
+    for table in (with_index, without):
+        twin = {**table_definition(table), "TableName": f"{table.name}-twin"}
+        ddb.create_table(**twin)
+        assert described_table(table.name) == described_table(twin["TableName"])
+    s3.create_bucket(Bucket=f"{bucket}-twin")
+    s3.put_bucket_versioning(Bucket=f"{bucket}-twin", VersioningConfiguration={"Status": "Enabled"})
+    for ask in (s3.get_bucket_versioning, s3.get_bucket_location, s3.get_bucket_acl):
+        made, twin = ask(Bucket=bucket), ask(Bucket=f"{bucket}-twin")
+        assert made.pop("ResponseMetadata") and twin.pop("ResponseMetadata") and made == twin
+    logs.create_log_group(logGroupName=f"{group}-twin")
+    assert described_group(group) == described_group(f"{group}-twin")
