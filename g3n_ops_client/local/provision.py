@@ -34,6 +34,10 @@ STACK_OWNED_VACUUM_VARIABLES = frozenset(
 )
 
 
+# The endpoint the functions' clients (``aws.client``, ``notify``; one set per process) were made for.
+_clients_endpoint: str | None = None
+
+
 def registry_template() -> str:
     return (resources.files("infra") / "registry.json").read_text()
 
@@ -168,15 +172,21 @@ class Provisioner:
         self.status_watcher.start()
 
     def refresh_process(self) -> None:
-        """This process's side of a fresh stack: the functions' environment, no cached settings,
-        clients or registry (handlers run in-process), no rigged stand-in."""
+        """This process's side of a fresh stack: the functions' environment, no cached settings
+        or registry (handlers run in-process), no rigged stand-in. The functions' AWS clients are
+        made again when the stack's endpoint is new to them; a reset on the same endpoint keeps
+        them, as warm containers keep theirs (a client holds no state of the stack; each reset
+        made ~8 again, ~9 s of a suite run)."""
         # The API services' health URLs are the stand-ins on this stack's port.
         self.registry = self.registry.with_health_urls(self.info.services_url)
         self.standins.reset()
         os.environ.update(self.process_environment())
         settings.settings.cache_clear()
-        aws.reset_clients()
-        notify.reset_client()
+        global _clients_endpoint
+        if _clients_endpoint != self.info.endpoint_url:  # another stack of this process's, or none
+            aws.reset_clients()
+            notify.reset_client()
+            _clients_endpoint = self.info.endpoint_url
         forget_cached_registry()
 
     def _create_ops_table(self) -> None:
