@@ -243,7 +243,7 @@ class OpsStack(Stack):
         (guard TTL, probe margin, status page refresh, the vacuum window) are its defaults."""
         config, table_name = self.config, self.data.table.table_name
         return settings.function_environment(
-            settings.Settings(
+            settings.Settings.given(
                 stage=config.stage,
                 table_name=table_name,
                 registry_parameter=self.registry.parameter.parameter_name,
@@ -262,7 +262,7 @@ class OpsStack(Stack):
                 events_topic_arn=self.events.topic.topic_arn,
                 dry_run_max_age_seconds=int(
                     self.node.try_get_context("vacuumDryRunMaxAgeSeconds")
-                    or settings.Settings.dry_run_max_age_seconds
+                    or settings.default_of("dry_run_max_age_seconds")
                 ),
             )
         )

@@ -119,7 +119,7 @@ class Provisioner:
         (``VACUUM_RETRY_SECONDS``, ``VACUUM_CHUNK_ITEMS``, ...) win over the defaults, so a test or
         bench can shrink a vacuum; the stack's own choices (state machine, pending window,
         allowed) win over them."""
-        stack_set = settings.Settings(
+        stack_set = settings.Settings.given(
             stage=self.stage,
             table_name=self.table_name,
             # (registry parameter and audit log group: the defaults, the local stage's names)

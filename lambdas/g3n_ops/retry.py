@@ -17,10 +17,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from g3n_ops.aws import is_transient, translate
 from g3n_ops.observability import logger
-from g3n_ops.settings import Settings, settings
+from g3n_ops.settings import default_of, settings
 
 T = TypeVar("T")
-DEFAULT_BUDGET_SECONDS = Settings.vacuum_retry_seconds  # deploy-time VACUUM_RETRY_SECONDS
+DEFAULT_BUDGET_SECONDS = default_of("vacuum_retry_seconds")  # deploy-time VACUUM_RETRY_SECONDS
 BASE_DELAY_SECONDS = 0.1
 MAX_DELAY_SECONDS = 20.0
 

@@ -10,7 +10,6 @@ import os
 import threading
 import time
 from collections import Counter
-from types import SimpleNamespace
 
 import pytest
 
@@ -419,7 +418,8 @@ def test_vacuum_is_refused_at_run_time_unless_the_environment_turns_it_on(local_
     ids=["unset", "on", "prod"],
 )
 def test_vacuum_allowed_setting_denies_by_default_and_on_prod(monkeypatch, environment, allowed):
-    # The uncached function on a private environment: the session's cached settings stay as they are.
-    fake_os = SimpleNamespace(environ={"OPS_TABLE_NAME": "g3n-dev-ops", **environment})
-    monkeypatch.setattr(settings_module, "os", fake_os)
-    assert settings_module.settings.__wrapped__().vacuum_allowed is allowed
+    for name in ("VACUUM_ALLOWED", "OPS_STAGE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert settings_module.settings().vacuum_allowed is allowed

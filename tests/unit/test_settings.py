@@ -6,7 +6,7 @@ import pytest
 
 from g3n_ops.domain import purge
 from g3n_ops.domain.vacuum import rounds
-from g3n_ops.settings import ENVIRONMENT_NAMES, read, settings
+from g3n_ops.settings import ENVIRONMENT_NAMES, Settings, settings
 
 
 @pytest.fixture
@@ -44,8 +44,10 @@ def test_without_its_variables_a_vacuum_chunk_has_the_deployed_limits(clean):
         ({}, "vacuum_chunk_seconds", None),
     ],
 )
-def test_values_are_bounded_and_vacuum_is_denied_by_default(variables, field, value):
-    assert getattr(read(variables), field) == value
+def test_values_are_bounded_and_vacuum_is_denied_by_default(clean, variables, field, value):
+    for name, text in variables.items():
+        clean.setenv(name, text)
+    assert getattr(settings(), field) == value
 
 
 def test_the_history_budget_never_passes_the_domain_bound(clean):
@@ -53,3 +55,24 @@ def test_the_history_budget_never_passes_the_domain_bound(clean):
     assert rounds.history_budget() == rounds.HISTORY_BUDGET
     clean.setenv("VACUUM_HISTORY_EVENTS", "300")
     assert rounds.history_budget() == 300
+
+
+def test_what_a_stack_deploys_does_not_depend_on_the_shell_that_synthesises_it(clean):
+    clean.setenv("VACUUM_ALLOWED", "true")
+    clean.setenv("G3N_MAINTENANCE_GUARD_TTL_SECONDS", "1")
+    given = Settings.given(stage="dev", table_name="ops")
+    assert (given.vacuum_allowed, given.guard_ttl_seconds) == (False, 20)
+    assert (settings().vacuum_allowed, settings().guard_ttl_seconds) == (True, 1)
+
+
+def test_a_dotenv_file_in_the_working_directory_changes_nothing(clean, tmp_path):
+    (tmp_path / ".env").write_text("VACUUM_ALLOWED=true\nOPS_STAGE=staging\n")
+    clean.chdir(tmp_path)
+    assert (settings().stage, settings().vacuum_allowed) == ("dev", False)
+
+
+@pytest.mark.parametrize(("name", "text"), [("VACUUM_CONCURRENCY", "eight"), ("VACUUM_CHUNK_SECONDS", "")])
+def test_a_malformed_variable_is_an_error_naming_it(clean, name, text):
+    clean.setenv(name, text)
+    with pytest.raises(ValueError, match=name):
+        settings()

@@ -4,7 +4,6 @@ document, the steps' input checks, and the state machine definition itself."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 
@@ -23,7 +22,7 @@ from g3n_ops.registry import DEFAULT_ORGCODE_PATTERN, Registry
 from g3n_ops.settings import Settings
 from tests.support import asl_states
 
-SETTINGS = Settings(
+SETTINGS = Settings.given(
     stage="dev",
     table_name="g3n-dev-ops",
     registry_parameter="/g3nretailstack/ops/registry",
@@ -38,7 +37,7 @@ SETTINGS = Settings(
 @pytest.fixture
 def stage(monkeypatch):
     def configure(**changes) -> None:
-        monkeypatch.setattr(checks, "settings", lambda: replace(SETTINGS, **changes))
+        monkeypatch.setattr(checks, "settings", lambda: SETTINGS.model_copy(update=changes))
 
     configure()
     return configure
