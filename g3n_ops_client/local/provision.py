@@ -306,16 +306,24 @@ class Provisioner:
         created = self._client("sns").create_topic(Name=self.events_topic_arn.rsplit(":", 1)[1])
         assert created["TopicArn"] == self.events_topic_arn
 
-    def stop_running_executions(self) -> None:
-        self.status_watcher.suspend()  # a reset follows: nothing stopped here is worth closing
+    def running_executions(self) -> list[str]:
         sfn = self._client("stepfunctions")
-        for machine in sfn.list_state_machines()["stateMachines"]:
-            pages = sfn.get_paginator("list_executions").paginate(
+        return [
+            execution["executionArn"]
+            for machine in sfn.list_state_machines()["stateMachines"]
+            for page in sfn.get_paginator("list_executions").paginate(
                 stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
             )
-            for page in pages:
-                for execution in page["executions"]:
-                    sfn.stop_execution(executionArn=execution["executionArn"], cause="local stack reset")
+            for execution in page["executions"]
+        ]
+
+    def stop_running_executions(self) -> None:
+        """Ask every running execution to stop. As on AWS, one may still read RUNNING for a moment
+        (moto's interpreter ends it between states): ``running_executions`` tells when none is."""
+        self.status_watcher.suspend()  # a reset or stop follows: nothing stopped is worth closing
+        sfn = self._client("stepfunctions")
+        for execution_arn in self.running_executions():
+            sfn.stop_execution(executionArn=execution_arn, cause="local stack reset")
 
     # -- serving ---------------------------------------------------------------------------------
     def call_api(self, event: dict) -> dict:

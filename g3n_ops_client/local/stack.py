@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 import urllib.request
 import warnings
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from g3n_ops_client.local.iam import usage as iam_usage
 from g3n_ops_client.local.iam.identities import register_identities
 from g3n_ops_client.local.iam.principals import moto_key_schema, register_functions
 from g3n_ops_client.local.provision import Provisioner
+from infra import catalogue
 
 DEFAULT_PORT = 4566
 DEFAULT_PENDING_SECONDS = 10  # the deployed default is 300 s; locally a short window keeps playbooks quick
@@ -40,6 +42,8 @@ DEFAULT_PENDING_SECONDS = 10  # the deployed default is 300 s; locally a short w
 # on top of it within which every stand-in must answer 503 after a window starts.
 DEFAULT_GUARD_TTL_SECONDS = 20
 DEFAULT_PROBE_MARGIN_SECONDS = 10
+# How long stopping waits for the invocations of the executions it stopped to return.
+STOP_SECONDS = 10
 LOCAL_STAGE = "local"
 LOCAL_ACCOUNT = "123456789012"
 LOCAL_REGION = "us-east-1"
@@ -208,6 +212,18 @@ class LocalStack:
         assert self.provisioner is not None
         return self.provisioner.dispatcher.running(function_key)
 
+    def _wait_until_quiet(self, *, timeout: float) -> bool:
+        """Until no execution runs and no invocation is in flight, or ``timeout`` passes."""
+        assert self.provisioner is not None
+        deadline = time.monotonic() + timeout
+        while self.provisioner.running_executions() or any(
+            self.invocations_in_flight(spec.key) for spec in catalogue.FUNCTIONS
+        ):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def reset(self, *, seed: bool = True) -> dict | None:
         """Wipe every resource and provision (and seed) afresh, keeping the server running.
 
@@ -251,6 +267,12 @@ class LocalStack:
             self.provisioner.clear_secret_lockout()
 
     def stop(self) -> None:
+        # Executions first: a window left running would go on probing (and a vacuum purging)
+        # against a server that is gone, from threads that outlive the stack.
+        if self.provisioner is not None and self._server is not None:
+            self.provisioner.stop_running_executions()
+            if not self._wait_until_quiet(timeout=STOP_SECONDS):
+                logger.warning("local stack stopped with executions or invocations still running")
         aws.remove_client_hook(self.faults.hook)
         iam_context.deactivate(self.iam)
         iam_usage.write_usage(self.iam)

@@ -144,3 +144,44 @@ def test_local_up_serves_until_interrupted(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+# Run in a process of its own: a second stack in this one would share moto's backends with the
+# session's stack.
+STOP_SCRIPT = """
+import json, sys, time
+from datetime import UTC, datetime, timedelta
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+from g3n_ops_client.client import ClientConfig, OpsClient
+from g3n_ops_client.local import LocalStack
+from g3n_ops_client.local.stack import LOCAL_ACCOUNT, LOCAL_REGION
+
+secret = sys.argv[1]
+stack = LocalStack(port=0, secret_code=secret, guard_ttl_seconds=1, probe_margin_seconds=1)
+stack.start(seed=False)
+client = OpsClient(ClientConfig(endpoint_url=stack.endpoint_url))
+start = datetime.now(UTC) + timedelta(minutes=5)
+window = client.maintenance.schedule(secret, "left running", 60, start)
+client.maintenance.start(secret, window["maintenanceId"])
+while client.maintenance.get(window["maintenanceId"])["status"] != "active":
+    time.sleep(0.2)
+stack.stop()
+backend = stepfunctions_parser_backends[LOCAL_ACCOUNT][LOCAL_REGION]
+executions = [e for machine in backend.state_machines for e in machine.executions]
+print(json.dumps(sorted({execution.status for execution in executions})))
+"""
+
+
+@pytest.mark.slow
+def test_stopping_the_local_stack_stops_the_executions_it_runs():
+    """A window still running when the stack stops (`local up` interrupted, a test session's end)
+    is stopped with it: no execution thread goes on probing a server that is gone."""
+    result = subprocess.run(
+        [sys.executable, "-c", STOP_SCRIPT, "local-stop-secret-01"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={key: value for key, value in os.environ.items() if key != "AWS_ENDPOINT_URL"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "RUNNING" not in json.loads(result.stdout.splitlines()[-1])
