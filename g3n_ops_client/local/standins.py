@@ -88,7 +88,10 @@ class StandIns:
                 failure = {"message": "Internal server error"}
                 return {"statusCode": 500, "body": json.dumps(failure)}
             if rig == "timeout":
+                # Then what API Gateway answers when its integration times out. Not the service's
+                # answer: nobody waits for it, and the stack may be gone by then.
                 time.sleep(HANG_SECONDS)
+                return {"statusCode": 504, "body": json.dumps({"message": "Endpoint request timed out"})}
             if not made:
                 with self._lock:
                     if not made:

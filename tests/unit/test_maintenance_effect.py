@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
 from g3n_ops.domain.maintenance_effect import PHASES, REQUEST_TIMEOUT_SECONDS, Answer, health
+from g3n_ops_client.local import standins as standins_module
 
 
 @pytest.fixture
@@ -31,6 +35,17 @@ def test_answers_a_rigged_stand_in_gives(standins):
     )  # ... after the timeout, not after it answers
     assert health(f"{base}/nope/health") == Answer(404)
     assert health("http://127.0.0.1:9/health") == Answer(None)  # nothing listens on the discard port
+
+
+def test_a_hanging_stand_in_ends_with_api_gateways_timeout_not_its_own_answer(standins, monkeypatch):
+    """Whoever still waits after the hang gets API Gateway's 504; the stand-in never reaches its
+    guard, which after a stack has stopped would fail open on a table that is gone."""
+    monkeypatch.setattr(standins_module, "HANG_SECONDS", 0.2)
+    standins.rig_standin("pos", "timeout")
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(f"{standins.info.services_url}/pos/health", timeout=10)
+    assert answer.value.code == 504
+    assert json.loads(answer.value.read()) == {"message": "Endpoint request timed out"}
 
 
 def test_only_this_windows_503_counts_as_blocked_and_only_a_healthy_answer_as_recovered():
