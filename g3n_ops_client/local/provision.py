@@ -318,8 +318,9 @@ class Provisioner:
         ]
 
     def stop_running_executions(self) -> None:
-        """Ask every running execution to stop. As on AWS, one may still read RUNNING for a moment
-        (moto's interpreter ends it between states): ``running_executions`` tells when none is."""
+        """Ask every running execution to stop. Unlike on AWS, one may read RUNNING for a moment
+        after its StopExecution (moto's interpreter ends it between states): ``running_executions``
+        tells when none is."""
         self.status_watcher.suspend()  # a reset or stop follows: nothing stopped is worth closing
         sfn = self._client("stepfunctions")
         for execution_arn in self.running_executions():
