@@ -18,9 +18,10 @@ import time
 
 import boto3
 
+from g3n_ops.contract.registry import Registry
 from g3n_ops.domain import purge
 from g3n_ops.domain.vacuum import rounds
-from g3n_ops.registry import Registry, forget_cached_registry
+from g3n_ops.registry import forget_cached_registry
 from g3n_ops.settings import settings
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.local import LocalStack

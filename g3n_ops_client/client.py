@@ -33,7 +33,7 @@ from botocore.exceptions import (
 )
 
 from g3n_ops.contract import discovery
-from g3n_ops.registry import Registry
+from g3n_ops.contract.registry import Registry
 from g3n_ops_client.errors import OpsClientError
 
 ENDPOINT_ENV = "G3N_OPS_ENDPOINT_URL"

@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 import pytest
 
 from g3n_ops.contract import discovery
+from g3n_ops.contract.registry import Registry
 from g3n_ops.domain import purge
 from g3n_ops.domain.vacuum import plan as plans
 from g3n_ops.records.vacuum import VacuumMutex, VacuumRecord
-from g3n_ops.registry import Registry, forget_cached_registry, load_registry
+from g3n_ops.registry import forget_cached_registry, load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import table as ops_table
 from g3n_ops.store import vacuum as vacuum_store

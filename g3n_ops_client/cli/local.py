@@ -15,12 +15,12 @@ import click
 from g3n_ops_client.cli.common import common_options, print_error, stdout
 from g3n_ops_client.client import ENDPOINT_ENV
 from g3n_ops_client.errors import OpsClientError
+from g3n_ops_client.local.defaults import DEFAULT_PENDING_SECONDS, DEFAULT_PORT
 from g3n_ops_client.local.faults import FaultSpecError, parse
 from g3n_ops_client.local.gateway import FAULTS_PATH
 from g3n_ops_client.local.iam.enforce import DEFAULT_MODE as IAM_DEFAULT_MODE
 from g3n_ops_client.local.iam.enforce import MODES as IAM_MODES
 from g3n_ops_client.local.iam.identities import IDENTITIES, credentials
-from g3n_ops_client.local.stack import DEFAULT_PENDING_SECONDS, DEFAULT_PORT, LocalStack
 
 IAM_HELP = (
     "IAM on the stack: enforce (each function acts as its deployed role, each documented identity as "
@@ -87,6 +87,8 @@ def register(ops: click.Group) -> None:
     ) -> None:
         """Run the local stack in the foreground until Ctrl-C. VACUUM_* variables in its environment
         (VACUUM_RETRY_SECONDS, VACUUM_CHUNK_ITEMS, ...) tune its vacuum."""
+        from g3n_ops_client.local import LocalStack  # moto and the functions: only for this command
+
         stopped = _stop_on_signals()  # before the stack starts: a signal from then on stops it cleanly
         stack = LocalStack(
             port=port, pending_seconds=pending_seconds, faults=faults, fault_seed=fault_seed, iam=iam

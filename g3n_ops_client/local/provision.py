@@ -17,12 +17,14 @@ import workflows
 from g3n_maintenance_guard import STATUS_URL_ENV
 from g3n_ops import aws, notify, settings
 from g3n_ops.contract import discovery
+from g3n_ops.contract import table as table_spec
+from g3n_ops.contract.registry import Registry
+from g3n_ops.contract.table import OPS_TABLE
 from g3n_ops.domain import secret
-from g3n_ops.registry import Registry, forget_cached_registry
-from g3n_ops.store import maintenance_state, table_spec
+from g3n_ops.registry import forget_cached_registry
+from g3n_ops.store import maintenance_state
 from g3n_ops.store import secret as secret_store
 from g3n_ops.store import table as ops_table
-from g3n_ops.store.table_spec import OPS_TABLE
 from g3n_ops_client.local.lambda_runtime import LambdaDispatcher, LocalFunction
 from g3n_ops_client.local.standins import StandIns
 from g3n_ops_client.local.status_watcher import StatusWatcher

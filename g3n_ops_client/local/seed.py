@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from g3n_ops.registry import Registry, ServiceTable
+from g3n_ops.contract.registry import Registry, ServiceTable
 
 ORGS = ("TESTORG", "testorg", "Globex_EU")
 ITEMS_PER_ORG = {"inv-movements": 130, "ord-order-lines": 90, "cat-products": 60}  # others: 30-45

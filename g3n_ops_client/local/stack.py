@@ -25,6 +25,15 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from g3n_ops import aws, settings
 from g3n_ops.observability import logger
 from g3n_ops_client.local import lambda_runtime, moto_patches
+from g3n_ops_client.local.defaults import (
+    DEFAULT_GUARD_TTL_SECONDS,
+    DEFAULT_PENDING_SECONDS,
+    DEFAULT_PORT,
+    DEFAULT_PROBE_MARGIN_SECONDS,
+    LOCAL_ACCOUNT,
+    LOCAL_REGION,
+    LOCAL_STAGE,
+)
 from g3n_ops_client.local.faults import FaultController, FaultSpec
 from g3n_ops_client.local.gateway import API_PREFIX, FAULTS_PATH, SERVICES_PREFIX, Gateway
 from g3n_ops_client.local.iam import context as iam_context
@@ -36,17 +45,8 @@ from g3n_ops_client.local.iam.principals import moto_key_schema, register_functi
 from g3n_ops_client.local.provision import Provisioner
 from infra import catalogue
 
-DEFAULT_PORT = 4566
-DEFAULT_PENDING_SECONDS = 10  # the deployed default is 300 s; locally a short window keeps playbooks quick
-# The stand-ins' guard TTL, as deployed (tests start the stack with a shorter one), and the slack
-# on top of it within which every stand-in must answer 503 after a window starts.
-DEFAULT_GUARD_TTL_SECONDS = 20
-DEFAULT_PROBE_MARGIN_SECONDS = 10
 # How long stopping waits for the invocations of the executions it stopped to return.
 STOP_SECONDS = 10
-LOCAL_STAGE = "local"
-LOCAL_ACCOUNT = "123456789012"
-LOCAL_REGION = "us-east-1"
 
 
 @dataclass

@@ -13,7 +13,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from g3n_ops.store.table_spec import OPS_TABLE, Key, table_name
+from g3n_ops.contract.table import OPS_TABLE, Key, table_name
 
 ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,

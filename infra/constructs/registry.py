@@ -11,7 +11,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from g3n_ops.contract import discovery
-from g3n_ops.registry import Registry
+from g3n_ops.contract.registry import Registry
 
 STANDARD_TIER_LIMIT = 4096  # bytes; larger values need the Advanced tier
 SAMPLE_ACCOUNT = "123456789012"  # only to measure the expanded size

@@ -154,7 +154,7 @@ from datetime import UTC, datetime, timedelta
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.local import LocalStack
-from g3n_ops_client.local.stack import LOCAL_ACCOUNT, LOCAL_REGION
+from g3n_ops_client.local.defaults import LOCAL_ACCOUNT, LOCAL_REGION
 
 secret = sys.argv[1]
 stack = LocalStack(port=0, secret_code=secret, guard_ttl_seconds=1, probe_margin_seconds=1)

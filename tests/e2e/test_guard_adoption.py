@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from g3n_ops.contract import discovery
-from g3n_ops_client.local.stack import LOCAL_REGION
+from g3n_ops_client.local.defaults import LOCAL_REGION
 from infra.project import PROJECT_ROOT
 from tests.maintenance_support import soon
 from tests.support import SECRET

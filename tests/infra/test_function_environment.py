@@ -15,10 +15,10 @@ import boto3
 import pytest
 
 from g3n_ops.settings import DEPLOYED_NAMES
+from g3n_ops_client.local.defaults import LOCAL_ACCOUNT, LOCAL_REGION, LOCAL_STAGE
 from g3n_ops_client.local.iam.template import Resolver, synthesised_template
 from g3n_ops_client.local.lambda_runtime import LambdaDispatcher
 from g3n_ops_client.local.provision import Provisioner
-from g3n_ops_client.local.stack import LOCAL_ACCOUNT, LOCAL_REGION, LOCAL_STAGE
 from infra import catalogue
 from infra.project import cdk_json_context
 

@@ -22,8 +22,8 @@ import workflows
 from g3n_ops.contract import discovery
 from g3n_ops.contract.keys import SECRET_LOCKOUT_PK as LOCKOUT_KEY
 from g3n_ops.contract.keys import SECRET_PK as SECRET_KEY
+from g3n_ops.contract.registry import Registry
 from g3n_ops.domain import secret
-from g3n_ops.registry import Registry
 from g3n_ops.settings import DEPLOYED_NAMES
 from g3n_ops.store import maintenance_state
 from g3n_ops.store import table as ops_table

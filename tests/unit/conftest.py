@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from g3n_ops.registry import Registry
+from g3n_ops.contract.registry import Registry
 from g3n_ops_client.local.provision import registry_template
 from tests.unit.test_guard import put_state
 

@@ -45,15 +45,48 @@ def test_the_synth_loads_no_lambda_code():
     assert not lazy, "an import inside an infra function escapes this check"
 
 
+CONTRACT = ROOT / "lambdas" / "g3n_ops" / "contract"
+THIRD_PARTY = {"boto3", "botocore", "pydantic", "aws_lambda_powertools", "aws_cdk"}
+
+
+def _contract_modules(*, but: tuple[str, ...] = ()) -> list[str]:
+    return [f"g3n_ops.contract.{path.stem}" for path in sorted(CONTRACT.glob("*.py")) if path.stem not in but]
+
+
+def _product_modules(loaded: set[str]) -> set[str]:
+    """The modules of the functions' code among ``loaded``, the contract (and the package) aside."""
+    return {
+        name
+        for name in loaded
+        if name.startswith(("g3n_ops.", "g3n_maintenance_guard")) and not name.startswith("g3n_ops.contract")
+    }
+
+
 def test_the_contract_imports_nothing_but_the_standard_library():
+    loaded = _modules_after("import " + ", ".join(_contract_modules(but=("__init__", "registry"))))
+    assert not {name.split(".")[0] for name in loaded} & THIRD_PARTY
+    assert not _product_modules(loaded)
+
+
+def test_the_registry_document_needs_pydantic_and_nothing_else_of_the_product():
+    loaded = _modules_after("import g3n_ops.contract.registry")
+    assert {name.split(".")[0] for name in loaded} & THIRD_PARTY == {"pydantic"}
+    assert not _product_modules(loaded)
+
+
+def test_the_client_and_the_mcp_server_import_the_contract_and_nothing_else_of_the_functions():
     loaded = _modules_after(
-        "import g3n_ops.contract.errors, g3n_ops.contract.ids, g3n_ops.contract.keys, "
-        "g3n_ops.contract.maintenance, g3n_ops.contract.metrics, g3n_ops.contract.events, "
-        "g3n_ops.contract.statuses, g3n_ops.contract.timestamps, g3n_ops.contract.vacuum, "
-        "g3n_ops.contract.discovery"
+        "import g3n_ops_client.client, g3n_ops_client.operations.maintenance, "
+        "g3n_ops_client.operations.vacuum, g3n_ops_client.cli, g3n_ops_client.mcp_server"
     )
-    third_party = {"boto3", "botocore", "pydantic", "aws_lambda_powertools", "aws_cdk"}
-    assert not {name.split(".")[0] for name in loaded} & third_party
+    assert "g3n_ops_client.mcp_server.tools" in loaded and "g3n_ops.contract.registry" in loaded
+    assert not _product_modules(loaded)
+
+
+def test_infra_imports_the_contract_and_the_settings_and_nothing_else_of_the_functions():
+    loaded = _modules_after("import infra.stack")
+    assert "g3n_ops.contract.table" in loaded
+    assert _product_modules(loaded) == {"g3n_ops.settings"}
 
 
 def test_the_guard_library_emits_the_names_the_alarms_watch():

@@ -11,9 +11,9 @@ import pytest
 from moto.dynamodb.models import dynamodb_backends
 
 from g3n_ops_client.client import ClientConfig, OpsClient
+from g3n_ops_client.local.defaults import LOCAL_ACCOUNT, LOCAL_REGION
 from g3n_ops_client.local.gateway import may_write
 from g3n_ops_client.local.in_process import DynamoDBItems
-from g3n_ops_client.local.stack import LOCAL_ACCOUNT, LOCAL_REGION
 
 TABLE = "g3n-local-cat-products"
 

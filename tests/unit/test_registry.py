@@ -5,7 +5,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from g3n_ops.registry import Registry
+from g3n_ops.contract.registry import Registry
 from g3n_ops_client.local.provision import registry_template, table_definition
 
 

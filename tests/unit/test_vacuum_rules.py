@@ -14,11 +14,11 @@ from g3n_ops.contract.errors import (
     InvalidOrgcode,
     VacuumNotAllowed,
 )
+from g3n_ops.contract.registry import DEFAULT_ORGCODE_PATTERN, Registry
 from g3n_ops.domain import purge, vacuum
 from g3n_ops.domain.vacuum import checks, failure, rounds
 from g3n_ops.handlers import vacuum_steps
 from g3n_ops.records.vacuum import VacuumRecord
-from g3n_ops.registry import DEFAULT_ORGCODE_PATTERN, Registry
 from g3n_ops.settings import Settings
 from tests.support import asl_states
 

@@ -41,12 +41,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from g3n_ops.contract.metrics import Metric
+from g3n_ops.contract.registry import Service
 from g3n_ops.contract.statuses import MaintenanceStatus
 from g3n_ops.contract.timestamps import iso, parse_iso, utc_now
 from g3n_ops.domain import maintenance
 from g3n_ops.observability import logger, metrics
 from g3n_ops.records.maintenance import WRITTEN_UNDER, MaintenanceRecord, Transition, stored_name
-from g3n_ops.registry import Service, load_registry
+from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
 from g3n_ops.store import maintenance as store
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from g3n_ops.contract.errors import ConfirmationPhraseMismatch, InvalidOrgcode, VacuumNotAllowed
+from g3n_ops.contract.registry import DEFAULT_ORGCODE_PATTERN
 from g3n_ops.contract.vacuum import CONFIRMATION_PHRASE
 from g3n_ops.domain.vacuum.records import Scope
-from g3n_ops.registry import DEFAULT_ORGCODE_PATTERN, load_registry
+from g3n_ops.registry import load_registry
 from g3n_ops.settings import settings
 
 

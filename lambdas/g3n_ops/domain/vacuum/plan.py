@@ -12,11 +12,12 @@ import hashlib
 import json
 
 from g3n_ops.contract.errors import VacuumPlanViolation
+from g3n_ops.contract.registry import Registry
 from g3n_ops.domain import purge
 from g3n_ops.domain.vacuum.audit import audit
 from g3n_ops.domain.vacuum.records import Scope, VacuumRecord
 from g3n_ops.records.vacuum import BoundPlan, PlanEntry, UnitProgress
-from g3n_ops.registry import Registry, load_registry
+from g3n_ops.registry import load_registry
 
 COUNTERS = ("items", "objects", "bytes", "uploads")  # uploads: aborted S3 multipart uploads
 LOG_COUNTERS = ("logStreams",)
