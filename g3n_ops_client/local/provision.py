@@ -319,11 +319,12 @@ class Provisioner:
             for execution in page["executions"]
         ]
 
-    def stop_running_executions(self) -> None:
+    def stop_running_executions(self, *, deliver_endings: bool = False) -> None:
         """Ask every running execution to stop. Unlike on AWS, one may read RUNNING for a moment
         after its StopExecution (moto's interpreter ends it between states): ``running_executions``
-        tells when none is."""
-        self.status_watcher.suspend()  # a reset or stop follows: nothing stopped is worth closing
+        tells when none is. Their endings reach execution-status only if ``deliver_endings``."""
+        if not deliver_endings:
+            self.status_watcher.suspend()  # a reset or stop follows: nothing stopped is worth closing
         sfn = self._client("stepfunctions")
         for execution_arn in self.running_executions():
             sfn.stop_execution(executionArn=execution_arn, cause="local stack reset")

@@ -212,6 +212,16 @@ class LocalStack:
         assert self.provisioner is not None
         return self.provisioner.dispatcher.running(function_key)
 
+    def quiesce(self, *, timeout: float = STOP_SECONDS) -> bool:
+        """Stop every execution, deliver their endings now (execution-status runs here, not during
+        what comes next) and wait until no invocation is in flight: a test that counts or times
+        requests starts from here. False if that took longer than ``timeout``."""
+        assert self.provisioner is not None
+        self.provisioner.stop_running_executions(deliver_endings=True)
+        ended = self._wait_until_quiet(timeout=timeout)
+        self.provisioner.status_watcher.sweep()
+        return self._wait_until_quiet(timeout=timeout) and ended
+
     def _wait_until_quiet(self, *, timeout: float) -> bool:
         """Until no execution runs and no invocation is in flight, or ``timeout`` passes."""
         assert self.provisioner is not None

@@ -19,10 +19,6 @@ from botocore.exceptions import ClientError
 from g3n_ops import aws, retry
 from g3n_ops.contract.errors import AwsServerError, AwsThrottled
 from g3n_ops_client.local.faults import FaultController, FaultSpecError, parse
-from infra import catalogue
-from tests.maintenance_support import stop_running_executions
-from tests.support import wait_until
-from tests.vacuum_support import stop_vacuum_executions
 
 
 # -- the parser --------------------------------------------------------------------------------------
@@ -104,15 +100,10 @@ def test_draws_from_many_threads_are_all_counted():
 @pytest.fixture
 def faults(local_stack):
     """The stack's fault controller, on a quiet stack: no execution an earlier test left running
-    (a window's probes) and no invocation in flight sends requests that draw the faults a test
-    counts or times. Faults are off again afterwards, whatever the test did."""
-    stop_running_executions()
-    stop_vacuum_executions()
-    wait_until(
-        lambda: not any(local_stack.invocations_in_flight(spec.key) for spec in catalogue.FUNCTIONS),
-        timeout=30,
-        message="no invocation in flight",
-    )
+    (a window's probes), no ending of one still to be delivered (execution-status) and no
+    invocation in flight sends requests that draw the faults a test counts or times. Faults are
+    off again afterwards, whatever the test did."""
+    assert local_stack.quiesce(timeout=30), "executions or invocations still running"
     yield local_stack
     local_stack.set_faults(None)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -14,6 +15,7 @@ from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.local.defaults import LOCAL_ACCOUNT, LOCAL_REGION
 from g3n_ops_client.local.gateway import may_write
 from g3n_ops_client.local.in_process import DynamoDBItems
+from tests.support import SECRET
 
 TABLE = "g3n-local-cat-products"
 
@@ -159,3 +161,16 @@ def test_service_resources_made_in_process_describe_as_ones_made_through_the_api
         assert made.pop("ResponseMetadata") and twin.pop("ResponseMetadata") and made == twin
     logs.create_log_group(logGroupName=f"{group}-twin")
     assert described_group(group) == described_group(f"{group}-twin")
+
+
+def test_quiesce_stops_every_execution_and_delivers_its_ending_before_it_returns(ops, local_stack):
+    """What the fault tests start from: after ``quiesce`` nothing runs, and no ending is left for
+    execution-status to act on later (its requests would land inside the next test)."""
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    window = ops.maintenance.schedule(SECRET, "stopped by quiesce", 60, start)
+    ops.maintenance.start(SECRET, window["maintenanceId"])
+    delivered = len(local_stack.provisioner.status_watcher.delivered)
+    assert local_stack.quiesce()
+    assert not local_stack.provisioner.running_executions()
+    assert len(local_stack.provisioner.status_watcher.delivered) > delivered
+    assert local_stack.provisioner.status_watcher.sweep() == 0
