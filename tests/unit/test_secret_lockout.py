@@ -136,6 +136,7 @@ def test_five_wrong_codes_from_two_callers_lock_every_gated_operation_but_cancel
         assert table.get(secret.SECRET_PK)["n"] == 2**10  # a locked call verified nothing
 
 
+@pytest.mark.usefixtures("ops")  # a stack without an open window, whatever ran before: update is refused
 def test_after_the_lockout_window_the_right_code_works_again(local_stack, secret_restored, monkeypatch):
     cli, mcp = clients(local_stack)
     with local_stack.secret_lockout(threshold=1, window_seconds=5):
