@@ -8,13 +8,14 @@ import gc
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 
 import botocore.retryhandler
 import pytest
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
+from g3n_ops.observability import logger
 from g3n_ops_client.client import ClientConfig, OpsClient
 from g3n_ops_client.local import LocalStack
 from tests.maintenance_support import stop_running_executions
@@ -23,10 +24,11 @@ from tests.vacuum_support import stop_vacuum_executions
 
 # The longest files first: with ``--dist loadfile`` each file goes whole to the next free worker,
 # so a long file started last leaves one worker running alone at the end. Files holding a ``slow``
-# test go first (in this folder order), then the quick ones fill the gaps. xdist would reorder the
-# files by their number of tests, which sent the 65 s fuzz file (2 tests) last: the Makefile turns
-# that off (``--no-loadscope-reorder``; workers then ended 7 s apart rather than 22 s).
-FOLDER_ORDER = {"workflow": 0, "e2e": 1, "unit": 2, "infra": 3}
+# test go first (in this folder order: unit holds the longest, the 65 s fuzz), then the quick ones
+# fill the gaps. xdist would reorder the files by their number of tests, which sent the fuzz file
+# (2 tests) last: the Makefile turns that off (``--no-loadscope-reorder``; the workers then ended
+# 6 s apart rather than 22 s).
+FOLDER_ORDER = {"unit": 0, "workflow": 1, "e2e": 2, "infra": 3}
 
 
 # A test process holds millions of objects (moto's backends, botocore's models, ASL parse trees)
@@ -122,3 +124,13 @@ def compressed_retry_waits(monkeypatch):
     handlers' clients). Fault tests then spend seconds where a real account would spend minutes."""
     monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: time.sleep(seconds / 50)))
     monkeypatch.setattr(botocore.retryhandler, "random", SimpleNamespace(random=lambda: random.random() / 50))
+
+
+@pytest.fixture
+def ops_log_level() -> Iterator[Callable[[str], None]]:
+    """``ops_log_level("ERROR")``: OPS's log level for this test only. Powertools' ``setLevel``
+    sets the process's logger, which a monkeypatched ``logger.level`` does not restore: a fuzz
+    test once left every later test of its worker without OPS's warnings."""
+    previous = logger.log_level
+    yield logger.setLevel
+    logger.setLevel(previous)

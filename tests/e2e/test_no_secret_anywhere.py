@@ -89,10 +89,9 @@ def exercise_lockout(cli, local_stack) -> None:
 
 @pytest.mark.slow
 def test_the_code_appears_nowhere_after_every_surface_used_it(
-    seeded, local_stack, capsys, caplog, monkeypatch
+    seeded, local_stack, capsys, caplog, monkeypatch, ops_log_level
 ):
-    monkeypatch.setattr(logger, "level", logger.level)
-    logger.setLevel("DEBUG")  # the most the handlers ever log
+    ops_log_level("DEBUG")  # the most the handlers ever log
     # Every record OPS's code logs, with its structured extras (not botocore's own client-side
     # DEBUG dumps of the request the CLI sends, which by design carry what the operator typed).
     caplog.set_level("DEBUG", logger=logger.name)

@@ -36,7 +36,6 @@ from g3n_ops.contract.errors import ERROR_CODES
 from g3n_ops.domain import secret as secret_domain
 from g3n_ops.handlers.operations import Operations
 from g3n_ops.models import SecretRequest
-from g3n_ops.observability import logger
 from g3n_ops.store import table as ops_table
 from g3n_ops.store import vacuum_mutex
 from g3n_ops_client.local.gateway import http_api_event
@@ -312,7 +311,7 @@ def state_machine_executions() -> dict[str, int]:
 
 
 @pytest.fixture
-def fuzz_stack(seeded, local_stack, monkeypatch):
+def fuzz_stack(seeded, local_stack, monkeypatch, ops_log_level):
     """The seeded stack with the mutex held and a cheap KDF; restored afterwards.
 
     Thousands of wrong codes go through here: the lockout window is shortened so the gated paths
@@ -327,8 +326,7 @@ def fuzz_stack(seeded, local_stack, monkeypatch):
     )
     now = int(time.time())
     assert vacuum_mutex.take_mutex(MUTEX_OWNER, now=now, lease_expires_at=now + 3600)
-    monkeypatch.setattr(logger, "level", logger.level)  # restored afterwards
-    logger.setLevel("ERROR")  # thousands of refusals: keep the output readable
+    ops_log_level("ERROR")  # thousands of refusals: keep the output readable
     lockout = local_stack.secret_lockout(threshold=100, window_seconds=1)
     lockout.__enter__()
     before = {"ops": kept_items(), "data": snapshot(registry()), "executions": state_machine_executions()}
