@@ -45,6 +45,9 @@ def trusted_steps(monkeypatch):
 
 @pytest.fixture
 def faults(module_stack, monkeypatch):
+    # From a quiet stack: an execution an earlier test left (or its ending, delivered late) would
+    # draw the faults these tests count.
+    assert module_stack.quiesce(timeout=30), "executions or invocations still running"
     monkeypatch.setenv("G3N_OPS_ENDPOINT_URL", module_stack.endpoint_url)
     yield module_stack
     module_stack.set_faults(None)
