@@ -17,9 +17,8 @@ import workflows
 from g3n_maintenance_guard import STATUS_URL_ENV
 from g3n_ops import aws, notify, settings
 from g3n_ops.contract import discovery
-from g3n_ops.contract import table as table_spec
 from g3n_ops.contract.registry import Registry
-from g3n_ops.contract.table import OPS_TABLE
+from g3n_ops.contract.table import OPS_TABLE, Key, table_name
 from g3n_ops.domain import secret
 from g3n_ops.registry import forget_cached_registry
 from g3n_ops.store import maintenance_state
@@ -81,7 +80,7 @@ class Provisioner:
         self.standins = StandIns(
             [service.code for service in self.registry.api_services], guard_ttl_seconds=guard_ttl_seconds
         )
-        self.table_name = table_spec.table_name(stage)
+        self.table_name = table_name(stage)
         self.role_arn = f"arn:aws:iam::{account}:role/g3n-{stage}-ops-local"
         for spec in catalogue.FUNCTIONS:
             name = catalogue.function_name(stage, spec.key)
@@ -352,7 +351,7 @@ class Provisioner:
 def ops_table_definition(name: str) -> dict:
     """CreateTable arguments for the OPS table, from its one specification (TTL is a second call)."""
 
-    def key_schema(partition: table_spec.Key, sort: table_spec.Key | None) -> list[dict]:
+    def key_schema(partition: Key, sort: Key | None) -> list[dict]:
         keys = [(partition, "HASH"), (sort, "RANGE")]
         return [{"AttributeName": key.name, "KeyType": kind} for key, kind in keys if key is not None]
 
